@@ -1,0 +1,57 @@
+/**
+ * The busy/free state of a worker pool, kept without polling.
+ *
+ * **busy = more tasks queued than idle threads.** This is the signal a load balancer needs: once
+ * it holds, every new task waits. piscina's own `drain`/`needsDrain` events measure thread
+ * capacity, not the queue (piscina issue #868), so they are not used.
+ *
+ * The tracker does not watch anything itself. Its owner calls `recompute()` at each moment the
+ * two numbers can change: synchronously after each `run()`, when each task settles, and in a
+ * microtask after piscina's `workerCreate`/`workerDestroy`. Those are the only moments piscina
+ * moves a task between its queue and a thread (see shared/reference/piscina.md).
+ */
+
+/** The two numbers busy is derived from; a piscina instance satisfies this. */
+export interface QueueSource {
+  readonly queueSize: number
+  readonly idleThreads: number
+}
+
+export type Transition = 'busy' | 'free'
+
+export class BusyTracker {
+  readonly #source: QueueSource
+  readonly #onTransition: (to: Transition) => void
+  #busy = false
+  #transitions = { busy: 0, free: 0 }
+
+  constructor (source: QueueSource, onTransition: (to: Transition) => void) {
+    this.#source = source
+    this.#onTransition = onTransition
+  }
+
+  get busy (): boolean {
+    return this.#busy
+  }
+
+  /** How many times each transition has happened since creation. */
+  get transitions (): Readonly<{ busy: number, free: number }> {
+    return this.#transitions
+  }
+
+  /**
+   * Reads the source and fires `onTransition` if the state changed. Exactly one call per change:
+   * repeated recomputes in the same state are free of side effects.
+   * Returns the current state.
+   */
+  recompute (): boolean {
+    const busy = this.#source.queueSize > this.#source.idleThreads
+    if (busy !== this.#busy) {
+      this.#busy = busy
+      const to: Transition = busy ? 'busy' : 'free'
+      this.#transitions[to]++
+      this.#onTransition(to)
+    }
+    return busy
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Every error this package raises, made by one factory (@fastify/error) so that each carries a
+ * stable `code` and the HTTP `statusCode` Fastify's error handler answers with.
+ *
+ * Codes are public API: users match on them, so they never change meaning. The README's
+ * "Error codes" table lists each one.
+ */
+import createError from '@fastify/error'
+import { inspect } from 'node:util'
+
+/** Every error below accepts `{ cause }` as its last argument (handled by @fastify/error). */
+type Cause = [options?: { cause: unknown }]
+
+/** Renders a received value for an error message: short, single-line, never the whole object. */
+export function describeValue (value: unknown): string {
+  return inspect(value, { depth: 1, breakLength: Infinity, maxArrayLength: 5, maxStringLength: 80 })
+}
+
+/** An option failed validation when a plugin registered. Raised at `app.ready()`, never per request. */
+export const InvalidOptionError = createError<[option: string, expected: string, received: string]>(
+  'FST_BACKPRESSURE_INVALID_OPTION',
+  'Invalid option "%s": expected %s, received %s',
+  500,
+  TypeError
+)
+
+/** The worker file given as `pool.filename` does not exist. piscina would reject the first task and
+ * leave every queued task unsettled, so we refuse it when the plugin registers instead. */
+export const WorkerNotFoundError = createError<[filename: string]>(
+  'FST_BACKPRESSURE_WORKER_NOT_FOUND',
+  'Worker file not found for option "pool.filename": %s',
+  500
+)
+
+/** The pool's queue is at `maxQueue`; the task was never queued. */
+export const QueueFullError = createError<Cause>(
+  'FST_BACKPRESSURE_QUEUE_FULL',
+  'The task queue is full',
+  503
+)
+
+/** The task was shed because it waited in the queue longer than the admission policy allows. */
+export const QueueWaitExceededError = createError<[waitedMs: number, targetMs: number, ...Cause]>(
+  'FST_BACKPRESSURE_QUEUE_WAIT_EXCEEDED',
+  'The task waited %dms in the queue, over the %dms target',
+  503
+)
+
+/** The task's deadline (counted from submission) passed, queued or running. */
+export const TaskTimeoutError = createError<[timeoutMs: number, ...Cause]>(
+  'FST_BACKPRESSURE_TASK_TIMEOUT',
+  'The task did not finish within %dms',
+  504
+)
+
+/** The caller's AbortSignal fired (for example: the client disconnected). */
+export const TaskAbortedError = createError<Cause>(
+  'FST_BACKPRESSURE_TASK_ABORTED',
+  'The task was aborted',
+  503
+)
+
+/** The worker function threw or rejected. The original error is kept as `cause`; its message is
+ * not put in the HTTP answer, so stack traces and internals never reach a client. */
+export const TaskFailedError = createError<Cause>(
+  'FST_BACKPRESSURE_TASK_FAILED',
+  'The task failed',
+  500
+)
+
+/** The worker thread exited or crashed while running the task. piscina replaces the thread. */
+export const WorkerCrashedError = createError<Cause>(
+  'FST_BACKPRESSURE_WORKER_CRASHED',
+  'The worker running the task exited',
+  500
+)
+
+/** The pool is closing or closed: no new task is accepted. */
+export const PoolClosedError = createError<Cause>(
+  'FST_BACKPRESSURE_POOL_CLOSED',
+  'The worker pool is closing',
+  503
+)

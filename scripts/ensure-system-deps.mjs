@@ -1,0 +1,1 @@
+// PLACEHOLDER (packaging helper replaces it): checks system parts npm test needs.
