@@ -34,10 +34,12 @@ async function backpressure (fastify: FastifyInstance, rawOptions: BackpressureO
   const options = objectOption('options', rawOptions)
   rejectUnknownKeys('options', options, KNOWN_KEYS)
   if (options.pool === undefined) throw new InvalidOptionError('pool', 'an object with at least "filename"', describeValue(options.pool))
+  // Checked here too: Fastify would turn `pool: null` into `{}` and the error would blame pool.filename.
+  const pool = objectOption('pool', options.pool) as unknown as PoolPluginOptions
   const httpchk = section<HttpchkPluginOptions>('httpchk', options.httpchk)
   const metrics = section<MetricsPluginOptions>('metrics', options.metrics)
 
-  await fastify.register(poolPlugin, options.pool as PoolPluginOptions)
+  await fastify.register(poolPlugin, pool)
   if (httpchk !== false) await fastify.register(httpchkPlugin, httpchk)
   if (metrics !== false) await fastify.register(metricsPlugin, metrics)
 }

@@ -12,7 +12,7 @@ import type { Piscina } from 'piscina'
 
 type PiscinaOptions = NonNullable<ConstructorParameters<typeof Piscina>[0]>
 export type LoadBalancer = NonNullable<PiscinaOptions['loadBalancer']>
-type BalancerTask = Parameters<LoadBalancer>[0]
+export type BalancerTask = Parameters<LoadBalancer>[0]
 type BalancerWorker = Parameters<LoadBalancer>[1][number]
 
 /**
@@ -36,11 +36,11 @@ export function leastBusyBalancer (maximumUsage: number): LoadBalancer {
   }
 }
 
-/** Wraps `inner` so that `onDispatch(waitMs)` runs for each task it hands to a worker. */
-export function observeDispatch (inner: LoadBalancer, onDispatch: (waitMs: number) => void): LoadBalancer {
+/** Wraps `inner` so that `onDispatch(waitMs, task)` runs for each task it hands to a worker. */
+export function observeDispatch (inner: LoadBalancer, onDispatch: (waitMs: number, task: BalancerTask) => void): LoadBalancer {
   return function observedBalancer (task: BalancerTask, workers: BalancerWorker[]) {
     const worker = inner(task, workers)
-    if (worker !== null) onDispatch(performance.now() - task.created)
+    if (worker !== null) onDispatch(performance.now() - task.created, task)
     return worker
   }
 }

@@ -81,3 +81,20 @@ export const PoolClosedError = createError<Cause>(
   'The worker pool is closing',
   503
 )
+
+/** A metric of ours is already in the registry given as `metrics.registry` (another app, or another
+ * library, registered the same name). Nothing was registered; use another `metrics.prefix` or close
+ * the other app first (closing removes our metrics from the registry). */
+export const MetricAlreadyRegisteredError = createError<[name: string]>(
+  'FST_BACKPRESSURE_METRIC_ALREADY_REGISTERED',
+  'A metric named "%s" is already registered in the registry given as "metrics.registry"; choose another "metrics.prefix" or close the app that registered it',
+  500
+)
+
+/** The pool can no longer start worker threads (a thread failed while starting and piscina stopped
+ * replacing them): no task can run, so none is accepted. The health probe reports the pool down. */
+export const PoolDownError = createError<[reason: string, ...Cause]>(
+  'FST_BACKPRESSURE_POOL_DOWN',
+  'The worker pool is down: %s',
+  503
+)

@@ -1,1 +1,67 @@
-// PLACEHOLDER (packaging helper replaces it): checks system parts npm test needs.
+// First step of `npm test`: makes sure the system programs the end-to-end tests drive are installed.
+// - haproxy (Debian package `haproxy`): the real load balancer in test/e2e.
+// - chromium (Debian package `chromium`): the headless browser of the dashboard test.
+// As root on Debian it installs what is missing with apt-get; anywhere else it stops with exit code 1
+// and prints the command to run. Debian installs haproxy in /usr/sbin, which a non-root PATH often
+// lacks, so /usr/sbin and /usr/bin are searched too (test/helpers/system.ts does the same).
+import { spawnSync } from 'node:child_process'
+import { accessSync, constants, existsSync } from 'node:fs'
+import { delimiter, join } from 'node:path'
+
+const REQUIRED = [
+  { program: 'haproxy', debianPackage: 'haproxy' },
+  { program: 'chromium', debianPackage: 'chromium' }
+]
+const EXTRA_DIRS = ['/usr/sbin', '/usr/bin']
+
+function findProgram (program) {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), ...EXTRA_DIRS]
+  for (const dir of dirs) {
+    const candidate = join(dir, program)
+    try {
+      accessSync(candidate, constants.X_OK)
+      return candidate
+    } catch {}
+  }
+  return undefined
+}
+
+function report (found) {
+  console.log(`ensure-system-deps: ${found.map(({ program, path }) => `${program} ${path}`).join(', ')}`)
+}
+
+function aptGet (args) {
+  const result = spawnSync('apt-get', args, {
+    stdio: 'inherit',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+  })
+  if (result.status !== 0) {
+    console.error(`ensure-system-deps: apt-get ${args.join(' ')} failed (${result.error?.message ?? `exit code ${result.status}`})`)
+    process.exit(1)
+  }
+}
+
+const lookup = () => REQUIRED.map((entry) => ({ ...entry, path: findProgram(entry.program) }))
+let found = lookup()
+const missing = found.filter((entry) => entry.path === undefined)
+
+if (missing.length > 0) {
+  const packages = missing.map((entry) => entry.debianPackage)
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
+  if (!isRoot || !existsSync('/etc/debian_version')) {
+    console.error(`ensure-system-deps: missing ${missing.map((entry) => entry.program).join(', ')}, which the end-to-end tests need.`)
+    console.error(`Install with:\n  sudo apt-get install -y ${packages.join(' ')}`)
+    process.exit(1)
+  }
+  console.log(`ensure-system-deps: installing ${packages.join(' ')} with apt-get`)
+  aptGet(['update'])
+  aptGet(['install', '-y', '--no-install-recommends', ...packages])
+  found = lookup()
+  const stillMissing = found.filter((entry) => entry.path === undefined)
+  if (stillMissing.length > 0) {
+    console.error(`ensure-system-deps: ${stillMissing.map((entry) => entry.program).join(', ')} still not found after apt-get install`)
+    process.exit(1)
+  }
+}
+
+report(found)

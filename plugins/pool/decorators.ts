@@ -1,8 +1,13 @@
-import type { BackpressurePool } from '../../lib/pool.js'
+import type { BackpressurePool, RunOptions } from '../../lib/pool.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** The worker pool (fastify-backpressure pool plugin). `app.pool.busy`, `app.pool.run()`, … */
     pool: BackpressurePool
+  }
+  interface FastifyRequest {
+    /** `app.pool.run()`, aborted (`FST_BACKPRESSURE_TASK_ABORTED`) if the client disconnects before
+     * the answer is sent: a queued task never starts, a running one has its thread replaced. */
+    runInPool: <Result = unknown>(task: unknown, options?: RunOptions) => Promise<Result>
   }
 }

@@ -5,12 +5,16 @@
  * | option           | default                        | notes                                                   |
  * |------------------|--------------------------------|---------------------------------------------------------|
  * | filename         | (required)                     | worker file: path, `file:` URL string or URL            |
- * | minThreads       | piscina: max(cores / 2, 1)     |                                                         |
+ * | minThreads       | piscina: max(cores / 2, 1)     | at least 1 (with 0, piscina strands queued tasks when the last thread crashes) |
  * | maxThreads       | piscina: cores × 1.5           |                                                         |
  * | maxQueue         | piscina: Infinity              | positive integer, Infinity or 'auto'; 0 is refused      |
  * | stricterFIFO     | **true** (piscina: false)      | fair FIFO: requests wait in arrival order               |
  * | closeTimeout     | piscina: 30000 ms              | bounds how long `app.close()` waits for queued tasks    |
  * | timeout          | 0 (none)                       | default task deadline in ms, counted from submission    |
+ * | admission        | false                          | CoDel queue-wait shedding: true or { target: 5, interval: 100 } (ms) |
+ * | dwell            | { busy: 0, free: 0 }           | ms the raw state must hold before busy/free is reported |
+ * | rejectStatusCode | 503                            | status of QUEUE_FULL/QUEUE_WAIT_EXCEEDED answers: 503 or 429 |
+ * | retryAfter       | 1                              | `Retry-After` seconds on 503/429 answers from pool errors |
  * | onBusy / onFree  | none                           | called once per transition with the snapshot            |
  * | (any other piscina option) | piscina's            | passed through unchanged                                |
  */
@@ -18,7 +22,11 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { PiscinaOptions, PoolSnapshot } from '../../lib/pool.js'
 import { InvalidOptionError, WorkerNotFoundError, describeValue } from '../../lib/errors.js'
-import { booleanOption, functionOption, numberOption, objectOption, rejectUnknownKeys } from '../../lib/validate.js'
+import type { CodelOptions } from '../../lib/codel.js'
+import type { DwellTimes } from '../../lib/flap-damper.js'
+import { booleanOption, functionOption, numberOption, objectOption, oneOfOption, rejectUnknownKeys } from '../../lib/validate.js'
+
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 export interface PoolPluginOptions extends Omit<PiscinaOptions, 'filename' | 'maxQueue'> {
   /** The worker file: an absolute path, a `file:` URL string (`new URL('./w.js', import.meta.url).href`) or a URL. */
@@ -27,6 +35,14 @@ export interface PoolPluginOptions extends Omit<PiscinaOptions, 'filename' | 'ma
   maxQueue?: number | 'auto'
   /** Default per-task deadline in ms, counted from submission; 0 disables. Default 0. */
   timeout?: number
+  /** CoDel-style queue-wait admission (off by default): `true` for the defaults, or `{ target, interval }` in ms. */
+  admission?: boolean | { target?: number, interval?: number }
+  /** Minimum time (ms) the raw state must hold before busy (`busy`) or free (`free`) is reported. Default 0 each. */
+  dwell?: { busy?: number, free?: number }
+  /** HTTP status for `_QUEUE_FULL` and `_QUEUE_WAIT_EXCEEDED`: 503 (default) or 429 (HAProxy `observe layer7` counts 503s as server errors). */
+  rejectStatusCode?: 503 | 429
+  /** `Retry-After` seconds set on answers to retryable pool errors. Default 1. */
+  retryAfter?: number
   /** Called once on each free → busy transition, with the snapshot at that moment. */
   onBusy?: (snapshot: PoolSnapshot) => void
   /** Called once on each busy → free transition, with the snapshot at that moment. */
@@ -36,6 +52,10 @@ export interface PoolPluginOptions extends Omit<PiscinaOptions, 'filename' | 'ma
 export interface NormalizedPoolOptions {
   piscina: PiscinaOptions & { filename: string }
   timeout: number
+  admission: CodelOptions | undefined
+  dwell: DwellTimes
+  rejectStatusCode: 503 | 429
+  retryAfter: number
   onBusy: ((snapshot: PoolSnapshot) => void) | undefined
   onFree: ((snapshot: PoolSnapshot) => void) | undefined
 }
@@ -45,7 +65,7 @@ const PISCINA_KEYS = [
   'atomics', 'resourceLimits', 'argv', 'execArgv', 'env', 'workerData', 'taskQueue', 'niceIncrement',
   'trackUnmanagedFds', 'closeTimeout', 'recordTiming', 'stricterFIFO', 'loadBalancer', 'workerHistogram'
 ] as const
-const OWN_KEYS = ['timeout', 'onBusy', 'onFree'] as const
+const OWN_KEYS = ['timeout', 'admission', 'dwell', 'rejectStatusCode', 'retryAfter', 'onBusy', 'onFree'] as const
 const KNOWN_KEYS: ReadonlySet<string> = new Set<string>([...PISCINA_KEYS, ...OWN_KEYS])
 
 function normalizeFilename (value: unknown): string {
@@ -69,15 +89,35 @@ function normalizeMaxQueue (value: unknown): number | 'auto' | undefined {
   return numberOption('pool.maxQueue', value, Infinity, { integer: true, min: 1, allowInfinity: true })
 }
 
+function normalizeAdmission (value: unknown): CodelOptions | undefined {
+  if (value === undefined || value === false) return undefined
+  const options = value === true ? {} : objectOption('pool.admission', value)
+  rejectUnknownKeys('pool.admission', options, new Set(['target', 'interval']))
+  return {
+    // folly's Codel and "Fail at Scale": 5 ms target, 100 ms interval.
+    targetMs: numberOption('pool.admission.target', options.target, 5, { min: 0, max: MAX_TIMER_MS }),
+    intervalMs: numberOption('pool.admission.interval', options.interval, 100, { min: 1, max: MAX_TIMER_MS })
+  }
+}
+
+function normalizeDwell (value: unknown): DwellTimes {
+  const options = objectOption('pool.dwell', value)
+  rejectUnknownKeys('pool.dwell', options, new Set(['busy', 'free']))
+  return {
+    toBusyMs: numberOption('pool.dwell.busy', options.busy, 0, { min: 0, max: MAX_TIMER_MS }),
+    toFreeMs: numberOption('pool.dwell.free', options.free, 0, { min: 0, max: MAX_TIMER_MS })
+  }
+}
+
 export function normalizePoolOptions (raw: unknown): NormalizedPoolOptions {
   const options = objectOption('pool', raw)
   rejectUnknownKeys('pool', options, KNOWN_KEYS)
-  const { timeout, onBusy, onFree, ...rest } = options
+  const { timeout, admission, dwell, rejectStatusCode, retryAfter, onBusy, onFree, ...rest } = options
   const piscina: Record<string, unknown> = { ...rest }
 
   piscina.filename = normalizeFilename(options.filename)
   const threads = { integer: true, min: 1 }
-  const minThreads = options.minThreads === undefined ? undefined : numberOption('pool.minThreads', options.minThreads, 1, { integer: true, min: 0 })
+  const minThreads = options.minThreads === undefined ? undefined : numberOption('pool.minThreads', options.minThreads, 1, threads)
   const maxThreads = options.maxThreads === undefined ? undefined : numberOption('pool.maxThreads', options.maxThreads, 1, threads)
   if (minThreads !== undefined && maxThreads !== undefined && minThreads > maxThreads) {
     throw new InvalidOptionError('pool.minThreads', `a number <= pool.maxThreads (${maxThreads})`, describeValue(minThreads))
@@ -94,7 +134,11 @@ export function normalizePoolOptions (raw: unknown): NormalizedPoolOptions {
 
   return {
     piscina: piscina as unknown as NormalizedPoolOptions['piscina'],
-    timeout: numberOption('pool.timeout', timeout, 0, { min: 0, max: 2 ** 31 - 1 }),
+    timeout: numberOption('pool.timeout', timeout, 0, { min: 0, max: MAX_TIMER_MS }),
+    admission: normalizeAdmission(admission),
+    dwell: normalizeDwell(dwell),
+    rejectStatusCode: oneOfOption('pool.rejectStatusCode', rejectStatusCode, 503, [503, 429] as const),
+    retryAfter: numberOption('pool.retryAfter', retryAfter, 1, { integer: true, min: 0 }),
     onBusy: functionOption('pool.onBusy', onBusy),
     onFree: functionOption('pool.onFree', onFree)
   }

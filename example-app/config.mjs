@@ -1,0 +1,72 @@
+// Reads the example app's configuration from env variables. Every variable is optional; a value
+// that is present but wrong stops the app at start-up with a message naming it (never per request).
+
+/** The variables, their defaults and what they mean (docs/readme/example-app.md has the same table). */
+export const ENV_DEFAULTS = Object.freeze({
+  HOST: '127.0.0.1',
+  PORT: '3000', // 0 = pick a free port
+  AGENT_PORT: '3001', // 0 = pick a free port, 'off' = no agent-check listener
+  POOL_MAX_THREADS: '2',
+  POOL_MAX_QUEUE: '64',
+  TASK_TIMEOUT_MS: '2000',
+  UPSTREAM_URL: '', // '' = start the built-in slow upstream on a free loopback port
+  UPSTREAM_DELAY_MS: '300', // delay of the built-in upstream
+  UPSTREAM_TIMEOUT_MS: '1000', // the worker's fetch timeout for /upstream
+  DRAIN_GRACE_MS: '', // '' = the httpchk plugin's default
+  HTTPCHK_METHOD: 'OPTIONS', // probe method(s), comma-separated (HAProxy's default probe is OPTIONS /)
+  HTTPCHK_URL: '/', // probe path
+  HTTPCHK_BUSY_STATUS: '503', // 404 for HAProxy's http-check disable-on-404 (NOLB instead of DOWN)
+  BLOCK_MAX_MS: '10000', // cap for /block?ms=N
+  DASHBOARD_INTERVAL_MS: '1000', // periodic dashboard snapshot (transitions are pushed at once)
+  LOG_LEVEL: 'info'
+})
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+
+function integer (env, name, { min, max }) {
+  const raw = env[name] ?? ENV_DEFAULTS[name]
+  const value = Number(raw)
+  if (raw.trim() === '' || !Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`Invalid env ${name}=${JSON.stringify(raw)}: expected an integer from ${min} to ${max}`)
+  }
+  return value
+}
+
+function optionalInteger (env, name, range) {
+  const raw = env[name] ?? ENV_DEFAULTS[name]
+  return raw === '' ? undefined : integer(env, name, range)
+}
+
+/** @param {NodeJS.ProcessEnv} env */
+export function readConfig (env = process.env) {
+  const host = env.HOST ?? ENV_DEFAULTS.HOST
+  const agentPortRaw = (env.AGENT_PORT ?? ENV_DEFAULTS.AGENT_PORT).trim()
+  const upstreamUrl = env.UPSTREAM_URL ?? ENV_DEFAULTS.UPSTREAM_URL
+  if (upstreamUrl !== '' && !URL.canParse(upstreamUrl)) {
+    throw new Error(`Invalid env UPSTREAM_URL=${JSON.stringify(upstreamUrl)}: expected an http(s) URL`)
+  }
+  const logLevel = env.LOG_LEVEL ?? ENV_DEFAULTS.LOG_LEVEL
+  if (!LOG_LEVELS.has(logLevel)) {
+    throw new Error(`Invalid env LOG_LEVEL=${JSON.stringify(logLevel)}: expected one of ${[...LOG_LEVELS].join(', ')}`)
+  }
+  const port = { min: 0, max: 65535 }
+  const ms = { min: 0, max: 2 ** 31 - 1 }
+  return {
+    host,
+    port: integer(env, 'PORT', port),
+    agentPort: agentPortRaw.toLowerCase() === 'off' ? null : integer(env, 'AGENT_PORT', port),
+    maxThreads: integer(env, 'POOL_MAX_THREADS', { min: 1, max: 256 }),
+    maxQueue: integer(env, 'POOL_MAX_QUEUE', { min: 1, max: 1e6 }),
+    taskTimeoutMs: integer(env, 'TASK_TIMEOUT_MS', ms),
+    upstreamUrl: upstreamUrl === '' ? null : upstreamUrl,
+    upstreamDelayMs: integer(env, 'UPSTREAM_DELAY_MS', ms),
+    upstreamTimeoutMs: integer(env, 'UPSTREAM_TIMEOUT_MS', { min: 1, max: 2 ** 31 - 1 }),
+    drainGraceMs: optionalInteger(env, 'DRAIN_GRACE_MS', ms),
+    probeMethods: (env.HTTPCHK_METHOD ?? ENV_DEFAULTS.HTTPCHK_METHOD).split(',').map((method) => method.trim()),
+    probeUrl: env.HTTPCHK_URL ?? ENV_DEFAULTS.HTTPCHK_URL,
+    probeBusyStatus: integer(env, 'HTTPCHK_BUSY_STATUS', { min: 400, max: 599 }),
+    blockMaxMs: integer(env, 'BLOCK_MAX_MS', { min: 1, max: 60000 }),
+    dashboardIntervalMs: integer(env, 'DASHBOARD_INTERVAL_MS', { min: 100, max: 60000 }),
+    logLevel
+  }
+}

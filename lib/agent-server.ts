@@ -1,0 +1,94 @@
+/**
+ * A TCP listener for HAProxy's `agent-check` (configuration.txt §5.2 "agent-check"): HAProxy
+ * connects, optionally sends its `agent-send` string, and reads one line up to the first CR or LF.
+ *
+ * We write the line as soon as the connection opens and end our side: what the client sends is
+ * read and discarded, so garbage, a client that never sends anything, or one that hangs up early
+ * cannot change the answer or raise an error. Each socket is destroyed `timeoutMs` after it opened
+ * (slowloris), at most `maxConnections` are held, and `close()` destroys every socket left.
+ */
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
+
+export interface AgentServerOptions {
+  host: string
+  port: number
+  /** Computes the line to send (without line ending). Called once per connection. */
+  reply: () => string
+  /** Sent instead when `reply` throws, so a fault never leaves HAProxy without an answer. */
+  fallback: string
+  /** A socket still open after this many ms is destroyed. */
+  timeoutMs: number
+  maxConnections: number
+  /** Told about a `reply` that threw (the connection still gets `fallback`). */
+  onReplyError?: (error: unknown) => void
+}
+
+export class AgentServer {
+  readonly #options: AgentServerOptions
+  readonly #server: Server
+  readonly #sockets = new Set<Socket>()
+  #port: number | undefined
+
+  constructor (options: AgentServerOptions) {
+    this.#options = options
+    this.#server = createServer({ allowHalfOpen: false }, (socket) => { this.#answer(socket) })
+    this.#server.maxConnections = options.maxConnections
+  }
+
+  /** The bound port, once `listen()` has resolved. */
+  get port (): number | undefined {
+    return this.#port
+  }
+
+  /** The number of sockets currently open. */
+  get connections (): number {
+    return this.#sockets.size
+  }
+
+  listen (): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error): void => { reject(error) }
+      this.#server.once('error', onError)
+      this.#server.listen({ host: this.#options.host, port: this.#options.port }, () => {
+        this.#server.off('error', onError)
+        // A TCP server's address is always an AddressInfo once listening.
+        this.#port = (this.#server.address() as AddressInfo).port
+        resolve(this.#port)
+      })
+    })
+  }
+
+  /** Stops listening and destroys every open socket. */
+  close (): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy()
+    this.#sockets.clear()
+    if (!this.#server.listening) return Promise.resolve()
+    return new Promise((resolve) => { this.#server.close(() => { resolve() }) })
+  }
+
+  #answer (socket: Socket): void {
+    this.#sockets.add(socket)
+    // An absolute deadline, not socket.setTimeout(): that one is an idle timer, which a client
+    // trickling bytes (slowloris) would keep resetting forever.
+    const deadline = setTimeout(() => { socket.destroy() }, this.#options.timeoutMs)
+    deadline.unref()
+    socket.once('close', () => {
+      clearTimeout(deadline)
+      this.#sockets.delete(socket)
+    })
+    // A reset or a write after the peer left is the peer's business, never a crash of ours.
+    socket.on('error', ignore)
+    // Discard whatever HAProxy (`agent-send`) or anyone else writes, without buffering it.
+    socket.resume()
+    let line: string
+    try {
+      line = this.#options.reply()
+    } catch (error) {
+      this.#options.onReplyError?.(error)
+      line = this.#options.fallback
+    }
+    socket.end(`${line}\n`)
+  }
+}
+
+function ignore (): void {}

@@ -1,0 +1,108 @@
+// The blip, replayed. app1's worker tasks call their upstream through the fault proxy; app2 calls it
+// directly. Under steady load the proxy starts holding every chunk (an upstream that suddenly
+// answers slowly): app1's tasks run into their upstream timeout, its queue builds, the pool goes
+// busy, HAProxy takes it out (httpchk recipe) and routes to app2. When the blip ends, app1 comes back
+// and serves again. app1's queue stays bounded throughout.
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import t from 'tap'
+import { startFaultProxy } from '../helpers/fault-proxy.js'
+import { haproxyAvailability, metricValue, runLoad, startCluster } from '../helpers/haproxy.js'
+
+const availability = haproxyAvailability()
+const INTER = 200
+const FALL = 2
+const MARGIN = 2000
+const UPSTREAM_TIMEOUT_MS = 400
+const POOL_MAX_QUEUE = 8
+
+if (availability.path === undefined) {
+  if (availability.ci) t.fail(availability.message)
+  else t.pass(`skipped: ${availability.message}`)
+} else {
+  const binary = availability.path
+
+  t.test('a slow upstream makes app1 busy, HAProxy routes around it, it recovers, its queue stays bounded', async (t) => {
+    // The upstream: answers in 5 ms.
+    const upstream = createServer((_req, res) => { setTimeout(() => { res.end('{"ok":true}') }, 5) })
+    upstream.listen(0, '127.0.0.1')
+    await once(upstream, 'listening')
+    t.teardown(() => { upstream.closeAllConnections(); upstream.close() })
+    const upstreamPort = (upstream.address() as { port: number }).port
+    const proxy = await startFaultProxy(t, { port: upstreamPort })
+
+    const cluster = await startCluster(t, binary, {
+      recipe: 'httpchk',
+      inter: INTER,
+      fastinter: 100,
+      downinter: 100,
+      rise: 2,
+      fall: FALL,
+      servedBy: true,
+      // Round robin keeps sending app1 its half until HAProxy takes it out: the blip is felt at once.
+      balance: 'roundrobin',
+      // app1: one thread, the blip's victim. app2: room for the whole load (4 threads, 3 clients), as
+      // the survivors of a real cluster need; otherwise it goes busy too and, with httpchk only,
+      // every server is DOWN (queueing.test.ts shows that case).
+      env: (index) => ({
+        POOL_MAX_THREADS: index === 0 ? '1' : '4',
+        POOL_MAX_QUEUE: String(POOL_MAX_QUEUE),
+        TASK_TIMEOUT_MS: '2000',
+        UPSTREAM_TIMEOUT_MS: String(UPSTREAM_TIMEOUT_MS),
+        UPSTREAM_URL: index === 0 ? proxy.url : `http://127.0.0.1:${upstreamPort}/`,
+        AGENT_PORT: 'off'
+      })
+    })
+    const { haproxy } = cluster
+    const app1 = cluster.instances[0]!.app
+
+    // app1's queue depth, sampled from its metrics for the whole run.
+    let sampling = true
+    let maxQueue = 0
+    const sampler = (async () => {
+      while (sampling) {
+        const text = await (await fetch(`${app1.url}/metrics`)).text()
+        maxQueue = Math.max(maxQueue, metricValue(text, 'backpressure_pool_queue_depth') ?? 0)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    })()
+
+    const stop = new AbortController()
+    const loadDone = runLoad({ url: `${haproxy.url}/upstream`, concurrency: 3, maxRequests: 20000, maxMs: 30000, signal: stop.signal })
+    try {
+      // Steady state first: app1 serves its share.
+      await haproxy.waitForServer('app1', (_status, row) => Number(row.stot) >= 10, { timeout: 10000 })
+
+      proxy.setDelay(1500)
+      const blipAt = performance.now()
+      await haproxy.waitForServer('app1', (status) => status === 'DOWN', { timeout: 10000 })
+      const outMs = performance.now() - blipAt
+      t.ok(outMs < UPSTREAM_TIMEOUT_MS + INTER * FALL + MARGIN, `blip → app1 DOWN in ${Math.round(outMs)} ms`)
+      const whileDown = Number((await haproxy.servers()).find((row) => row.svname === 'app2')?.stot)
+      await haproxy.waitForServer('app2', (_status, row) => Number(row.stot) >= whileDown + 20, { timeout: 10000 })
+      t.equal((await haproxy.servers()).find((row) => row.svname === 'app1')?.status, 'DOWN', 'app2 served 20 more requests while app1 was out')
+
+      proxy.setDelay(0)
+      const endAt = performance.now()
+      const up = await haproxy.waitForServer('app1', (status) => status === 'UP', { timeout: 15000 })
+      const backMs = performance.now() - endAt
+      t.ok(backMs < 1500 + UPSTREAM_TIMEOUT_MS + MARGIN, `blip over → app1 UP in ${Math.round(backMs)} ms`)
+      await haproxy.waitForServer('app1', (_status, row) => Number(row.stot) >= Number(up.row.stot) + 10, { timeout: 10000 })
+      t.pass('app1 serves again after the blip')
+      t.comment(`figures blip: out=${Math.round(outMs)} back=${Math.round(backMs)} maxQueue=${maxQueue}`)
+    } finally {
+      stop.abort()
+      sampling = false
+    }
+    const load = await loadDone
+    await sampler
+
+    t.ok(maxQueue <= POOL_MAX_QUEUE, `app1's queue stayed bounded (max ${maxQueue}, limit ${POOL_MAX_QUEUE})`)
+    t.ok(proxy.delayedChunks > 0, 'the fault proxy did delay app1\'s upstream calls')
+    // Requests app1 had already accepted when the blip hit end in its upstream timeout (504); no
+    // request found HAProxy without a server (503) and nothing else failed.
+    const unexpected = load.failures.filter((failure) => !failure.startsWith('status 504'))
+    t.same(unexpected, [], `only upstream timeouts failed (${load.failures.length} of ${load.sent})`)
+    t.ok(load.failures.length < load.sent / 10, 'the blip cost few requests')
+  })
+}

@@ -1,0 +1,176 @@
+// The e2e harness itself, against plain node:http backends (no plugin involved): every recipe passes
+// `haproxy -c`, HAProxy starts and reports every server exactly UP, a backend answering 503 goes
+// DOWN and comes back, the stats socket parsers read real answers, and the fault proxy delays on demand.
+import { once } from 'node:events'
+import { createServer, type Server } from 'node:http'
+import { createServer as createTcpServer } from 'node:net'
+import t, { type Test } from 'tap'
+import { RECIPES, haproxyConfig } from '../../example-app/haproxy-config.mjs'
+import { startFaultProxy } from '../helpers/fault-proxy.js'
+import { findHaproxy, freePort, haproxyAvailability, parseServersState, parseShowStat, socketCommand, startHaproxy } from '../helpers/haproxy.js'
+
+const availability = haproxyAvailability()
+
+interface Backend { server: Server, port: number, status: number, hits: number, probes: string[] }
+
+async function startBackend (test: Test): Promise<Backend> {
+  const backend: Backend = { server: createServer(), port: 0, status: 200, hits: 0, probes: [] }
+  backend.server.on('request', (req, res) => {
+    if (req.method === 'OPTIONS' || req.url === '/') {
+      backend.probes.push(String(req.headers['x-haproxy-server-state'] ?? ''))
+      res.statusCode = backend.status
+    } else {
+      backend.hits++
+    }
+    res.end()
+  })
+  backend.server.listen(0, '127.0.0.1')
+  await once(backend.server, 'listening')
+  backend.port = (backend.server.address() as { port: number }).port
+  test.teardown(() => { backend.server.closeAllConnections(); backend.server.close() })
+  return backend
+}
+
+t.test('haproxy is found (fails under CI=true when missing)', async (t) => {
+  if (availability.path === undefined) {
+    if (availability.ci) t.fail(availability.message)
+    else t.pass(`skipped: ${availability.message}`)
+    return
+  }
+  t.ok(findHaproxy({ PATH: '', HAPROXY_PATH: availability.path }), 'found through HAPROXY_PATH')
+  t.equal(findHaproxy({ PATH: '/nonexistent', HAPROXY_PATH: '/nonexistent/haproxy' }), findHaproxy({ PATH: '' }), 'falls back to the sbin folders')
+})
+
+t.test('haproxyAvailability says how to install it, and whether CI requires it', async (t) => {
+  const missing = haproxyAvailability({ PATH: '/nonexistent', HAPROXY_PATH: '/nonexistent/haproxy', CI: 'true' })
+  if (missing.path !== undefined) {
+    t.pass('a system haproxy exists in /usr/sbin or /usr/local/sbin; the missing case cannot be shown here')
+    return
+  }
+  t.equal(missing.ci, true)
+  t.match(missing.message, /apt-get install -y haproxy/)
+  const local = haproxyAvailability({ PATH: '/nonexistent', HAPROXY_PATH: '/nonexistent/haproxy' })
+  t.equal(local.path === undefined && local.ci, false)
+})
+
+t.test('the config generator rejects what it cannot write', async (t) => {
+  t.throws(() => haproxyConfig({ recipe: 'nope' as never, servers: [{ name: 'a', port: 1 }] }), /recipe must be one of/)
+  t.throws(() => haproxyConfig({ servers: [] }), /non-empty array/)
+  t.throws(() => haproxyConfig({ recipe: 'agent', servers: [{ name: 'a', port: 1 }] }), /needs an agentPort/)
+  const config = haproxyConfig({ recipe: 'disable-on-404', servers: [{ name: 'a', port: 1 }], probePath: '/ready', inter: 300 })
+  t.match(config, /http-check send meth GET uri \/ready ver HTTP\/1\.1 hdr Host localhost/)
+  t.match(config, /http-check disable-on-404/)
+  t.match(config, /inter 300ms/)
+  t.notMatch(config, /stats socket/, 'no socket unless asked')
+})
+
+t.test('stats parsers', async (t) => {
+  t.throws(() => parseShowStat('Unknown command\n'), /not a show stat answer/)
+  t.throws(() => parseServersState('1\n'), /not a show servers state answer/)
+  t.same(parseShowStat('# pxname,svname,status,\nbe,a,UP,\n'), [{ pxname: 'be', svname: 'a', status: 'UP' }])
+})
+
+t.test('every recipe passes haproxy -c, starts, and reads every server exactly UP', { skip: availability.path === undefined && availability.message }, async (t) => {
+  const binary = availability.path as string
+  for (const recipe of RECIPES) {
+    await t.test(recipe, async (t) => {
+      const a = await startBackend(t)
+      const b = await startBackend(t)
+      // The agent recipe needs agent ports; a TCP server that answers "ready" stands in for the agent.
+      const agents = await Promise.all([a, b].map(async () => {
+        const agent = createTcpServer((socket) => {
+          socket.on('error', () => {}) // HAProxy may reset the agent connection once it has read the line
+          socket.end('ready up 100%\n')
+        })
+        agent.listen(0, '127.0.0.1')
+        await once(agent, 'listening')
+        t.teardown(() => { agent.close() })
+        return (agent.address() as { port: number }).port
+      }))
+      const haproxy = await startHaproxy(t, binary, {
+        recipe,
+        servers: [{ name: 'a', port: a.port, agentPort: agents[0] }, { name: 'b', port: b.port, agentPort: agents[1] }],
+        inter: 200,
+        fastinter: 100,
+        downinter: 200,
+        agentInter: 200,
+        probePath: '/'
+      })
+      const servers = await haproxy.servers()
+      t.same(servers.map((row) => [row.svname, row.status]), [['a', 'UP'], ['b', 'UP']])
+      const state = await haproxy.serversState()
+      t.same(state.map((row) => [row.srv_name, row.srv_op_state]), [['a', '2'], ['b', '2']], 'srv_op_state 2 = UP')
+      const response = await fetch(`${haproxy.url}/x`)
+      t.equal(response.status, 200, 'traffic passes through the frontend')
+      t.equal(a.hits + b.hits, 1)
+      await haproxy.stop()
+      t.notOk(haproxy.running, 'stopped by PID')
+      await haproxy.stop()
+    })
+  }
+})
+
+t.test('a backend answering 503 goes DOWN, and UP again when it answers 200', { skip: availability.path === undefined && availability.message }, async (t) => {
+  const binary = availability.path as string
+  const a = await startBackend(t)
+  const b = await startBackend(t)
+  const haproxy = await startHaproxy(t, binary, {
+    recipe: 'httpchk',
+    servers: [{ name: 'a', port: a.port }, { name: 'b', port: b.port }],
+    inter: 200,
+    fastinter: 100,
+    downinter: 200,
+    rise: 2,
+    fall: 2
+  })
+  a.status = 503
+  const down = await haproxy.waitForServer('a', (status) => status === 'DOWN', { timeout: 5000 })
+  t.ok(down.elapsedMs < 2000, `DOWN after ${Math.round(down.elapsedMs)} ms`)
+  t.match(a.probes.at(-1), /^(UP|DOWN)( \d+\/\d+)?; address=127\.0\.0\.1; port=\d+; name=be_app\/a; node=lb1; weight=100\/200/, 'send-state header')
+  a.status = 200
+  await haproxy.waitAllUp({ timeout: 5000 })
+  t.equal((await haproxy.backend()).status, 'UP')
+  await t.rejects(haproxy.waitForServer('a', (status) => status === 'MAINT', { timeout: 100 }), /timed out after 100 ms; servers: a=UP b=UP/)
+  t.match(haproxy.output, /|/, 'output is readable')
+  t.match(await socketCommand(haproxy.socketPath, 'show info'), /Version: 2\./)
+})
+
+t.test('startHaproxy reports a config that haproxy -c rejects', { skip: availability.path === undefined && availability.message }, async (t) => {
+  await t.rejects(startHaproxy(t, availability.path as string, { recipe: 'httpchk', servers: [{ name: 'a', port: 1 }], balance: 'no-such-algorithm' }), /haproxy -c rejected the config/)
+})
+
+t.test('freePort returns a bindable loopback port', async (t) => {
+  const port = await freePort()
+  const server = createTcpServer()
+  server.listen(port, '127.0.0.1')
+  await once(server, 'listening')
+  t.equal((server.address() as { port: number }).port, port)
+  server.close()
+})
+
+t.test('the fault proxy forwards, and delays on demand', async (t) => {
+  const backend = await startBackend(t)
+  const proxy = await startFaultProxy(t, { port: backend.port })
+  let started = performance.now()
+  t.equal((await fetch(`${proxy.url}x`)).status, 200)
+  const direct = performance.now() - started
+  t.equal(proxy.delayedChunks, 0)
+  proxy.setDelay(300)
+  t.equal(proxy.delayMs, 300)
+  started = performance.now()
+  t.equal((await fetch(`${proxy.url}y`)).status, 200)
+  const delayed = performance.now() - started
+  t.ok(delayed >= 550, `request and response each held 300 ms (took ${Math.round(delayed)} ms, direct ${Math.round(direct)} ms)`)
+  t.ok(proxy.delayedChunks >= 2)
+  t.ok(proxy.connections >= 1)
+  t.throws(() => { proxy.setDelay(-1) }, RangeError)
+  proxy.setDelay(0)
+  await proxy.close()
+  await proxy.close()
+  await t.rejects(fetch(`${proxy.url}z`))
+})
+
+t.test('the fault proxy resets the client when the target refuses', async (t) => {
+  const proxy = await startFaultProxy(t, { port: await freePort() })
+  await t.rejects(fetch(proxy.url))
+})

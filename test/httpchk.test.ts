@@ -1,0 +1,282 @@
+import { once } from 'node:events'
+import Fastify from 'fastify'
+import underPressure from '@fastify/under-pressure'
+import t from 'tap'
+import httpchkPlugin, { HTTPCHK_PLUGIN_NAME } from '../plugins/httpchk/index.js'
+import poolPlugin from '../plugins/pool/index.js'
+import { startHttpchkApp, WORKER } from './helpers/httpchk-app.js'
+import { haproxyProbe, rawHttp } from './helpers/raw-client.js'
+
+/** Blocks every thread of a 2-thread pool and waits until the pool reports busy. */
+async function saturate (pool: import('../lib/pool.js').BackpressurePool, ms: number, queued = 1): Promise<Promise<unknown>[]> {
+  const busy = once(pool, 'busy')
+  const tasks = [] as Promise<unknown>[]
+  for (let i = 0; i < 2 + queued; i++) tasks.push(pool.run({ op: 'block', ms }))
+  await busy
+  return tasks
+}
+
+t.test('HAProxy default probe: OPTIONS / HTTP/1.0 without Host, with no route for / or OPTIONS', async (t) => {
+  const { port } = await startHttpchkApp(t)
+  const answer = await haproxyProbe(port)
+  t.equal(answer.status, 200)
+  t.equal(answer.body, 'free\n')
+  t.equal(answer.headers['content-type'], 'text/plain; charset=utf-8')
+  t.equal(answer.headers['cache-control'], 'no-store')
+  t.notOk('retry-after' in answer.headers)
+  // HAProxy may half-close after writing the check; the answer must still arrive.
+  const halfClosed = await rawHttp(port, 'OPTIONS / HTTP/1.0\r\n\r\n', { halfClose: true })
+  t.equal(halfClosed.status, 200)
+  // Any other request still gets the app's own 404.
+  const other = await haproxyProbe(port, [], 'OPTIONS /other HTTP/1.0')
+  t.equal(other.status, 404)
+})
+
+t.test('busy: 503 with Retry-After, and back to 200 once free', async (t) => {
+  const { app, port } = await startHttpchkApp(t)
+  const tasks = await saturate(app.pool, 300)
+  const busy = await haproxyProbe(port)
+  t.equal(busy.status, 503)
+  t.equal(busy.headers['retry-after'], '1')
+  t.equal(busy.body, 'busy\n')
+  t.equal(app.backpressure.probeState(), 'busy')
+  const free = once(app.pool, 'free')
+  await Promise.all(tasks)
+  await free
+  t.equal((await haproxyProbe(port)).status, 200)
+})
+
+t.test('busyStatusCode 404 (disable-on-404), retryAfter 0, several methods, custom url', async (t) => {
+  const { app, port } = await startHttpchkApp(t, {
+    httpchk: { method: ['get', 'POST'], url: '/healthz', busyStatusCode: 404, retryAfter: 0 }
+  })
+  t.equal((await haproxyProbe(port, [], 'GET /healthz HTTP/1.0')).status, 200)
+  t.equal((await haproxyProbe(port, ['Host: localhost', 'Connection: close'], 'POST /healthz HTTP/1.1')).status, 200)
+  const head = await haproxyProbe(port, [], 'HEAD /healthz HTTP/1.0')
+  t.equal(head.status, 200)
+  t.equal(head.body, '', 'HEAD has no body')
+  t.equal(head.headers['content-length'], '5')
+  t.equal((await haproxyProbe(port)).status, 404, 'OPTIONS is no longer the probe: the app answers (no route)')
+  const tasks = await saturate(app.pool, 300)
+  const busy = await haproxyProbe(port, [], 'GET /healthz?x=1 HTTP/1.0')
+  t.equal(busy.status, 404)
+  t.notOk('retry-after' in busy.headers)
+  await Promise.all(tasks)
+})
+
+t.test('exact match: traversal, encodings, prefixes and other methods are not the probe', async (t) => {
+  const seen: string[] = []
+  const { port } = await startHttpchkApp(t, {
+    httpchk: { method: 'GET', url: '/healthz' },
+    setup (app) {
+      app.addHook('onRequest', async (request, reply) => {
+        seen.push(request.raw.url as string)
+        return reply.code(401).send({ error: 'auth required' })
+      })
+    }
+  })
+  const notProbes = [
+    'GET //healthz', 'GET /./healthz', 'GET /x/../healthz', 'GET /healthz/', 'GET /healthzz', 'GET /HEALTHZ',
+    'GET /health%7A', 'GET /%68ealthz', 'GET /healthz%2F', 'GET /healthz;x', 'GET /healthz#x', 'GET http://127.0.0.1/healthz',
+    'PUT /healthz', 'OPTIONS /healthz', 'DELETE /healthz', 'GET /healthz/../admin', 'GET /prefix/healthz'
+  ]
+  for (const line of notProbes) {
+    const answer = await haproxyProbe(port, [], `${line} HTTP/1.0`)
+    t.not(answer.status, 200, `${line} is not the probe`)
+  }
+  t.equal(seen.length, notProbes.length, 'the auth hook saw every non-probe request')
+  for (const line of ['GET /healthz', 'GET /healthz?', 'GET /healthz?a=1&b=/../x', 'HEAD /healthz']) {
+    t.equal((await haproxyProbe(port, [], `${line} HTTP/1.0`)).status, 200, `${line} is the probe`)
+  }
+  t.equal(seen.length, notProbes.length, 'the auth hook registered after the plugin never saw the probe')
+})
+
+t.test('CORS preflight on the probe path goes to the app untouched', async (t) => {
+  const { port } = await startHttpchkApp(t, {
+    setup (app) {
+      app.options('/', async (request) => ({ preflight: request.headers['access-control-request-method'] }))
+    }
+  })
+  const preflight = await haproxyProbe(port, ['Origin: http://example.test', 'Access-Control-Request-Method: PUT'])
+  t.equal(preflight.status, 200)
+  t.same(JSON.parse(preflight.body), { preflight: 'PUT' })
+  t.equal((await haproxyProbe(port)).body, 'free\n', 'without the header it is the probe')
+})
+
+t.test("the app's onSend hooks never touch the probe", async (t) => {
+  let onSend = 0
+  const { port } = await startHttpchkApp(t, {
+    setup (app) {
+      app.addHook('onSend', async () => { onSend++ })
+      app.get('/app', async () => 'app')
+    }
+  })
+  await haproxyProbe(port)
+  t.equal(onSend, 0)
+  t.equal((await haproxyProbe(port, [], 'GET /app HTTP/1.0')).body, 'app')
+  t.equal(onSend, 1, 'ordinary requests still go through onSend')
+})
+
+t.test('verbose reveals the snapshot; the default reveals one word', async (t) => {
+  const { port } = await startHttpchkApp(t, { httpchk: { verbose: true } })
+  const answer = await haproxyProbe(port)
+  t.equal(answer.status, 200)
+  t.equal(answer.headers['content-type'], 'application/json; charset=utf-8')
+  const body = JSON.parse(answer.body) as { state: string, draining: boolean, pool: { busy: boolean, threads: number } }
+  t.equal(body.state, 'free')
+  t.equal(body.draining, false)
+  t.equal(body.pool.busy, false)
+  t.equal(typeof body.pool.threads, 'number')
+  t.equal(Number(answer.headers['content-length']), Buffer.byteLength(answer.body))
+})
+
+t.test('a pool that is down makes the probe fail', async (t) => {
+  const { app, port } = await startHttpchkApp(t)
+  // Contract 1: `down` is true while the pool closes. Closing the pool is the real way to get there.
+  const closing = app.pool.close()
+  const answer = await haproxyProbe(port)
+  t.equal(answer.status, 503)
+  t.equal(answer.body, 'down\n')
+  await closing
+})
+
+t.test('underPressure: @fastify/under-pressure registered after the suite makes the probe busy', async (t) => {
+  let healthy = true
+  const { app, port } = await startHttpchkApp(t, {
+    httpchk: { underPressure: true, busyStatusCode: 404 },
+    async setup (app) {
+      await app.register(underPressure, { healthCheck: async () => healthy, healthCheckInterval: 20 })
+    }
+  })
+  t.equal((await haproxyProbe(port)).status, 200)
+  healthy = false
+  // under-pressure polls its healthCheck on a timer; wait for it to notice, bounded.
+  const deadline = Date.now() + 5000
+  while ((app as unknown as { isUnderPressure: () => boolean }).isUnderPressure() === false && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  const answer = await haproxyProbe(port)
+  t.equal(answer.status, 404, "the probe's own busy code, not under-pressure's 503")
+  t.equal(answer.body, 'busy\n')
+})
+
+t.test('underPressure without @fastify/under-pressure fails at ready()', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(poolPlugin, { filename: WORKER, maxThreads: 1, execArgv: [] })
+  await app.register(httpchkPlugin, { underPressure: true })
+  await t.rejects(async () => { await app.ready() }, { code: 'FST_BACKPRESSURE_INVALID_OPTION', message: /httpchk\.underPressure/ })
+})
+
+t.test('registering without the pool plugin fails with a clear message', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  app.register(httpchkPlugin)
+  await t.rejects(async () => { await app.ready() }, { message: /fastify-backpressure-pool.*fastify-backpressure-httpchk|fastify-backpressure-httpchk.*fastify-backpressure-pool/ })
+  t.equal(HTTPCHK_PLUGIN_NAME, 'fastify-backpressure-httpchk')
+})
+
+t.test('the probe answers in a few ms while every thread is blocked and hundreds of tasks queue', async (t) => {
+  let bodyParsed = 0
+  const { app, port } = await startHttpchkApp(t, {
+    httpchk: { method: ['OPTIONS', 'POST'] },
+    setup (app) {
+      app.addContentTypeParser('text/plain', (_request, _payload, done) => { bodyParsed++; done(null, '') })
+    }
+  })
+  const tasks = await saturate(app.pool, 1500, 1)
+  for (let i = 0; i < 299; i++) tasks.push(app.pool.run({ op: 'echo', value: i }))
+  t.equal(app.pool.snapshot().queued, 300)
+  const latencies: number[] = []
+  for (let i = 0; i < 30; i++) {
+    const start = process.hrtime.bigint()
+    const answer = await haproxyProbe(port)
+    latencies.push(Number(process.hrtime.bigint() - start) / 1e6)
+    t.equal(answer.status, 503)
+  }
+  const post = await rawHttp(port, 'POST / HTTP/1.0\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello')
+  t.equal(post.status, 503)
+  t.equal(bodyParsed, 0, 'the body parser never ran for the probe')
+  t.ok(app.pool.snapshot().queued >= 250, 'the tasks are still queued: the probes did not wait for them')
+  latencies.sort((a, b) => a - b)
+  const max = latencies[latencies.length - 1] as number
+  t.comment(`probe latency with the pool saturated: median ${(latencies[15] as number).toFixed(2)} ms, max ${max.toFixed(2)} ms`)
+  // Generous: other engineers' tests share the 2 cores.
+  t.ok(max < 100, `slowest probe ${max.toFixed(1)} ms`)
+  t.ok((latencies[15] as number) < 20, 'median probe within a few ms')
+  await Promise.all(tasks)
+})
+
+t.test('every option is validated at registration, naming the option and the value', async (t) => {
+  const invalid: Array<[options: unknown, option: string]> = [
+    ['x', 'httpchk'],
+    [{ nope: 1 }, 'httpchk.nope'],
+    [{ method: '' }, 'httpchk.method'],
+    [{ method: [] }, 'httpchk.method'],
+    [{ method: ['GET', 'B A D'] }, 'httpchk.method'],
+    [{ method: 7 }, 'httpchk.method'],
+    [{ url: 'healthz' }, 'httpchk.url'],
+    [{ url: '' }, 'httpchk.url'],
+    [{ url: '//x' }, 'httpchk.url'],
+    [{ url: '/a/../b' }, 'httpchk.url'],
+    [{ url: '/./b' }, 'httpchk.url'],
+    [{ url: '/x?y=1' }, 'httpchk.url'],
+    [{ url: '/x/' }, 'httpchk.url'],
+    [{ busyStatusCode: 200 }, 'httpchk.busyStatusCode'],
+    [{ busyStatusCode: 600 }, 'httpchk.busyStatusCode'],
+    [{ busyStatusCode: '503' }, 'httpchk.busyStatusCode'],
+    [{ retryAfter: -1 }, 'httpchk.retryAfter'],
+    [{ retryAfter: 1.5 }, 'httpchk.retryAfter'],
+    [{ verbose: 'yes' }, 'httpchk.verbose'],
+    [{ underPressure: 1 }, 'httpchk.underPressure'],
+    [{ maxServerStateNodes: -1 }, 'httpchk.maxServerStateNodes'],
+    [{ haproxy: 1 }, 'httpchk.haproxy'],
+    [{ haproxy: { rise: 2 } }, 'httpchk.haproxy.rise'],
+    [{ haproxy: { inter: 0 } }, 'httpchk.haproxy.inter'],
+    [{ haproxy: { fall: 0 } }, 'httpchk.haproxy.fall'],
+    [{ drain: [] }, 'httpchk.drain'],
+    [{ drain: { grace: 1 } }, 'httpchk.drain.grace'],
+    [{ drain: { graceMs: -1 } }, 'httpchk.drain.graceMs'],
+    [{ drain: { graceMs: 2 ** 31 } }, 'httpchk.drain.graceMs'],
+    [{ drain: { signals: 'SIGTERM' } }, 'httpchk.drain.signals'],
+    [{ drain: { signals: [] } }, 'httpchk.drain.signals'],
+    [{ drain: { signals: ['TERM'] } }, 'httpchk.drain.signals'],
+    [{ agent: true }, 'httpchk.agent'],
+    [{ agent: {} }, 'httpchk.agent.port'],
+    [{ agent: { port: 70000 } }, 'httpchk.agent.port'],
+    [{ agent: { port: 0, hostname: 'x' } }, 'httpchk.agent.hostname'],
+    [{ agent: { port: 0, host: '' } }, 'httpchk.agent.host'],
+    [{ agent: { port: 0, queue: -1 } }, 'httpchk.agent.queue'],
+    [{ agent: { port: 0, minWeight: 101 } }, 'httpchk.agent.minWeight'],
+    [{ agent: { port: 0, timeoutMs: 0 } }, 'httpchk.agent.timeoutMs'],
+    [{ agent: { port: 0, maxConnections: 0 } }, 'httpchk.agent.maxConnections']
+  ]
+  for (const [options, option] of invalid) {
+    const app = Fastify()
+    await app.register(poolPlugin, { filename: WORKER, maxThreads: 1, execArgv: [] })
+    app.register(httpchkPlugin, options as never)
+    await t.rejects(async () => { await app.ready() }, { code: 'FST_BACKPRESSURE_INVALID_OPTION', message: new RegExp(`"${option.replaceAll('.', '\\.')}"`) }, JSON.stringify(options))
+    await app.close()
+  }
+})
+
+t.test('valid option forms are accepted', async (t) => {
+  const { normalizeHttpchkOptions } = await import('../plugins/httpchk/options.js')
+  const defaults = normalizeHttpchkOptions(undefined)
+  t.same([...defaults.methods], ['OPTIONS'])
+  t.equal(defaults.url, '/')
+  t.equal(defaults.busyStatusCode, 503)
+  t.equal(defaults.retryAfter, 1)
+  t.equal(defaults.graceMs, 8000, 'inter 2000 × (fall 3 + 1)')
+  t.same(defaults.signals, [])
+  t.equal(defaults.agent, undefined)
+  t.equal(normalizeHttpchkOptions({ haproxy: { inter: 200, fall: 2 } }).graceMs, 600)
+  t.equal(normalizeHttpchkOptions({ haproxy: { inter: 200 }, drain: { graceMs: 50 } }).graceMs, 50)
+  t.same([...normalizeHttpchkOptions({ method: 'get' }).methods], ['GET', 'HEAD'])
+  t.same(normalizeHttpchkOptions({ drain: { signals: true } }).signals, ['SIGTERM', 'SIGINT'])
+  t.same(normalizeHttpchkOptions({ drain: { signals: false } }).signals, [])
+  t.same(normalizeHttpchkOptions({ drain: { signals: ['SIGUSR2', 'SIGUSR2'] } }).signals, ['SIGUSR2'])
+  t.equal(normalizeHttpchkOptions({ agent: false }).agent, undefined)
+  t.same(normalizeHttpchkOptions({ agent: { port: 0 } }).agent, { port: 0, host: '127.0.0.1', queue: undefined, minWeight: 1, timeoutMs: 2000, maxConnections: 64 })
+  t.equal(normalizeHttpchkOptions({ url: '/health/ready' }).url, '/health/ready')
+})

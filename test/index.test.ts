@@ -1,0 +1,120 @@
+// The umbrella plugin (index.ts): one-line registration of pool → httpchk → metrics over a real
+// socket, leaving httpchk/metrics out with `false`, validation of the umbrella's own options, and
+// the dependency errors of registering httpchk or metrics without the pool.
+import Fastify, { type FastifyInstance } from 'fastify'
+import t, { type Test } from 'tap'
+import backpressure, { httpchkPlugin, metricsPlugin, poolPlugin, type BackpressureOptions } from '../index.js'
+import { POOL_PLUGIN_NAME } from '../plugins/pool/index.js'
+import { HTTPCHK_PLUGIN_NAME } from '../plugins/httpchk/index.js'
+import { METRICS_PLUGIN_NAME } from '../plugins/metrics/index.js'
+
+const workerFile = new URL('./fixtures/worker.mjs', import.meta.url)
+// execArgv: [] keeps tap's TypeScript loader out of the worker threads (fast start).
+const pool = { filename: workerFile.href, minThreads: 1, maxThreads: 1, execArgv: [] }
+
+function newApp (test: Test): FastifyInstance {
+  const app = Fastify()
+  test.teardown(() => app.close())
+  return app
+}
+
+async function listen (app: FastifyInstance): Promise<string> {
+  return await app.listen({ host: '127.0.0.1', port: 0 })
+}
+
+t.test('one line registers pool, httpchk and metrics, in that order, over a real socket', async (t) => {
+  const app = newApp(t)
+  // graceMs 0: app.close() would otherwise keep serving for the drain grace (8 s by default).
+  await app.register(backpressure, { pool, httpchk: { drain: { graceMs: 0 } }, metrics: {} })
+  app.get('/echo', async () => await app.pool.run({ op: 'echo', value: 'from a worker' }))
+  const url = await listen(app)
+
+  t.ok(app.hasPlugin('fastify-backpressure'), 'the umbrella is registered')
+  t.ok(app.hasPlugin(POOL_PLUGIN_NAME), 'pool plugin registered')
+  t.ok(app.hasPlugin(HTTPCHK_PLUGIN_NAME), 'httpchk plugin registered')
+  t.ok(app.hasPlugin(METRICS_PLUGIN_NAME), 'metrics plugin registered')
+  const tree = app.printPlugins()
+  const at = (name: string): number => tree.indexOf(`${name} `)
+  t.ok(at(POOL_PLUGIN_NAME) >= 0 && at(POOL_PLUGIN_NAME) < at(HTTPCHK_PLUGIN_NAME), 'pool registers before httpchk')
+  t.ok(at(HTTPCHK_PLUGIN_NAME) < at(METRICS_PLUGIN_NAME), 'httpchk registers before metrics')
+
+  const echo = await fetch(`${url}/echo`)
+  t.equal(echo.status, 200)
+  t.equal(await echo.text(), 'from a worker', 'the task ran in the pool')
+  const probe = await fetch(`${url}/`, { method: 'OPTIONS' })
+  t.equal(probe.status, 200, 'HAProxy\'s default probe OPTIONS / answers 200 with no route for /')
+  t.match(app.pool.snapshot(), { busy: false, queued: 0, completed: 1, failed: 0, running: 0 }, 'the probe ran no task')
+})
+
+t.test('defaults: httpchk and metrics are on when not given', async (t) => {
+  const app = newApp(t)
+  await app.register(backpressure, { pool })
+  await app.ready()
+  t.ok(app.hasPlugin(HTTPCHK_PLUGIN_NAME))
+  t.ok(app.hasPlugin(METRICS_PLUGIN_NAME))
+})
+
+t.test('httpchk: false and metrics: false leave those plugins out', async (t) => {
+  const app = newApp(t)
+  await app.register(backpressure, { pool, httpchk: false, metrics: false })
+  const url = await listen(app)
+  t.ok(app.hasPlugin(POOL_PLUGIN_NAME), 'the pool is still there')
+  t.notOk(app.hasPlugin(HTTPCHK_PLUGIN_NAME), 'no httpchk plugin')
+  t.notOk(app.hasPlugin(METRICS_PLUGIN_NAME), 'no metrics plugin')
+  const probe = await fetch(`${url}/`, { method: 'OPTIONS' })
+  t.equal(probe.status, 404, 'nothing answers the probe: the app has no OPTIONS / route')
+  t.equal(await app.pool.run({ op: 'echo', value: 3 }), 3)
+})
+
+t.test('umbrella options are validated when it registers', async (t) => {
+  const cases: Array<{ name: string, options: unknown, option: string, received: RegExp }> = [
+    { name: 'missing pool', options: {}, option: 'pool', received: /received undefined/ },
+    { name: 'unknown key', options: { pool, probe: {} }, option: 'options.probe', received: /received \{\}/ },
+    { name: 'typo of a known key', options: { pool, metric: false }, option: 'options.metric', received: /received false/ },
+    { name: 'httpchk not an object', options: { pool, httpchk: 'yes' }, option: 'httpchk', received: /received 'yes'/ },
+    { name: 'httpchk true', options: { pool, httpchk: true }, option: 'httpchk', received: /received true/ },
+    { name: 'metrics an array', options: { pool, metrics: [] }, option: 'metrics', received: /received \[\]/ },
+    { name: 'pool null', options: { pool: null }, option: 'pool', received: /received null/ }
+  ]
+  for (const { name, options, option, received } of cases) {
+    await t.test(name, async (t) => {
+      const app = newApp(t)
+      // The cast is the point: these options are wrong on purpose.
+      app.register(backpressure, options as BackpressureOptions)
+      const error = await app.ready().then(() => undefined, (error: unknown) => error)
+      t.match(error, { code: 'FST_BACKPRESSURE_INVALID_OPTION', statusCode: 500 })
+      const message = (error as Error).message
+      t.ok(message.includes(`Invalid option "${option}"`), `names ${option}: ${message}`)
+      t.match(message, received, 'says what it received')
+      t.notOk(app.hasPlugin(POOL_PLUGIN_NAME), 'no pool was started')
+    })
+  }
+})
+
+t.test('pool options are validated through the umbrella too', async (t) => {
+  const app = newApp(t)
+  app.register(backpressure, { pool: { ...pool, maxThreads: 0 } })
+  await t.rejects(async () => { await app.ready() }, { code: 'FST_BACKPRESSURE_INVALID_OPTION', message: /"pool\.maxThreads".*received 0/ })
+})
+
+for (const [name, plugin, pluginName] of [
+  ['httpchk', httpchkPlugin, HTTPCHK_PLUGIN_NAME],
+  ['metrics', metricsPlugin, METRICS_PLUGIN_NAME]
+] as const) {
+  t.test(`${name} without the pool plugin fails with a message naming both plugins`, async (t) => {
+    const app = newApp(t)
+    app.register(plugin)
+    const error = await app.ready().then(() => undefined, (error: unknown) => error)
+    t.ok(error instanceof Error, 'registration fails')
+    const message = (error as Error).message
+    t.ok(message.includes(pluginName) && message.includes(POOL_PLUGIN_NAME), message)
+  })
+
+  t.test(`${name} registered on its own after the pool plugin works`, async (t) => {
+    const app = newApp(t)
+    await app.register(poolPlugin, pool)
+    await app.register(plugin)
+    await app.ready()
+    t.ok(app.hasPlugin(pluginName))
+  })
+}

@@ -1,0 +1,370 @@
+// The metrics plugin over real listen() sockets: every option validated, the scrape route, gauges
+// that match app.pool.snapshot() both quiescent and saturated, exact transition and histogram counts,
+// lifetime counters, registries (own, shared, two apps in one process) and the pool dependency.
+import t, { type Test } from 'tap'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { Registry, Counter } from 'prom-client'
+import poolPlugin from '../plugins/pool/index.js'
+import metricsPlugin, { METRICS_PLUGIN_NAME, type MetricsPluginOptions } from '../plugins/metrics/index.js'
+import { DEFAULT_QUEUE_WAIT_BUCKETS } from '../lib/pool-metrics.js'
+import type { PoolSnapshot } from '../lib/pool.js'
+
+const GATE_WORKER = new URL('./fixtures/gate-worker.mjs', import.meta.url).href
+const THREADS = 2
+
+interface App { app: FastifyInstance, url: string }
+
+/** A listening app with a 2-thread gate-worker pool and the metrics plugin; closed when the test ends. */
+async function startApp (test: Test, metrics: MetricsPluginOptions = { exposeRoute: '/metrics' }, pool: Record<string, unknown> = {}): Promise<App> {
+  const app = Fastify()
+  test.teardown(async () => { await app.close() })
+  await app.register(poolPlugin, { filename: GATE_WORKER, minThreads: THREADS, maxThreads: THREADS, execArgv: [], ...pool })
+  await app.register(metricsPlugin, metrics)
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = app.server.address() as { port: number }
+  return { app, url: `http://127.0.0.1:${port}` }
+}
+
+/** Parses the Prometheus text format into `name{labels}` → value. */
+function parseMetrics (text: string): Map<string, number> {
+  const values = new Map<string, number>()
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue
+    const space = line.lastIndexOf(' ')
+    values.set(line.slice(0, space), Number(line.slice(space + 1)))
+  }
+  return values
+}
+
+async function scrape (url: string, path = '/metrics'): Promise<Map<string, number>> {
+  const response = await fetch(url + path)
+  if (response.status !== 200) throw new Error(`scrape answered ${response.status}`)
+  return parseMetrics(await response.text())
+}
+
+function value (metrics: Map<string, number>, key: string): number {
+  const found = metrics.get(key)
+  if (found === undefined) throw new Error(`no series ${key} in the scrape`)
+  return found
+}
+
+/** The error `app.ready()` rejects with (registration errors surface there), or null. */
+async function readyError (app: FastifyInstance): Promise<(Error & { code?: string }) | null> {
+  return await app.ready().then(() => null, (error: unknown) => error as Error & { code?: string })
+}
+
+/** The scrape's gauges, in the snapshot's own terms. */
+function gaugesAsSnapshot (metrics: Map<string, number>, prefix = 'backpressure_'): Omit<PoolSnapshot, 'completed' | 'failed'> {
+  return {
+    busy: value(metrics, `${prefix}pool_busy`) === 1,
+    queued: value(metrics, `${prefix}pool_queue_depth`),
+    idleThreads: value(metrics, `${prefix}pool_idle_threads`),
+    threads: value(metrics, `${prefix}pool_threads`),
+    running: value(metrics, `${prefix}pool_running_tasks`)
+  }
+}
+
+function withoutTotals ({ completed: _c, failed: _f, ...gauges }: PoolSnapshot): Omit<PoolSnapshot, 'completed' | 'failed'> {
+  return gauges
+}
+
+/** A gate shared with the worker threads: tasks holding it block until `open()`. */
+function makeGate () {
+  const gate = new Int32Array(new SharedArrayBuffer(4))
+  return {
+    gate,
+    open () { Atomics.store(gate, 0, 1); Atomics.notify(gate, 0) }
+  }
+}
+
+/** Resolves after the pool has dispatched `count` more tasks to threads (its `dispatch` event). */
+async function dispatched (app: FastifyInstance, count: number): Promise<void> {
+  await new Promise<void>((resolve) => {
+    let seen = 0
+    app.pool.on('dispatch', function onDispatch () {
+      if (++seen < count) return
+      app.pool.off('dispatch', onDispatch)
+      resolve()
+    })
+  })
+}
+
+/** Resolves when every thread has started (threads start asynchronously after the pool is built). */
+async function threadsReady (app: FastifyInstance): Promise<void> {
+  // One echo per thread, held back by nothing: once all of them are done, each thread answered once.
+  await Promise.all(Array.from({ length: THREADS }, async () => await app.pool.run({ op: 'echo', value: 1 })))
+  while (app.pool.snapshot().idleThreads < THREADS) await new Promise((resolve) => setImmediate(resolve))
+}
+
+/**
+ * Saturates the pool: THREADS gate tasks take every thread, then `queued` more wait in the queue.
+ * Nothing changes until `open()`: the state is frozen for as long as the test needs.
+ */
+async function saturate (app: FastifyInstance, queued: number) {
+  const { gate, open } = makeGate()
+  const onThreads = dispatched(app, THREADS)
+  const holders = Array.from({ length: THREADS }, async () => await app.pool.run({ op: 'gate', gate }))
+  await onThreads
+  const waiting = Array.from({ length: queued }, async () => await app.pool.run({ op: 'gate', gate }))
+  return {
+    open,
+    /** Opens the gate and waits for every task to finish. */
+    async release () { open(); await Promise.all([...holders, ...waiting]) }
+  }
+}
+
+t.test('options are validated at registration, each error naming metrics.<option> and the value', async (t) => {
+  const cases: Array<[option: string, options: Record<string, unknown>]> = [
+    ['metrics.prefix', { prefix: 5 }],
+    ['metrics.prefix', { prefix: '1abc' }],
+    ['metrics.prefix', { prefix: 'my-app_' }],
+    ['metrics.registry', { registry: {} }],
+    ['metrics.registry', { registry: null }],
+    ['metrics.registry', { registry: 'global' }],
+    ['metrics.exposeRoute', { exposeRoute: true }],
+    ['metrics.exposeRoute', { exposeRoute: 'metrics' }],
+    ['metrics.exposeRoute', { exposeRoute: '/metrics/:id' }],
+    ['metrics.exposeRoute', { exposeRoute: 42 }],
+    ['metrics.queueWaitBuckets', { queueWaitBuckets: [] }],
+    ['metrics.queueWaitBuckets', { queueWaitBuckets: [0.1, 0.05] }],
+    ['metrics.queueWaitBuckets', { queueWaitBuckets: [0.1, 0.1] }],
+    ['metrics.queueWaitBuckets', { queueWaitBuckets: [-1, 1] }],
+    ['metrics.queueWaitBuckets', { queueWaitBuckets: [1, Infinity] }],
+    ['metrics.queueWaitBuckets', { queueWaitBuckets: [1, '2'] }],
+    ['metrics.queueWaitBuckets', { queueWaitBuckets: '0.1,1' }],
+    ['metrics.graphite', { graphite: 'carbon:2003' }],
+    ['metrics.graphite', { graphite: true }],
+    ['metrics.graphite.host', { graphite: { host: '' } }],
+    ['metrics.graphite.port', { graphite: { port: 0 } }],
+    ['metrics.graphite.port', { graphite: { port: 70000 } }],
+    ['metrics.graphite.port', { graphite: { port: '2003' } }],
+    ['metrics.graphite.prefix', { graphite: { prefix: 'a..b' } }],
+    ['metrics.graphite.prefix', { graphite: { prefix: 'a b' } }],
+    ['metrics.graphite.prefix', { graphite: { prefix: '.a' } }],
+    ['metrics.graphite.intervalMs', { graphite: { intervalMs: 0 } }],
+    ['metrics.graphite.intervalMs', { graphite: { intervalMs: 1.5 } }],
+    ['metrics.graphite.reconnectMinMs', { graphite: { reconnectMinMs: 0 } }],
+    ['metrics.graphite.reconnectMaxMs', { graphite: { reconnectMaxMs: -1 } }],
+    ['metrics.graphite.reconnectMaxMs', { graphite: { reconnectMinMs: 1000, reconnectMaxMs: 500 } }],
+    ['metrics.graphite.hots', { graphite: { hots: '127.0.0.1' } }],
+    ['metrics.exposeroute', { exposeroute: '/metrics' }]
+  ]
+  for (const [option, options] of cases) {
+    const app = Fastify()
+    // Not awaited: registration errors are asserted on ready(), as Fastify reports them.
+    void app.register(poolPlugin, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, execArgv: [] })
+    void app.register(metricsPlugin, options as MetricsPluginOptions)
+    const error = await readyError(app)
+    t.equal(error?.code, 'FST_BACKPRESSURE_INVALID_OPTION', `${JSON.stringify(options)} is refused`)
+    t.match(error?.message, `"${option}"`, `the error names ${option}`)
+    t.match(error?.message, 'received', 'and says what was received')
+    await app.close()
+  }
+})
+
+t.test('the plugin requires the pool plugin, and says so', async (t) => {
+  const app = Fastify()
+  void app.register(metricsPlugin, {})
+  const error = await readyError(app)
+  t.equal(error?.code, 'FST_ERR_PLUGIN_DEPENDENCY_NOT_REGISTERED')
+  t.equal(error?.message, "The dependency 'fastify-backpressure-pool' of plugin 'fastify-backpressure-metrics' is not registered")
+  await app.close()
+  t.equal(METRICS_PLUGIN_NAME, 'fastify-backpressure-metrics')
+})
+
+t.test('the route serves the registry with Prometheus\' content type; HEAD works; no route unless asked', async (t) => {
+  const { app, url } = await startApp(t)
+  const response = await fetch(`${url}/metrics`)
+  t.equal(response.status, 200)
+  t.equal(response.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8')
+  const text = await response.text()
+  t.match(text, '# TYPE backpressure_pool_queue_depth gauge')
+  t.match(text, '# TYPE backpressure_pool_transitions_total counter')
+  t.match(text, '# TYPE backpressure_pool_queue_wait_seconds histogram')
+  t.equal(text, await app.backpressureMetrics.registry.metrics(), 'the route serves exactly the registry')
+  const head = await fetch(`${url}/metrics`, { method: 'HEAD' })
+  t.equal(head.status, 200)
+
+  const { url: plainUrl, app: plain } = await startApp(t, {})
+  t.equal((await fetch(`${plainUrl}/metrics`)).status, 404, 'exposeRoute defaults to off')
+  t.type(plain.backpressureMetrics.registry, Registry, 'a registry of its own')
+  t.not(plain.backpressureMetrics.registry, app.backpressureMetrics.registry)
+  t.equal(plain.backpressureMetrics.graphite, null, 'graphite is off by default')
+  t.same(plain.backpressureMetrics.names, [
+    'backpressure_pool_queue_depth', 'backpressure_pool_busy', 'backpressure_pool_down', 'backpressure_pool_threads',
+    'backpressure_pool_idle_threads', 'backpressure_pool_running_tasks', 'backpressure_pool_transitions_total',
+    'backpressure_pool_queue_wait_seconds', 'backpressure_pool_tasks_submitted_total',
+    'backpressure_pool_tasks_completed_total', 'backpressure_pool_tasks_failed_total'
+  ])
+})
+
+t.test('gauges match app.pool.snapshot() when quiescent and while saturated', async (t) => {
+  const { app, url } = await startApp(t)
+  await threadsReady(app)
+
+  const idle = await scrape(url)
+  t.same(gaugesAsSnapshot(idle), withoutTotals(app.pool.snapshot()), 'quiescent: all threads idle')
+  t.same(gaugesAsSnapshot(idle), { busy: false, queued: 0, idleThreads: THREADS, threads: THREADS, running: 0 })
+
+  for (const queued of [1, 5, 40]) {
+    const load = await saturate(app, queued)
+    const busy = await scrape(url)
+    t.same(gaugesAsSnapshot(busy), withoutTotals(app.pool.snapshot()), `saturated with ${queued} queued: gauges = snapshot`)
+    t.same(gaugesAsSnapshot(busy), { busy: true, queued, idleThreads: 0, threads: THREADS, running: THREADS })
+    await load.release()
+    const after = await scrape(url)
+    t.same(gaugesAsSnapshot(after), withoutTotals(app.pool.snapshot()), `after ${queued}: quiescent again`)
+    t.equal(value(after, 'backpressure_pool_busy'), 0)
+  }
+  t.equal(value(await scrape(url), 'backpressure_pool_down'), 0, 'the pool is not down')
+})
+
+t.test('one scrape reads one snapshot: gauges agree with each other even when read alone', async (t) => {
+  const { app } = await startApp(t, {})
+  await threadsReady(app)
+  const load = await saturate(app, 3)
+  const registry = app.backpressureMetrics.registry
+  // Read a single gauge: its collect() reads the pool itself (not a stale value from a last scrape).
+  t.match(await registry.getSingleMetricAsString('backpressure_pool_queue_depth'), /\nbackpressure_pool_queue_depth 3$/)
+  const json = await registry.getMetricsAsJSON()
+  const gauge = (name: string): number | undefined => json.find((m) => m.name === name)?.values[0]?.value
+  t.equal(gauge('backpressure_pool_busy'), 1)
+  t.equal(gauge('backpressure_pool_idle_threads'), 0)
+  await load.release()
+  t.match(await registry.getSingleMetricAsString('backpressure_pool_queue_depth'), /\nbackpressure_pool_queue_depth 0$/)
+})
+
+t.test('the transitions counter moves exactly once per transition', async (t) => {
+  const { app, url } = await startApp(t)
+  await threadsReady(app)
+  const events = { busy: 0, free: 0 }
+  app.pool.on('busy', () => { events.busy++ })
+  app.pool.on('free', () => { events.free++ })
+  const before = await scrape(url)
+  t.equal(value(before, 'backpressure_pool_transitions_total{to="busy"}'), 0, 'both series exist from the start')
+  t.equal(value(before, 'backpressure_pool_transitions_total{to="free"}'), 0)
+
+  for (let cycle = 1; cycle <= 3; cycle++) {
+    const load = await saturate(app, 4)
+    const busy = await scrape(url)
+    t.equal(value(busy, 'backpressure_pool_transitions_total{to="busy"}'), cycle, `cycle ${cycle}: one more busy`)
+    t.equal(value(busy, 'backpressure_pool_transitions_total{to="free"}'), cycle - 1)
+    await load.release()
+    const free = await scrape(url)
+    t.equal(value(free, 'backpressure_pool_transitions_total{to="free"}'), cycle, `cycle ${cycle}: one more free`)
+  }
+  t.same(events, { busy: 3, free: 3 }, 'the pool announced exactly as many transitions')
+  t.same(app.pool.stats().transitions, { busy: 3, free: 3 })
+})
+
+t.test('the queue-wait histogram counts every dispatched task, and the waits are real', async (t) => {
+  const { app, url } = await startApp(t, { exposeRoute: '/metrics', queueWaitBuckets: [0.001, 0.05, 60] })
+  let dispatches = 0
+  app.pool.on('dispatch', () => { dispatches++ })
+  await threadsReady(app)
+  const load = await saturate(app, 6)
+  const heldSince = performance.now()
+  // Hold the queued tasks for at least 60 ms, waiting on a timer: here the wait *is* the test input.
+  await new Promise((resolve) => setTimeout(resolve, 60))
+  const heldMs = performance.now() - heldSince
+  await load.release()
+  const metrics = await scrape(url)
+  const count = value(metrics, 'backpressure_pool_queue_wait_seconds_count')
+  t.equal(count, dispatches, 'one observation per dispatch')
+  t.equal(count, THREADS + THREADS + 6, 'the warm-up echoes, the holders and the queued tasks')
+  t.equal(count, app.pool.stats().completed, 'every completed task was dispatched once')
+  t.equal(value(metrics, 'backpressure_pool_queue_wait_seconds_bucket{le="60"}'), count)
+  t.equal(value(metrics, 'backpressure_pool_queue_wait_seconds_bucket{le="+Inf"}'), count)
+  const overFiftyMs = count - value(metrics, 'backpressure_pool_queue_wait_seconds_bucket{le="0.05"}')
+  t.ok(overFiftyMs >= 6, `the 6 queued tasks waited over 50 ms (held ${heldMs.toFixed(0)} ms): ${overFiftyMs} did`)
+  t.ok(value(metrics, 'backpressure_pool_queue_wait_seconds_sum') >= 6 * 0.05, 'the sum is in seconds')
+})
+
+t.test('lifetime counters mirror pool.stats(), by failure reason', async (t) => {
+  const { app, url } = await startApp(t, { exposeRoute: '/metrics' }, { maxQueue: 1 })
+  await threadsReady(app)
+  await t.rejects(app.pool.run({ op: 'throw' }), { code: 'FST_BACKPRESSURE_TASK_FAILED' })
+  await t.rejects(app.pool.run({ op: 'exit' }), { code: 'FST_BACKPRESSURE_WORKER_CRASHED' })
+  await t.rejects(app.pool.run({ op: 'gate', gate: makeGate().gate, ms: 5000 }, { timeout: 20 }), { code: 'FST_BACKPRESSURE_TASK_TIMEOUT' })
+  await t.rejects(app.pool.run({ op: 'gate', gate: makeGate().gate, ms: 5000 }, { signal: AbortSignal.abort() }), { code: 'FST_BACKPRESSURE_TASK_ABORTED' })
+  await threadsReady(app)
+  const load = await saturate(app, 1)
+  await t.rejects(app.pool.run({ op: 'echo' }), { code: 'FST_BACKPRESSURE_QUEUE_FULL' })
+  await load.release()
+
+  const metrics = await scrape(url)
+  const stats = app.pool.stats()
+  t.equal(value(metrics, 'backpressure_pool_tasks_submitted_total'), stats.submitted)
+  t.equal(value(metrics, 'backpressure_pool_tasks_completed_total'), stats.completed)
+  const reasons = { rejected: stats.rejected, shed: stats.shed, aborted: stats.aborted, timed_out: stats.timedOut, errored: stats.errored, crashed: stats.crashed }
+  for (const [reason, expected] of Object.entries(reasons)) {
+    t.equal(value(metrics, `backpressure_pool_tasks_failed_total{reason="${reason}"}`), expected, `${reason}: ${expected}`)
+  }
+  t.same(reasons, { rejected: 1, shed: 0, aborted: 1, timed_out: 1, errored: 1, crashed: 1 }, 'one of each provoked (shedding is off)')
+  const again = await scrape(url)
+  t.equal(value(again, 'backpressure_pool_tasks_completed_total'), stats.completed, 'a second scrape does not double-count')
+})
+
+t.test('pool_down reads the pool\'s down flag when the pool has one', async (t) => {
+  const { app, url } = await startApp(t)
+  let down = true
+  // Shadow (or supply, until the pool gains it) the `down` getter on this instance only.
+  Object.defineProperty(app.pool, 'down', { configurable: true, get: () => down })
+  t.equal(value(await scrape(url), 'backpressure_pool_down'), 1)
+  down = false
+  t.equal(value(await scrape(url), 'backpressure_pool_down'), 0)
+})
+
+t.test('prefix and buckets shape the names and the le labels', async (t) => {
+  const { app, url } = await startApp(t, { exposeRoute: '/stats/prom', prefix: 'shop:web_', queueWaitBuckets: [0.5, 2] })
+  await threadsReady(app)
+  const metrics = await scrape(url, '/stats/prom')
+  t.same(gaugesAsSnapshot(metrics, 'shop:web_'), withoutTotals(app.pool.snapshot()))
+  t.ok(metrics.has('shop:web_pool_queue_wait_seconds_bucket{le="0.5"}'))
+  t.ok(metrics.has('shop:web_pool_queue_wait_seconds_bucket{le="2"}'))
+  t.notOk(metrics.has('shop:web_pool_queue_wait_seconds_bucket{le="0.001"}'))
+
+  const { url: bareUrl } = await startApp(t, { exposeRoute: '/metrics', prefix: '' })
+  t.ok((await scrape(bareUrl)).has('pool_queue_depth'), 'an empty prefix leaves the bare names')
+  t.same(DEFAULT_QUEUE_WAIT_BUCKETS, [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10])
+})
+
+t.test('two apps in one process, each with its own registry, never collide', async (t) => {
+  const first = await startApp(t)
+  const second = await startApp(t)
+  await threadsReady(second.app)
+  const load = await saturate(second.app, 2)
+  t.equal(value(await scrape(first.url), 'backpressure_pool_queue_depth'), 0, 'the first app sees its own pool')
+  t.equal(value(await scrape(second.url), 'backpressure_pool_queue_depth'), 2, 'the second app sees its own')
+  await load.release()
+})
+
+t.test('a shared registry: other metrics stay, a name clash is a coded error, close() frees the names', async (t) => {
+  const shared = new Registry()
+  const theirs = new Counter({ name: 'http_requests_total', help: 'someone else\'s', registers: [shared] })
+  theirs.inc(7)
+  const first = await startApp(t, { registry: shared, exposeRoute: '/metrics' })
+  t.equal(first.app.backpressureMetrics.registry, shared)
+  const metrics = await scrape(first.url)
+  t.equal(value(metrics, 'http_requests_total'), 7, 'the shared registry serves the other metrics too')
+  t.ok(metrics.has('backpressure_pool_queue_depth'))
+
+  const clash = Fastify()
+  void clash.register(poolPlugin, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, execArgv: [] })
+  void clash.register(metricsPlugin, { registry: shared })
+  const error = await readyError(clash)
+  t.equal(error?.code, 'FST_BACKPRESSURE_METRIC_ALREADY_REGISTERED')
+  t.match(error?.message, 'A metric named "backpressure_pool_queue_depth" is already registered')
+  await clash.close()
+  t.equal(shared.getMetricsAsArray().length, 1 + first.app.backpressureMetrics.names.length, 'the clash registered nothing')
+
+  const other = await startApp(t, { registry: shared, prefix: 'second_' })
+  t.ok(shared.getSingleMetric('second_pool_busy'), 'another prefix fits beside')
+  await first.app.close()
+  await other.app.close()
+  t.same(shared.getMetricsAsArray().map((metric) => (metric as unknown as { name: string }).name), ['http_requests_total'], 'close() removed only ours')
+
+  const again = await startApp(t, { registry: shared })
+  t.ok(shared.getSingleMetric('backpressure_pool_queue_depth'), 'a new app registers the same names after close')
+  await again.app.close()
+})

@@ -1,0 +1,397 @@
+import { once } from 'node:events'
+import { request as httpRequest } from 'node:http'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import t from 'tap'
+import type { PoolSnapshot } from '../lib/pool.js'
+import { BROKEN_WORKER, GATE_WORKER, Gate, WORKER, startPoolApp } from './helpers/pool.js'
+
+/** The value or the error a promise settles with. */
+const settle = async (promise: PromiseLike<unknown>): Promise<unknown> => await promise.then((v) => v, (e: unknown) => e)
+
+t.test('busy/free: callbacks, events and info logs once per transition, with the snapshot', async (t) => {
+  const onBusy: PoolSnapshot[] = []
+  const onFree: PoolSnapshot[] = []
+  const { app, logs } = await startPoolApp(t, {
+    filename: GATE_WORKER,
+    minThreads: 1,
+    maxThreads: 1,
+    onBusy: (s) => { onBusy.push(s) },
+    onFree: (s) => { onFree.push(s) }
+  }, { listen: false })
+  await app.pool.run({ op: 'echo', value: 1 }) // the thread is up
+  const events: Array<[string, PoolSnapshot]> = []
+  app.pool.on('busy', (s) => { events.push(['busy', s]) })
+  app.pool.on('free', (s) => { events.push(['free', s]) })
+
+  const gate = new Gate()
+  const tasks = [app.pool.run({ op: 'gate', gate: gate.cell }), app.pool.run({ op: 'echo', value: 2 }), app.pool.run({ op: 'echo', value: 3 })]
+  t.equal(app.pool.busy, true, 'busy as soon as a task waits with no idle thread')
+  t.equal(onBusy.length, 1)
+  t.match(onBusy[0], { busy: true, queued: 1, idleThreads: 0, threads: 1, running: 1, completed: 1, failed: 0 }, 'the snapshot at the moment of the transition')
+  gate.open()
+  t.same(await Promise.all(tasks), ['ok', 2, 3], 'every task ran')
+  t.equal(app.pool.busy, false)
+  t.equal(onBusy.length, 1, 'onBusy once')
+  t.equal(onFree.length, 1, 'onFree once')
+  t.match(onFree[0], { busy: false, queued: 0 })
+  t.same(events.map(([to]) => to), ['busy', 'free'], 'events once each, in order')
+  t.same(events[0]?.[1], onBusy[0], 'events and callbacks get the same snapshot')
+  t.same(app.pool.stats().transitions, { busy: 1, free: 1 })
+
+  const busyLogs = logs.messages('worker pool busy')
+  const freeLogs = logs.messages('worker pool free')
+  t.equal(busyLogs.length, 1)
+  t.equal(freeLogs.length, 1)
+  t.equal(busyLogs[0]?.level, 30, 'info level')
+  t.same(busyLogs[0]?.pool, onBusy[0], 'the log carries the snapshot')
+  t.same(freeLogs[0]?.pool, onFree[0])
+})
+
+t.test('app.close() lets queued tasks finish', async (t) => {
+  const { app } = await startPoolApp(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1 }, { listen: false })
+  await app.pool.run({ op: 'echo', value: 0 }) // the thread is up
+  const gate = new Gate()
+  const running = app.pool.run({ op: 'gate', gate: gate.cell })
+  const queued = [1, 2, 3, 4].map((value) => app.pool.run({ op: 'echo', value }))
+  t.equal(app.pool.snapshot().queued, 4)
+  const down = once(app.pool, 'down')
+  const closing = app.close()
+  t.same((await down)[0], 'closing', 'the down event says why')
+  t.equal(app.pool.down, true, 'down while closing')
+  t.match(await settle(app.pool.run({ op: 'echo', value: 5 })), { code: 'FST_BACKPRESSURE_POOL_CLOSED', statusCode: 503 }, 'no new task once closing')
+  gate.open()
+  t.match(await running, /^(ok|not-equal)$/, 'the running task finished')
+  t.same(await Promise.all(queued), [1, 2, 3, 4], 'queued tasks ran to the end')
+  await closing
+  t.match(app.pool.snapshot(), { queued: 0, running: 0 })
+})
+
+t.test('app.close() is bounded by closeTimeout', async (t) => {
+  const { app } = await startPoolApp(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, closeTimeout: 200 }, { listen: false })
+  const gate = new Gate()
+  const stuck = settle(app.pool.run({ op: 'gate', gate: gate.cell, ms: 20000 }))
+  const started = performance.now()
+  await app.close()
+  const took = performance.now() - started
+  t.ok(took < 5000, `close returned after ${Math.round(took)} ms, not after the 20 s task`)
+  t.match(await stuck, { code: 'FST_BACKPRESSURE_POOL_CLOSED' }, 'the unfinished task is rejected')
+  gate.open()
+})
+
+const GOOD = { filename: WORKER, execArgv: [] }
+const badOptions: Array<[option: string, value: unknown, extra?: Record<string, unknown>]> = [
+  ['filename', 123],
+  ['filename', ''],
+  ['minThreads', 0],
+  ['minThreads', 1.5],
+  ['minThreads', 'two'],
+  ['minThreads', 3, { minThreads: 3, maxThreads: 2 }],
+  ['maxThreads', 0],
+  ['maxThreads', Infinity],
+  ['idleTimeout', -1],
+  ['concurrentTasksPerWorker', 0],
+  ['closeTimeout', -5],
+  ['closeTimeout', 'soon'],
+  ['maxQueue', 0],
+  ['maxQueue', -1],
+  ['maxQueue', 2.5],
+  ['maxQueue', 'big'],
+  ['stricterFIFO', 'yes'],
+  ['loadBalancer', 'round-robin'],
+  ['timeout', -1],
+  ['timeout', 2 ** 31],
+  ['timeout', '5s'],
+  ['admission', 'on'],
+  ['admission.target', -1, { admission: { target: -1 } }],
+  ['admission.interval', 0, { admission: { interval: 0 } }],
+  ['admission.window', 5, { admission: { window: 5 } }],
+  ['dwell', 10],
+  ['dwell.busy', -1, { dwell: { busy: -1 } }],
+  ['dwell.free', 'long', { dwell: { free: 'long' } }],
+  ['dwell.both', 1, { dwell: { both: 1 } }],
+  ['rejectStatusCode', 500],
+  ['retryAfter', -1],
+  ['retryAfter', 1.5],
+  ['onBusy', 'log'],
+  ['onFree', 1],
+  ['maxThread', 2]
+]
+
+for (const [option, value, extra] of badOptions) {
+  t.test(`pool.${option} = ${String(value)} is refused at ready()`, async (t) => {
+    const Fastify = (await import('fastify')).default
+    const poolPlugin = (await import('../plugins/pool/index.js')).default
+    const app = Fastify()
+    t.teardown(() => app.close())
+    const options = extra ?? { [option]: value }
+    void app.register(poolPlugin, { ...GOOD, ...options } as never)
+    const error = await settle(app.ready()) as Error & { code?: string }
+    t.equal(error.code, 'FST_BACKPRESSURE_INVALID_OPTION')
+    t.match(error.message, `"pool.${option}"`, 'names the option')
+    t.match(error.message, typeof value === 'string' ? `'${value}'` : String(value), 'names the value received')
+  })
+}
+
+t.test('good option values are accepted', async (t) => {
+  for (const options of [
+    { maxQueue: 'auto' as const }, { maxQueue: Infinity }, { maxQueue: 3 }, { admission: true }, { admission: false },
+    { admission: { target: 10, interval: 200 } }, { dwell: { busy: 100, free: 500 } }, { rejectStatusCode: 429 as const },
+    { retryAfter: 0 }, { minThreads: 1, maxThreads: 1, idleTimeout: 1000, closeTimeout: 0, stricterFIFO: false, timeout: 5000 },
+    { filename: pathToFileURL(WORKER) }, { filename: pathToFileURL(WORKER).href }
+  ]) {
+    const { app } = await startPoolApp(t, options, { listen: false })
+    // Queue-wait admission counts a thread's start-up as queueing; start from a ready thread.
+    if (app.pool.piscina.idleThreads === 0) await once(app.pool.piscina, 'workerCreate')
+    t.equal(await app.pool.run({ op: 'echo', value: 'ok' }), 'ok', JSON.stringify(options))
+    await app.close()
+  }
+})
+
+t.test('a worker file that does not exist: FST_BACKPRESSURE_WORKER_NOT_FOUND', async (t) => {
+  const Fastify = (await import('fastify')).default
+  const poolPlugin = (await import('../plugins/pool/index.js')).default
+  for (const filename of ['/nonexistent/worker.mjs', pathToFileURL('/nonexistent/worker.mjs').href, new URL('file:///nonexistent/worker.mjs')]) {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    void app.register(poolPlugin, { filename, execArgv: [] })
+    const error = await settle(app.ready()) as Error & { code?: string }
+    t.equal(error.code, 'FST_BACKPRESSURE_WORKER_NOT_FOUND')
+    t.match(error.message, fileURLToPath(pathToFileURL('/nonexistent/worker.mjs')))
+  }
+})
+
+interface Answer { status: number, headers: Headers, body: Record<string, unknown> }
+async function get (url: string, init?: RequestInit): Promise<Answer> {
+  const response = await fetch(url, init)
+  const text = await response.text()
+  const json = response.headers.get('content-type')?.startsWith('application/json') === true
+  return { status: response.status, headers: response.headers, body: json ? JSON.parse(text) as Record<string, unknown> : { text } }
+}
+
+/** Fills a 1-thread pool: one gate task running, then echo tasks until the queue refuses one. */
+async function saturate (app: import('fastify').FastifyInstance, gate: Gate): Promise<Array<Promise<unknown>>> {
+  await app.pool.run({ op: 'echo', value: 'warm' })
+  const held = [settle(app.pool.run({ op: 'gate', gate: gate.cell }))]
+  for (let i = 0; i < 20; i++) {
+    const task = app.pool.run({ op: 'echo', value: i })
+    held.push(settle(task))
+    if (app.pool.stats().rejected > 0) break
+  }
+  // A refused run() rejects in a microtask; the counter is already up to date here.
+  return held
+}
+
+function poolRoutes (app: import('fastify').FastifyInstance): void {
+  app.get('/echo', async () => await app.pool.run({ op: 'echo', value: 'hi' }))
+  app.get('/slow', async () => await app.pool.run({ op: 'gate', gate: new Int32Array(new SharedArrayBuffer(4)), ms: 3000 }, { timeout: 100 }))
+  app.get('/throw', async () => await app.pool.run({ op: 'throw' }))
+  app.get('/exit', async () => await app.pool.run({ op: 'exit' }))
+  app.get('/mine', async () => { throw Object.assign(new Error('my own failure'), { statusCode: 503 }) })
+}
+
+t.test('queue full: 503 with Retry-After; the queue stays bounded', async (t) => {
+  const { app, url } = await startPoolApp(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, maxQueue: 3 }, { routes: poolRoutes })
+  const gate = new Gate()
+  const held = await saturate(app, gate)
+  t.ok(app.pool.snapshot().queued <= 4, `queue bounded (${app.pool.snapshot().queued})`)
+  const answer = await get(`${url}/echo`)
+  t.equal(answer.status, 503)
+  t.equal(answer.headers.get('retry-after'), '1')
+  t.equal(answer.body.code, 'FST_BACKPRESSURE_QUEUE_FULL')
+  const mine = await get(`${url}/mine`)
+  t.equal(mine.status, 503, "the app's own error passes through")
+  t.equal(mine.headers.get('retry-after'), null, 'no Retry-After on errors that are not the pool\'s')
+  gate.open()
+  await Promise.all(held)
+  t.equal((await get(`${url}/echo`)).status, 200, 'served again once the queue drains')
+})
+
+t.test('queue full as 429 (rejectStatusCode), Retry-After from retryAfter, through the app\'s own error handler', async (t) => {
+  const handled: string[] = []
+  const { app, url } = await startPoolApp(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, maxQueue: 2, rejectStatusCode: 429, retryAfter: 7 }, {
+    routes (app) {
+      app.setErrorHandler(function appErrorHandler (error: Error & { statusCode?: number, code?: string }, _request, reply) {
+        handled.push(error.code ?? '')
+        void reply.code(error.statusCode ?? 500).send({ mine: true, code: error.code })
+      })
+      poolRoutes(app)
+    }
+  })
+  const gate = new Gate()
+  const held = await saturate(app, gate)
+  const answer = await get(`${url}/echo`)
+  t.equal(answer.status, 429)
+  t.equal(answer.headers.get('retry-after'), '7')
+  t.same(answer.body, { mine: true, code: 'FST_BACKPRESSURE_QUEUE_FULL' }, "the app's error handler still answers")
+  t.same(handled, ['FST_BACKPRESSURE_QUEUE_FULL'])
+  gate.open()
+  await Promise.all(held)
+})
+
+t.test('deadlines: 504; a queued task never starts, a running one has its thread replaced', async (t) => {
+  const { app, url } = await startPoolApp(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1 }, { routes: poolRoutes })
+  await app.pool.run({ op: 'echo', value: 'warm' })
+  let dispatched = 0
+  app.pool.on('dispatch', () => { dispatched++ })
+  const answer = await get(`${url}/slow`)
+  t.equal(answer.status, 504)
+  t.equal(answer.body.code, 'FST_BACKPRESSURE_TASK_TIMEOUT')
+  t.equal(app.pool.stats().timedOut, 1)
+  t.equal(await app.pool.run({ op: 'echo', value: 'after' }), 'after', 'the replaced thread runs the next task')
+
+  const gate = new Gate()
+  dispatched = 0
+  const running = app.pool.run({ op: 'gate', gate: gate.cell })
+  const queued = settle(app.pool.run({ op: 'echo', value: 'never' }, { timeout: 30 }))
+  t.match(await queued, { code: 'FST_BACKPRESSURE_TASK_TIMEOUT', statusCode: 504 })
+  gate.open()
+  await running
+  t.equal(dispatched, 1, 'only the gate task was ever dispatched')
+  t.match(app.pool.snapshot(), { queued: 0, running: 0 })
+})
+
+t.test('pool default timeout counts from submission', async (t) => {
+  const { app } = await startPoolApp(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, timeout: 150 }, { listen: false })
+  await app.pool.run({ op: 'echo', value: 'warm' }, { timeout: 0 }) // a cold thread start can take longer than 150 ms
+  const gate = new Gate()
+  const started = performance.now()
+  const first = settle(app.pool.run({ op: 'gate', gate: gate.cell, ms: 5000 }))
+  const second = settle(app.pool.run({ op: 'echo', value: 2 }))
+  t.match(await second, { code: 'FST_BACKPRESSURE_TASK_TIMEOUT' }, 'queued past its deadline')
+  t.match(await first, { code: 'FST_BACKPRESSURE_TASK_TIMEOUT' }, 'running past its deadline')
+  t.ok(performance.now() - started < 4000, 'both within the deadline, not the task time')
+  t.equal(await app.pool.run({ op: 'echo', value: 3 }, { timeout: 0 }), 3, 'timeout: 0 disables it per run')
+  gate.open()
+})
+
+t.test('worker faults: throw → 500 with the message hidden; crash → 500, only that task', async (t) => {
+  const { app, url } = await startPoolApp(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1 }, { routes: poolRoutes })
+  const thrown = await get(`${url}/throw`)
+  t.equal(thrown.status, 500)
+  t.equal(thrown.body.code, 'FST_BACKPRESSURE_TASK_FAILED')
+  t.notMatch(JSON.stringify(thrown.body), /on purpose|stack|gate-worker/, 'the worker error is not revealed')
+  t.equal(thrown.headers.get('retry-after'), null)
+
+  await app.pool.run({ op: 'echo', value: 'warm' })
+  const gate = new Gate()
+  const crash = settle(app.pool.run({ op: 'exit' }))
+  const after = [1, 2, 3].map((value) => app.pool.run({ op: 'echo', value }))
+  t.match(await crash, { code: 'FST_BACKPRESSURE_WORKER_CRASHED', statusCode: 500 })
+  t.same(await Promise.all(after), [1, 2, 3], 'the tasks queued behind it run on the replacement thread')
+  const crashed = await get(`${url}/exit`)
+  t.equal(crashed.status, 500)
+  t.equal(crashed.body.code, 'FST_BACKPRESSURE_WORKER_CRASHED')
+  t.equal((await get(`${url}/echo`)).status, 200)
+  t.match(app.pool.snapshot(), { busy: false, queued: 0, running: 0 })
+  t.match(app.pool.stats(), { crashed: 2, errored: 1, inFlight: 0 })
+  gate.open()
+})
+
+t.test('request.runInPool: a client that disconnects aborts its queued task; a POST body does not', async (t) => {
+  const aborted: string[] = []
+  const { app, url } = await startPoolApp(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1 }, {
+    routes (app) {
+      app.get('/queued', async (request) => await request.runInPool({ op: 'echo', value: 'queued' }))
+      app.post('/body', async (request) => await request.runInPool({ op: 'echo', value: request.body }))
+      app.get('/cancelled', async (request) => {
+        const controller = new AbortController()
+        controller.abort()
+        return await request.runInPool({ op: 'echo', value: 'never' }, { signal: controller.signal })
+      })
+      app.addHook('onError', async (_request, _reply, error: Error & { code?: string }) => { aborted.push(error.code ?? '') })
+    }
+  })
+  await app.pool.run({ op: 'echo', value: 'warm' })
+  let dispatched = 0
+  app.pool.on('dispatch', () => { dispatched++ })
+  const gate = new Gate()
+  const running = app.pool.run({ op: 'gate', gate: gate.cell })
+
+  const busy = once(app.pool, 'busy')
+  const client = httpRequest(`${url}/queued`)
+  client.on('error', () => {}) // we hang up ourselves
+  client.end()
+  await busy // the request's task is queued behind the gate
+  const free = once(app.pool, 'free')
+  client.destroy()
+  await free // it left the queue
+  t.equal(app.pool.stats().aborted, 1, 'aborted when the client left')
+  t.equal(app.pool.snapshot().queued, 0)
+  gate.open()
+  await running
+  t.equal(dispatched, 1, 'the aborted task never started')
+  t.same(aborted, ['FST_BACKPRESSURE_TASK_ABORTED'])
+  aborted.length = 0
+
+  const posted = await get(`${url}/body`, { method: 'POST', body: JSON.stringify({ a: 1 }), headers: { 'content-type': 'application/json' } })
+  t.equal(posted.status, 200, 'a request whose body was read is not taken for a disconnect')
+  t.same(posted.body, { a: 1 })
+
+  const cancelled = await get(`${url}/cancelled`)
+  t.equal(cancelled.status, 503, "the caller's own signal still aborts")
+  t.equal(cancelled.body.code, 'FST_BACKPRESSURE_TASK_ABORTED')
+})
+
+t.test('queue-wait admission (CoDel): a standing queue sheds tasks that waited over target', async (t) => {
+  const { app, url } = await startPoolApp(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, admission: { target: 5, interval: 100 } }, { routes: poolRoutes })
+  await app.pool.run({ op: 'echo', value: 'warm' })
+  const gate = new Gate()
+  const started = performance.now()
+  const running = app.pool.run({ op: 'gate', gate: gate.cell, ms: 5000 })
+  const queued = [1, 2, 3].map((value) => settle(app.pool.run({ op: 'echo', value })))
+  // The queue has been non-empty since the gate task started: after `interval`, anything that
+  // waited over `target` is shed, without waiting for the task in front to finish.
+  const results = await Promise.all(queued)
+  const waited = performance.now() - started
+  for (const result of results) t.match(result, { code: 'FST_BACKPRESSURE_QUEUE_WAIT_EXCEEDED', statusCode: 503 })
+  t.ok(waited >= 95 && waited < 4000, `shed once the queue had stood for the interval (${Math.round(waited)} ms)`)
+  t.equal(app.pool.stats().shed, 3)
+  const answer = await get(`${url}/echo`)
+  t.equal(answer.status, 503, 'over HTTP: 503')
+  t.equal(answer.headers.get('retry-after'), '1')
+  t.equal(answer.body.code, 'FST_BACKPRESSURE_QUEUE_WAIT_EXCEEDED')
+  gate.open()
+  await running
+
+  // A queue that empties: a burst behind a short task is not shed.
+  const burst = [1, 2, 3, 4].map((value) => app.pool.run({ op: 'echo', value }))
+  t.same(await Promise.all(burst), [1, 2, 3, 4], 'a burst that drains within the interval is served')
+  t.match(app.pool.snapshot(), { queued: 0, running: 0 })
+})
+
+t.test('a pool whose threads cannot start is down, rejects at once, and leaves no task hanging', async (t) => {
+  const { app, url, logs } = await startPoolApp(t, { filename: BROKEN_WORKER, minThreads: 1, maxThreads: 1 }, { routes: poolRoutes })
+  // Not events.once(): it rejects on the 'error' events piscina emits for the failing threads.
+  const down = new Promise((resolve) => { app.pool.once('down', (...args) => { resolve(args) }) })
+  const first = [1, 2, 3].map((value) => settle(app.pool.run({ op: 'echo', value })))
+  const [reason, snapshot] = await down as [string, PoolSnapshot]
+  t.equal(reason, 'worker threads fail to start')
+  t.equal(snapshot.threads, 0)
+  t.equal(app.pool.down, true)
+  for (const result of await Promise.all(first)) {
+    t.match(result, { code: /^FST_BACKPRESSURE_(TASK_FAILED|POOL_DOWN)$/ }, 'every task settled')
+  }
+  t.match(await settle(app.pool.run({ op: 'echo', value: 4 })), { code: 'FST_BACKPRESSURE_POOL_DOWN', statusCode: 503 }, 'refused at once')
+  const answer = await get(`${url}/echo`)
+  t.equal(answer.status, 503)
+  t.equal(answer.headers.get('retry-after'), '1')
+  t.equal(answer.body.code, 'FST_BACKPRESSURE_POOL_DOWN')
+  t.equal(logs.messages('worker pool down')[0]?.level, 50, 'logged as an error')
+  t.equal(app.pool.stats().inFlight, 0)
+})
+
+t.test('maxQueue also bounds tasks with a signal or a deadline (piscina queues those apart)', async (t) => {
+  const { app } = await startPoolApp(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, maxQueue: 3 }, { listen: false })
+  await app.pool.run({ op: 'echo', value: 'warm' })
+  const gate = new Gate()
+  const controller = new AbortController()
+  const running = app.pool.run({ op: 'gate', gate: gate.cell }, { signal: controller.signal })
+  const queued = [1, 2, 3].map((value) => app.pool.run({ op: 'echo', value }, value === 2 ? { timeout: 5000 } : { signal: controller.signal }))
+  t.equal(app.pool.snapshot().queued, 3)
+  t.match(await settle(app.pool.run({ op: 'echo', value: 4 }, { signal: controller.signal })), { code: 'FST_BACKPRESSURE_QUEUE_FULL', statusCode: 503 })
+  t.match(await settle(app.pool.run({ op: 'echo', value: 5 }, { timeout: 5000 })), { code: 'FST_BACKPRESSURE_QUEUE_FULL' })
+  t.equal(app.pool.snapshot().queued, 3, 'the queue never grew past maxQueue')
+  gate.open()
+  t.match(await running, /^(ok|not-equal)$/, 'the running task finished')
+  t.same(await Promise.all(queued), [1, 2, 3])
+})

@@ -1,0 +1,116 @@
+// Type tests of the public API, checked by `npm run typecheck` (tsc --noEmit includes test/**),
+// never run by tap (package.json "tap"."exclude"). Each `@ts-expect-error` line must be an error:
+// if a type is loosened so the line compiles, tsc fails with "Unused '@ts-expect-error' directive".
+// `Equal` checks exact types, not mere assignability.
+import Fastify from 'fastify'
+import backpressure, {
+  BackpressurePool,
+  errors,
+  httpchkPlugin,
+  metricsPlugin,
+  poolPlugin,
+  type BackpressureOptions,
+  type PoolPluginOptions,
+  type PoolSnapshot,
+  type PoolStats,
+  type RunOptions
+} from '../../index.js'
+
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
+function expectTrue<T extends true> (_proof?: T): void {}
+
+const app = Fastify()
+const filename = new URL('../fixtures/worker.mjs', import.meta.url).href
+
+// --- Registration: the README's one-liner and its variants -----------------------------------------
+await app.register(backpressure, {
+  pool: {
+    filename,
+    maxThreads: 4,
+    onBusy: (snapshot) => { expectTrue<Equal<typeof snapshot, PoolSnapshot>>() },
+    onFree: (snapshot) => { expectTrue<Equal<typeof snapshot, PoolSnapshot>>() }
+  },
+  httpchk: { method: 'OPTIONS', url: '/' },
+  metrics: { exposeRoute: '/metrics' }
+})
+await app.register(backpressure, { pool: { filename: new URL(filename) }, httpchk: false, metrics: false })
+await app.register(backpressure, { pool: { filename, maxQueue: 'auto', timeout: 2000, stricterFIFO: true } })
+await app.register(poolPlugin, { filename, maxQueue: 64 })
+await app.register(httpchkPlugin, { method: ['GET', 'HEAD'], url: '/healthz' })
+await app.register(metricsPlugin, { prefix: 'app_' })
+
+// @ts-expect-error pool is required
+await app.register(backpressure, { httpchk: {} })
+// @ts-expect-error pool.filename is required
+await app.register(backpressure, { pool: { maxThreads: 2 } })
+// @ts-expect-error filename is a string or a URL
+await app.register(backpressure, { pool: { filename: 42 } })
+// @ts-expect-error httpchk is an options object or false, not true
+await app.register(backpressure, { pool: { filename }, httpchk: true })
+// @ts-expect-error maxQueue is a number or 'auto'
+await app.register(backpressure, { pool: { filename, maxQueue: 'unbounded' } })
+// @ts-expect-error timeout is a number of ms
+await app.register(poolPlugin, { filename, timeout: '2s' })
+// @ts-expect-error onBusy receives a snapshot, not a string
+await app.register(poolPlugin, { filename, onBusy: (reason: string) => reason })
+
+const options: BackpressureOptions = { pool: { filename } }
+// @ts-expect-error unknown umbrella keys are refused in an object literal
+const typo: BackpressureOptions = { pool: { filename }, metric: false }
+const poolOptions: PoolPluginOptions = options.pool
+expectTrue<Equal<typeof poolOptions.filename, string | URL>>()
+void typo
+
+// --- Decorator: app.pool -----------------------------------------------------------------------------
+expectTrue<Equal<typeof app.pool, BackpressurePool>>()
+expectTrue<Equal<typeof app.pool.busy, boolean>>()
+// @ts-expect-error busy is read-only
+app.pool.busy = true
+
+// --- Snapshot and stats shapes ---------------------------------------------------------------------
+expectTrue<Equal<ReturnType<BackpressurePool['snapshot']>, PoolSnapshot>>()
+expectTrue<Equal<PoolSnapshot, {
+  busy: boolean
+  queued: number
+  idleThreads: number
+  threads: number
+  running: number
+  completed: number
+  failed: number
+}>>()
+expectTrue<Equal<ReturnType<BackpressurePool['stats']>, PoolStats>>()
+expectTrue<Equal<PoolStats['transitions'], { busy: number, free: number }>>()
+
+// --- run(): result generic and options -------------------------------------------------------------
+expectTrue<Equal<ReturnType<typeof app.pool.run>, Promise<unknown>>>()
+const rendered = app.pool.run<string>({ page: 'home' }, { signal: AbortSignal.timeout(1000), timeout: 500, name: 'default' })
+expectTrue<Equal<typeof rendered, Promise<string>>>()
+const runOptions: RunOptions = { timeout: 0 }
+void runOptions
+// @ts-expect-error timeout is a number
+void app.pool.run({}, { timeout: '500' })
+// @ts-expect-error signal is an AbortSignal
+void app.pool.run({}, { signal: new AbortController() })
+// @ts-expect-error no such run option
+void app.pool.run({}, { priority: 1 })
+
+// --- Events ------------------------------------------------------------------------------------------
+app.pool.on('busy', (snapshot) => { expectTrue<Equal<typeof snapshot, PoolSnapshot>>() })
+app.pool.on('free', (snapshot) => { expectTrue<Equal<typeof snapshot, PoolSnapshot>>() })
+app.pool.on('dispatch', (waitMs) => { expectTrue<Equal<typeof waitMs, number>>() })
+// @ts-expect-error no such event
+app.pool.on('overloaded', () => {})
+// @ts-expect-error busy listeners receive a snapshot, not a number
+app.pool.on('busy', (queued: number) => queued)
+
+// --- Errors ------------------------------------------------------------------------------------------
+const queueFull = new errors.QueueFullError()
+expectTrue<Equal<typeof queueFull.code, string>>()
+// @ts-expect-error InvalidOptionError needs the option, what was expected and what was received
+void new errors.InvalidOptionError('pool.maxThreads')
+
+// --- Direct use of the pool, without Fastify -----------------------------------------------------
+const standalone = new BackpressurePool({ filename, maxThreads: 1, timeout: 100 })
+expectTrue<Equal<typeof standalone.piscina.queueSize, number>>()
+// @ts-expect-error timeout is a number of ms
+void new BackpressurePool({ filename, timeout: '100' })
