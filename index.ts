@@ -49,6 +49,9 @@ const plugin = fp(backpressure, { fastify: '5.x', name: 'fastify-backpressure' }
 export default plugin
 export { plugin as backpressure, poolPlugin, httpchkPlugin, metricsPlugin }
 export type { PoolPluginOptions, HttpchkPluginOptions, MetricsPluginOptions }
+export type { HttpchkAgentOptions, HttpchkDrainOptions, HttpchkHaproxyOptions, BackpressureControl, ProbeState, HaproxyServerState } from './plugins/httpchk/index.js'
+export type { GraphiteOptions, BackpressureMetrics } from './plugins/metrics/index.js'
+export { isRetryablePoolError, RETRYABLE_POOL_ERROR_CODES } from './plugins/pool/index.js'
 export { BackpressurePool } from './lib/pool.js'
 export type { PoolSnapshot, PoolStats, RunOptions, BackpressurePoolEvents } from './lib/pool.js'
 export * as errors from './lib/errors.js'

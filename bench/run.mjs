@@ -7,6 +7,8 @@
 //   npm run bench -- --quick   smoke run, under a minute; writes bench/results/quick.json,
 //                              bench/results/quick.md and bench/results/quick-b3.svg
 //   --only B1,B3               run some of them (B1 and B2 share their servers, as do B3 and B4)
+//   --rounds N                 rounds for B1–B4 (default: 3; --quick: 3 for B1/B2, 1 for B3/B4)
+//                              (--only and --rounds write bench/results/partial.* instead of latest.*)
 //
 // Servers and the load generator (autocannon's API, bench/fixtures/load.mjs) run as separate
 // child processes on 127.0.0.1, on ports the OS picks. Every child is stopped by PID, also on
@@ -33,6 +35,9 @@ const args = process.argv.slice(2)
 const QUICK = args.includes('--quick')
 const onlyIndex = args.indexOf('--only')
 const ONLY = onlyIndex === -1 ? null : new Set(args[onlyIndex + 1].toUpperCase().split(','))
+const roundsIndex = args.indexOf('--rounds')
+const ROUNDS = roundsIndex === -1 ? null : Number(args[roundsIndex + 1])
+if (ROUNDS !== null && !(Number.isInteger(ROUNDS) && ROUNDS >= 1)) throw new Error(`--rounds needs a positive integer, got ${args[roundsIndex + 1]}`)
 const wants = (...ids) => ONLY === null || ids.some((id) => ONLY.has(id))
 
 // Worker threads in every pool (bench/fixtures/*.mjs use the same number).
@@ -67,6 +72,8 @@ const PLAN = QUICK
       b6: { samples: 1000, observeMs: 3000 },
       b7: { rounds: 3, durationMs: 6000, taskMs: 10, overload: 10 }
     }
+
+if (ROUNDS !== null) Object.assign(PLAN, { rounds: ROUNDS, latencyRounds: ROUNDS })
 
 // Latency runs: a steady probe rate over a few keep-alive connections, like a few balancers.
 const LATENCY_LOAD = { connections: 4, overallRate: 1000 }
@@ -119,7 +126,8 @@ async function measureThroughput (server, { method, path }, seconds) {
     // cores the load generator can be the bottleneck, which squeezes req/s ratios towards 1; the
     // CPU per request shows what each server would manage with the CPU to itself.
     serverCpuMicrosPerRequest: cpuMicros / result.requests,
-    serverCpuShare: cpuMicros / (result.duration * 1e6)
+    serverCpuShare: cpuMicros / (result.duration * 1e6),
+    generatorCpuShare: result.generatorCpuShare
   }
 }
 
@@ -169,7 +177,8 @@ async function benchThroughput ({ bare, plain, suite }) {
         const run = await measureThroughput(side.server, side, PLAN.throughputSeconds)
         runs[id][role].push(run)
         log(`${id} round ${round + 1} ${side.name}: ${(run.requestsPerSecond / 1000).toFixed(1)}k req/s, ` +
-          `${run.serverCpuMicrosPerRequest.toFixed(1)} µs CPU/req, server CPU ${(run.serverCpuShare * 100).toFixed(0)}%`)
+          `${run.serverCpuMicrosPerRequest.toFixed(1)} µs CPU/req, CPU: server ${(run.serverCpuShare * 100).toFixed(0)}%, ` +
+            `load generator ${(run.generatorCpuShare * 100).toFixed(0)}%`)
       }
     }
   }
@@ -184,6 +193,10 @@ async function benchThroughput ({ bare, plain, suite }) {
       cpuMicrosPerRequest: { baseline: median(baseline.map((r) => r.serverCpuMicrosPerRequest)), subject: median(subject.map((r) => r.serverCpuMicrosPerRequest)) },
       throughputRatio: median(pairedRatios(subject.map((r) => r.requestsPerSecond), baseline.map((r) => r.requestsPerSecond))),
       capacityRatio: median(pairedRatios(baseline.map((r) => r.serverCpuMicrosPerRequest), subject.map((r) => r.serverCpuMicrosPerRequest))),
+      cpuShare: Object.fromEntries(Object.entries(runs[id]).map(([role, list]) => [role, {
+        server: median(list.map((r) => r.serverCpuShare)),
+        generator: median(list.map((r) => r.generatorCpuShare))
+      }])),
       subjectStatusCodes: subject.map((r) => r.statusCodes)
     }
   }
@@ -199,7 +212,7 @@ function poolRunSeconds (depth) {
 }
 
 async function benchSaturation (server) {
-  const out = { taskMs: TASK_MS, threads: THREADS, depths: DEPTHS, load: LATENCY_LOAD, kinds: {} }
+  const out = { taskMs: TASK_MS, threads: THREADS, depths: DEPTHS, load: LATENCY_LOAD, approaches: APPROACHES, kinds: {} }
   // The first runs against a fresh process are slower (JIT, connection set-up); spend them here.
   for (const approach of Object.keys(APPROACHES)) {
     const { method, path } = APPROACHES[approach]
@@ -353,6 +366,9 @@ function buildRows (results) {
       add(id, `${what}: capacity (CPU/req)`,
         `${fmtRatio(entry.capacityRatio)} (${entry.cpuMicrosPerRequest.subject.toFixed(1)} vs ${entry.cpuMicrosPerRequest.baseline.toFixed(1)} µs)`,
         `≥ ${target}`, valid ? verdict(atLeast(entry.capacityRatio, target)) : 'INVALID')
+      const pct = (share) => `${Math.round(share * 100)}%`
+      notes.push(`${id}: CPU used during the runs (median; 100% = one core): server ${pct(entry.cpuShare.baseline.server)} (baseline) / ` +
+        `${pct(entry.cpuShare.subject.server)} (subject), load generator ${pct(entry.cpuShare.baseline.generator)} / ${pct(entry.cpuShare.subject.generator)}.`)
     }
   }
 
@@ -456,14 +472,15 @@ if (wants('B7')) results.overload = await benchOverload()
 machine.loadAverageAtEnd = loadavg().map((value) => Math.round(value * 100) / 100)
 const { rows, notes } = buildRows(results)
 const seconds = (performance.now() - STARTED) / 1000
-const prefix = QUICK ? 'quick' : 'latest'
+// Only a complete full run replaces latest.* and the README chart.
+const prefix = QUICK ? 'quick' : ONLY !== null || ROUNDS !== null ? 'partial' : 'latest'
 const resultsDir = join(ROOT, 'bench/results')
 mkdirSync(resultsDir, { recursive: true })
 const report = { mode: PLAN.mode, machine, dist, plan: PLAN, durationSeconds: Math.round(seconds), rows, notes, results }
 writeFileSync(join(resultsDir, `${prefix}.json`), JSON.stringify(report, null, 2) + '\n')
 writeFileSync(join(resultsDir, `${prefix}.md`), renderMarkdown(rows, notes, machine, PLAN.mode) + '\n')
 if (results.saturation !== undefined) {
-  const chartPath = QUICK ? join(resultsDir, 'quick-b3.svg') : join(ROOT, 'docs/images/bench-b3.svg')
+  const chartPath = prefix === 'latest' ? join(ROOT, 'docs/images/bench-b3.svg') : join(resultsDir, `${prefix}-b3.svg`)
   mkdirSync(dirname(chartPath), { recursive: true })
   writeB3Chart(chartPath, results.saturation, machine)
   log(`B3 chart: ${chartPath}`)

@@ -8,6 +8,9 @@ if (typeof process.send === 'function') {
   loop.enable()
   process.on('message', function answerStats (message) {
     if (message?.type !== 'soak-stats') return
+    // The soak starts the app with --expose-gc: a full collection first makes heapUsed the live
+    // heap, comparable from one sample to the next (otherwise it moves with every GC cycle).
+    globalThis.gc?.()
     const memory = process.memoryUsage()
     process.send({
       type: 'soak-stats',

@@ -7,22 +7,11 @@ import { connect } from 'node:net'
 import t from 'tap'
 import { startHttpchkApp } from './helpers/httpchk-app.js'
 import { agentCheck, rawHttp } from './helpers/raw-client.js'
+import { seededRandom } from './helpers/random.js'
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed)
 
-/** mulberry32: small, fast, and the same sequence for the same seed. */
-function prng (seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let x = state
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-const random = prng(SEED)
+const random = seededRandom(SEED)
 const int = (n: number): number => Math.floor(random() * n)
 const pick = <T>(items: readonly T[]): T => items[int(items.length)] as T
 const printable = (length: number): string => Array.from({ length }, () => String.fromCharCode(0x21 + int(94))).join('')

@@ -395,3 +395,53 @@ t.test('maxQueue also bounds tasks with a signal or a deadline (piscina queues t
   t.match(await running, /^(ok|not-equal)$/, 'the running task finished')
   t.same(await Promise.all(queued), [1, 2, 3])
 })
+
+t.test('a listener that throws is logged and does not break run() or the other listeners', async (t) => {
+  const { app, logs } = await startPoolApp(t, {
+    filename: GATE_WORKER,
+    minThreads: 1,
+    maxThreads: 1,
+    onBusy: () => { throw new Error('listener bug') }
+  }, { listen: false })
+  await app.pool.run({ op: 'echo', value: 'warm' })
+  let freeSeen = 0
+  app.pool.on('free', () => { freeSeen++ })
+  app.pool.on('down', () => { throw new Error('down listener bug') })
+  const gate = new Gate()
+  const tasks = [app.pool.run({ op: 'gate', gate: gate.cell }), app.pool.run({ op: 'echo', value: 1 })]
+  t.equal(app.pool.busy, true)
+  gate.open()
+  await Promise.all(tasks)
+  t.equal(freeSeen, 1)
+  await app.close()
+  const errors = logs.messages('a pool busy/free listener threw')
+  t.equal(errors.length, 2, 'both faulty listeners logged')
+  t.equal(errors[0]?.level, 50)
+})
+
+t.test('request.runInPool: a client already gone, and a live caller signal', async (t) => {
+  let arrived: () => void = () => {}
+  const requestArrived = new Promise<void>((resolve) => { arrived = resolve })
+  let failed: (code: string) => void = () => {}
+  const lateFailed = new Promise<string>((resolve) => { failed = resolve })
+  const { app, url } = await startPoolApp(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1 }, {
+    routes (app) {
+      app.get('/late', async (request) => {
+        arrived()
+        // Start the task only once the client has hung up.
+        if (!request.raw.socket.destroyed) await once(request.raw.socket, 'close')
+        return await request.runInPool({ op: 'echo', value: 'never' })
+      })
+      app.get('/signal', async (request) => await request.runInPool({ op: 'echo', value: 'with signal' }, { signal: new AbortController().signal }))
+      app.addHook('onError', async (_request, _reply, error: Error & { code?: string }) => { failed(error.code ?? '') })
+    }
+  })
+  const client = httpRequest(`${url}/late`)
+  client.on('error', () => {}) // we hang up ourselves
+  client.end()
+  await requestArrived
+  client.destroy()
+  t.equal(await lateFailed, 'FST_BACKPRESSURE_TASK_ABORTED', 'the task of a client already gone is aborted at once')
+  t.equal(app.pool.stats().aborted, 1)
+  t.equal((await get(`${url}/signal`)).body.text, 'with signal', 'a live caller signal does not abort')
+})

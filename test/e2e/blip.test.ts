@@ -7,20 +7,16 @@ import { once } from 'node:events'
 import { createServer } from 'node:http'
 import t from 'tap'
 import { startFaultProxy } from '../helpers/fault-proxy.js'
-import { haproxyAvailability, metricValue, runLoad, startCluster } from '../helpers/haproxy.js'
+import { haproxyBinaryOrSkip, metricValue, runLoad, startCluster } from '../helpers/haproxy.js'
 
-const availability = haproxyAvailability()
 const INTER = 200
 const FALL = 2
 const MARGIN = 2000
 const UPSTREAM_TIMEOUT_MS = 400
 const POOL_MAX_QUEUE = 8
 
-if (availability.path === undefined) {
-  if (availability.ci) t.fail(availability.message)
-  else t.pass(`skipped: ${availability.message}`)
-} else {
-  const binary = availability.path
+const binary = haproxyBinaryOrSkip(t)
+if (binary !== undefined) {
 
   t.test('a slow upstream makes app1 busy, HAProxy routes around it, it recovers, its queue stays bounded', async (t) => {
     // The upstream: answers in 5 ms.

@@ -7,7 +7,7 @@ import { createServer as createTcpServer } from 'node:net'
 import t, { type Test } from 'tap'
 import { RECIPES, haproxyConfig } from '../../example-app/haproxy-config.mjs'
 import { startFaultProxy } from '../helpers/fault-proxy.js'
-import { findHaproxy, freePort, haproxyAvailability, parseServersState, parseShowStat, socketCommand, startHaproxy } from '../helpers/haproxy.js'
+import { findHaproxy, freePort, haproxyAvailability, haproxyBinaryOrSkip, parseServersState, parseShowStat, socketCommand, startHaproxy } from '../helpers/haproxy.js'
 
 const availability = haproxyAvailability()
 
@@ -32,12 +32,9 @@ async function startBackend (test: Test): Promise<Backend> {
 }
 
 t.test('haproxy is found (fails under CI=true when missing)', async (t) => {
-  if (availability.path === undefined) {
-    if (availability.ci) t.fail(availability.message)
-    else t.pass(`skipped: ${availability.message}`)
-    return
-  }
-  t.ok(findHaproxy({ PATH: '', HAPROXY_PATH: availability.path }), 'found through HAPROXY_PATH')
+  const binary = haproxyBinaryOrSkip(t)
+  if (binary === undefined) return
+  t.ok(findHaproxy({ PATH: '', HAPROXY_PATH: binary }), 'found through HAPROXY_PATH')
   t.equal(findHaproxy({ PATH: '/nonexistent', HAPROXY_PATH: '/nonexistent/haproxy' }), findHaproxy({ PATH: '' }), 'falls back to the sbin folders')
 })
 

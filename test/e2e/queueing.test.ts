@@ -6,20 +6,16 @@
 // Every instance busy at once: with httpchk only, every server goes DOWN and HAProxy answers 503 at
 // once; with the agent (weight floor 1%, maxconn), servers stay UP and requests wait instead.
 import t from 'tap'
-import { haproxyAvailability, metricValue, runLoad, startCluster } from '../helpers/haproxy.js'
+import { haproxyBinaryOrSkip, metricValue, runLoad, startCluster } from '../helpers/haproxy.js'
 
-const availability = haproxyAvailability()
 const INTER = 200
 const TIMINGS = { inter: INTER, fastinter: 100, downinter: 100, rise: 2, fall: 2, agentInter: INTER, servedBy: true, timeoutQueue: 10000 }
 // One thread; the agent's default queue equals the capacity, so it sends maxconn:2.
 const APP_ENV = { POOL_MAX_THREADS: '1', POOL_MAX_QUEUE: '8', TASK_TIMEOUT_MS: '10000' }
 const MAXCONN = 2
 
-if (availability.path === undefined) {
-  if (availability.ci) t.fail(availability.message)
-  else t.pass(`skipped: ${availability.message}`)
-} else {
-  const binary = availability.path
+const binary = haproxyBinaryOrSkip(t)
+if (binary !== undefined) {
 
   t.test('agent maxconn: a burst larger than every pool together waits in HAProxy, no client error', async (t) => {
     const cluster = await startCluster(t, binary, { recipe: 'agent', ...TIMINGS, env: APP_ENV })

@@ -4,10 +4,9 @@
 // same ports (HAProxy's server addresses are fixed in its config) and the next instance waits until
 // HAProxy reads the replacement exactly UP.
 import t from 'tap'
-import { haproxyAvailability, runLoad, startCluster, type LoadResult } from '../helpers/haproxy.js'
+import { haproxyBinaryOrSkip, runLoad, startCluster, type LoadResult } from '../helpers/haproxy.js'
 import type { Recipe } from '../../example-app/haproxy-config.mjs'
 
-const availability = haproxyAvailability()
 const INTER = 200
 const FALL = 2
 const TIMINGS = { inter: INTER, fastinter: 100, downinter: 100, rise: 2, fall: FALL, agentInter: INTER, servedBy: true }
@@ -17,11 +16,8 @@ const TIMINGS = { inter: INTER, fastinter: 100, downinter: 100, rise: 2, fall: F
 // while the other restarts (with httpchk only, a busy survivor would go DOWN too: see queueing.test.ts).
 const APP_ENV = { POOL_MAX_THREADS: '2', POOL_MAX_QUEUE: '16', TASK_TIMEOUT_MS: '10000', DRAIN_GRACE_MS: String(INTER * (FALL + 1) + 400) }
 
-if (availability.path === undefined) {
-  if (availability.ci) t.fail(availability.message)
-  else t.pass(`skipped: ${availability.message}`)
-} else {
-  const binary = availability.path
+const binary = haproxyBinaryOrSkip(t)
+if (binary !== undefined) {
 
   for (const recipe of ['httpchk', 'agent'] as Recipe[]) {
     t.test(`${recipe}: restart every instance one at a time under load, zero failed requests`, async (t) => {

@@ -7,9 +7,8 @@
 // asserted are inter × fall (or one agent-inter) plus a wide margin for a 2-core machine shared with
 // other test runs; the measured figures are printed with each assertion.
 import t, { type Test } from 'tap'
-import { haproxyAvailability, runLoad, startCluster, type Cluster } from '../helpers/haproxy.js'
+import { haproxyBinaryOrSkip, runLoad, startCluster, type Cluster } from '../helpers/haproxy.js'
 
-const availability = haproxyAvailability()
 const INTER = 200
 const FALL = 2
 const RISE = 2
@@ -52,11 +51,8 @@ async function probeAnswers (url: string, probe: { method: string, path: string 
   }
 }
 
-if (availability.path === undefined) {
-  if (availability.ci) t.fail(availability.message)
-  else t.pass(`skipped: ${availability.message}`)
-} else {
-  const binary = availability.path
+const binary = haproxyBinaryOrSkip(t)
+if (binary !== undefined) {
 
   t.test('httpchk: busy → DOWN → traffic to the other instance → UP when free', async (t) => {
     const cluster = await startCluster(t, binary, { recipe: 'httpchk', ...TIMINGS, env: { ...APP_ENV, AGENT_PORT: 'off' } })

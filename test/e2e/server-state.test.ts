@@ -4,9 +4,8 @@
 // The header describes the state *before* the check that carries it, so each comparison is made
 // once HAProxy's view has been stable for longer than a few check intervals.
 import t, { type Test } from 'tap'
-import { haproxyAvailability, startCluster, type StatRow } from '../helpers/haproxy.js'
+import { haproxyBinaryOrSkip, startCluster, type StatRow } from '../helpers/haproxy.js'
 
-const availability = haproxyAvailability()
 const INTER = 200
 
 interface ParsedState {
@@ -53,11 +52,8 @@ function expectMatch (t: Test, view: ParsedState[], row: StatRow, backendWeight:
   t.same(state.weight, { server: Number(row.weight), backend: backendWeight }, `weight ${row.weight}/${backendWeight}`)
 }
 
-if (availability.path === undefined) {
-  if (availability.ci) t.fail(availability.message)
-  else t.pass(`skipped: ${availability.message}`)
-} else {
-  const binary = availability.path
+const binary = haproxyBinaryOrSkip(t)
+if (binary !== undefined) {
 
   t.test('X-Haproxy-Server-State parsed by the app matches show stat, UP and DOWN', async (t) => {
     const cluster = await startCluster(t, binary, {

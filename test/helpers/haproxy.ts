@@ -37,6 +37,19 @@ export function haproxyAvailability (env: NodeJS.ProcessEnv = process.env): { pa
   return { path: undefined, ci: isCi(env), message: missingMessage(HAPROXY) }
 }
 
+/**
+ * The haproxy binary for a test file. When it is missing, under CI=true the file fails (a test that
+ * needs a real HAProxy must never pass without one); elsewhere the whole file is skipped with the
+ * install command. Returns undefined in both cases, so the caller defines no test.
+ */
+export function haproxyBinaryOrSkip (t: { fail: (message: string) => unknown, plan: (count: number, comment?: string) => unknown }): string | undefined {
+  const availability = haproxyAvailability()
+  if (availability.path !== undefined) return availability.path
+  if (availability.ci) t.fail(availability.message)
+  else t.plan(0, `skip: ${availability.message}`)
+  return undefined
+}
+
 /** A free TCP port on 127.0.0.1 (HAProxy cannot bind port 0, so ports are picked first). */
 export async function freePort (): Promise<number> {
   const server = createServer()

@@ -20,8 +20,15 @@ export interface Teardown {
   teardown: (fn: () => unknown) => void
 }
 
-/** Worker threads must not load tap's TypeScript loader (~0.5 s per thread start). */
-const THREAD_DEFAULTS = { execArgv: [] as string[] }
+/** Worker threads must not load tap's TypeScript loader (~0.5 s per thread start), nor collect V8
+ * coverage: the fixtures need none, and under coverage a test process that terminated threads by
+ * the hundred (aborts, deadlines, crashes) hung now and then with no test running. */
+function threadEnv (): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env }
+  delete env.NODE_V8_COVERAGE
+  return env
+}
+const THREAD_DEFAULTS = { execArgv: [] as string[], env: threadEnv() }
 
 export function createPool (t: Teardown, options: Partial<BackpressurePoolOptions> = {}): BackpressurePool {
   const pool = new BackpressurePool({ filename: WORKER, ...THREAD_DEFAULTS, ...options })

@@ -28,3 +28,8 @@ t.test('recheck is never below 1 ms', async (t) => {
   t.same(codel.judge(0, 0.5), { shed: false, recheckInMs: 1 })
   t.same(codel.judge(0, 1), { shed: true })
 })
+
+t.test('judging a task the controller was not told about: ask again after an interval', async (t) => {
+  const codel = new QueueDelayController({ targetMs: 5, intervalMs: 100 })
+  t.same(codel.judge(0, 10), { shed: false, recheckInMs: 100 })
+})

@@ -1,0 +1,65 @@
+import t from 'tap'
+import {
+  booleanOption,
+  functionOption,
+  numberOption,
+  objectOption,
+  oneOfOption,
+  rejectUnknownKeys,
+  stringOption
+} from '../../lib/validate.js'
+
+const INVALID = { code: 'FST_BACKPRESSURE_INVALID_OPTION' }
+
+t.test('numberOption: the message states the rule and the value received', async (t) => {
+  const cases: Array<[rule: Parameters<typeof numberOption>[3], value: unknown, expected: string]> = [
+    [{}, 'x', 'expected a number, received \'x\''],
+    [{ integer: true }, 1.5, 'expected an integer, received 1.5'],
+    [{ min: 1 }, 0, 'expected a number >= 1, received 0'],
+    [{ max: 9 }, 10, 'expected a number <= 9, received 10'],
+    [{ min: 1, max: 9, integer: true }, 10, 'expected an integer >= 1 and <= 9, received 10'],
+    [{ min: 1, allowInfinity: true }, -Infinity, 'expected a number >= 1 (or Infinity), received -Infinity'],
+    [{}, NaN, 'expected a number, received NaN'],
+    [{}, Infinity, 'expected a number, received Infinity']
+  ]
+  for (const [rule, value, expected] of cases) {
+    t.throws(() => numberOption('pool.x', value, 0, rule), { ...INVALID, message: `Invalid option "pool.x": ${expected}` })
+  }
+  t.equal(numberOption('pool.x', undefined, 7), 7, 'undefined takes the default')
+  t.equal(numberOption('pool.x', Infinity, 7, { allowInfinity: true }), Infinity)
+  t.equal(numberOption('pool.x', 3, 7, { min: 1, max: 9, integer: true }), 3)
+})
+
+t.test('booleanOption, functionOption, objectOption', async (t) => {
+  t.equal(booleanOption('a.b', undefined, true), true)
+  t.equal(booleanOption('a.b', false, true), false)
+  t.throws(() => booleanOption('a.b', 'yes', true), { ...INVALID, message: 'Invalid option "a.b": expected a boolean, received \'yes\'' })
+
+  const fn = (): void => {}
+  t.equal(functionOption('a.f', fn), fn)
+  t.equal(functionOption('a.f', undefined), undefined)
+  t.throws(() => functionOption('a.f', 1), { ...INVALID, message: /"a\.f": expected a function, received 1/ })
+
+  t.same(objectOption('a', undefined), {})
+  t.same(objectOption('a', { x: 1 }), { x: 1 })
+  for (const bad of [null, [], 'x', 3]) t.throws(() => objectOption('a', bad), { ...INVALID, message: /"a": expected an object/ })
+})
+
+t.test('stringOption with and without a pattern', async (t) => {
+  t.equal(stringOption('a.s', undefined, 'd'), 'd')
+  t.equal(stringOption('a.s', 'v', 'd'), 'v')
+  t.throws(() => stringOption('a.s', '', 'd'), { ...INVALID, message: /expected a non-empty string, received ''/ })
+  const pattern = { test: /^\//, describe: 'a path starting with /' }
+  t.equal(stringOption('a.s', '/x', '/', pattern), '/x')
+  t.throws(() => stringOption('a.s', 'x', '/', pattern), { ...INVALID, message: /expected a path starting with \/, received 'x'/ })
+  t.throws(() => stringOption('a.s', 42, '/', pattern), { ...INVALID, message: /expected a path starting with \/, received 42/ })
+})
+
+t.test('oneOfOption and rejectUnknownKeys', async (t) => {
+  t.equal(oneOfOption('a.c', undefined, 503, [503, 429]), 503)
+  t.equal(oneOfOption('a.c', 429, 503, [503, 429]), 429)
+  t.throws(() => oneOfOption('a.c', 500, 503, [503, 429]), { ...INVALID, message: 'Invalid option "a.c": expected one of 503, 429, received 500' })
+
+  t.doesNotThrow(() => { rejectUnknownKeys('a', { x: 1 }, new Set(['x', 'y'])) })
+  t.throws(() => { rejectUnknownKeys('a', { z: 1 }, new Set(['y', 'x'])) }, { ...INVALID, message: 'Invalid option "a.z": expected a known option (x, y), received 1' })
+})
