@@ -6,12 +6,13 @@
  * capacity, not the queue (piscina issue #868), so they are not used.
  *
  * The tracker does not watch anything itself. Its owner calls `recompute()` at each moment the
- * two numbers can change: synchronously after each `run()`, when each task settles, and in a
- * microtask after piscina's `workerCreate`/`workerDestroy`. Those are the only moments piscina
- * moves a task between its queue and a thread (see shared/reference/piscina.md).
+ * two numbers can change: synchronously after each `run()`, hand-off, removal from the queue and
+ * settlement, and in a microtask after piscina's `workerCreate`/`workerDestroy`. Those are the only
+ * moments a task moves between a queue and a thread (see shared/reference/piscina.md).
  */
 
-/** The two numbers busy is derived from; a piscina instance satisfies this. */
+/** The two numbers busy is derived from (`BackpressurePool` passes its own queue plus piscina's;
+ * a bare piscina instance satisfies it too). */
 export interface QueueSource {
   readonly queueSize: number
   readonly idleThreads: number

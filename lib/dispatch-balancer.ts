@@ -6,7 +6,7 @@
  * `loadBalancer` exactly when it tries to dispatch a task, and dispatches whenever that returns a
  * worker (piscina 5.3 `_distributeTask`). Wrapping the balancer therefore gives the exact queue wait
  * of every task (`now - task.created`, the same figure piscina records), at the cost of one function
- * call per dispatch.
+ * call per dispatch. `BackpressurePool` adds the time its own queue held the task before piscina.
  */
 import type { Piscina } from 'piscina'
 

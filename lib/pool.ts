@@ -3,18 +3,20 @@
  * once per transition. Framework-free; the pool plugin decorates Fastify with one.
  *
  * What it adds to piscina:
+ * - its own FIFO queue: a task is handed to piscina only when piscina can start it at once, so
+ *   piscina's queues (and their unfairness to tasks with an AbortSignal) are never used for waiting;
  * - `busy` / `free` events, from `BusyTracker` (busy = more tasks queued than idle threads),
  *   optionally damped by minimum dwell times (`FlapDamper`);
- * - `run(task, { signal, timeout })`, with a deadline counted from submission and every piscina
- *   failure mapped to a coded error (piscina's own errors carry no code: we match their messages);
- * - optional CoDel-style queue-wait admission (`QueueDelayController`);
+ * - `run(task, { signal, timeout })`, with a deadline counted from submission and every failure
+ *   mapped to a coded error (piscina's own errors carry no code: we match their messages);
+ * - `maxQueue` and optional CoDel-style queue-wait admission (`QueueDelayController`) on that queue;
  * - `down`: the pool can no longer start threads, or is closing;
  * - `snapshot()` and `stats()`: cheap, synchronous figures for probes and metrics;
- * - a `dispatch` event with each task's queue wait, for metrics and admission control.
+ * - a `dispatch` event with each task's queue wait, for metrics.
  */
 import { EventEmitter } from 'node:events'
 import { Piscina } from 'piscina'
-import { BusyTracker } from './busy-tracker.js'
+import { BusyTracker, type QueueSource } from './busy-tracker.js'
 import { QueueDelayController, type CodelOptions } from './codel.js'
 import { leastBusyBalancer, observeDispatch, type BalancerTask } from './dispatch-balancer.js'
 import { FlapDamper, type DamperTimers, type DwellTimes } from './flap-damper.js'
@@ -35,7 +37,8 @@ export type PiscinaOptions = NonNullable<ConstructorParameters<typeof Piscina>[0
 export interface PoolSnapshot {
   /** More tasks queued than idle threads (as reported: after flap damping, when enabled). */
   busy: boolean
-  /** Tasks waiting for a thread (piscina `queueSize`). */
+  /** Tasks waiting for a thread: in the pool's own queue, plus those piscina holds for a thread
+   * (its `queueSize`, which leaves out tasks waiting for a thread that is starting). */
   queued: number
   /** Started threads running nothing (piscina `idleThreads`). */
   idleThreads: number
@@ -84,6 +87,9 @@ export interface RunOptions {
 }
 
 export interface BackpressurePoolOptions extends PiscinaOptions {
+  /** Most tasks that may wait in the pool's queue: a positive integer, `Infinity` (the default) or
+   * `'auto'` (maxThreads²). Enforced by the pool; piscina itself never queues more than it can start. */
+  maxQueue?: number | 'auto'
   /** Default per-task deadline in ms, counted from submission; 0 (the default) means none. */
   timeout?: number
   /** CoDel-style queue-wait admission (see `lib/codel.ts` for the rule); off when undefined. */
@@ -103,34 +109,42 @@ export interface BackpressurePoolEvents {
   free: [snapshot: PoolSnapshot]
   /** The pool went down: `reason` is `'closing'` or why threads can no longer start. Once per pool. */
   down: [reason: string, snapshot: PoolSnapshot]
-  /** A task left the queue for a thread after waiting `waitMs`. */
+  /** A task started on a thread `waitMs` after its `run()` (the pool's queue plus piscina's). */
   dispatch: [waitMs: number]
   /** piscina reported an error outside any task (for example a thread failing while idle). */
   error: [error: Error]
 }
 
 // piscina's failure messages (5.3). piscina errors have no `code`, so the message is the contract.
-const QUEUE_FULL_MESSAGES = new Set(['Task queue is at limit', 'No task queue available and all Workers are busy'])
-const CLOSED_MESSAGES = new Set(['Terminating worker thread', 'queue is being terminated'])
+/** `destroy()` rejects every task still in piscina with this. */
+const TERMINATED_MESSAGE = 'Terminating worker thread'
 const WORKER_EXIT_PREFIX = 'worker exited with code'
 const DEFAULT_CLOSE_TIMEOUT_MS = 30_000
-/** Lets piscina's own close timeout act first; ours only catches a close that would never end. */
-const CLOSE_GRACE_MS = 50
 
-type AbortReason = 'caller' | 'timeout' | 'shed'
+type StopReason = 'caller' | 'timeout' | 'shed'
 
-/** Per-task bookkeeping, kept only for tasks that need a deadline or queue-wait admission. */
-interface Controlled {
-  readonly controller: AbortController
-  reason: AbortReason | undefined
+/** One `run()`, from submission to settlement. */
+interface Job {
+  readonly task: unknown
+  readonly name: string | null
+  readonly transferList: RunOptions['transferList']
+  readonly timeoutMs: number
+  readonly submittedAt: number
+  readonly resolve: (result: unknown) => void
+  readonly reject: (error: Error) => void
+  /** Given to piscina only when the task may have to stop while running (a deadline or a caller
+   * signal): piscina gives a task with a signal a thread to itself, and kills that thread to stop it. */
+  readonly controller: AbortController | undefined
+  readonly callerSignal: AbortSignal | undefined
+  readonly onCallerAbort: () => void
   deadline: NodeJS.Timeout | undefined
-  admissionTimer: NodeJS.Timeout | undefined
+  stopReason: StopReason | undefined
+  /** In piscina's hands (no longer in the pool's own queue). */
+  handedOff: boolean
   /** `performance.now()` just before and just after `piscina.run()`: piscina stamps the task's
-   * `created` synchronously in between, which is how a dispatch is matched to its task. */
-  submittedAt: number
-  submittedBy: number
-  queued: boolean
-  waitedMs: number
+   * `created` synchronously in between, which is how a later dispatch is matched to its job. */
+  handedAt: number
+  handedBy: number
 }
 
 export class BackpressurePool extends EventEmitter<BackpressurePoolEvents> {
@@ -142,11 +156,22 @@ export class BackpressurePool extends EventEmitter<BackpressurePoolEvents> {
   readonly #defaultTimeout: number
   readonly #closeTimeout: number
   readonly #maxQueue: number
+  /** Tasks piscina can start at once: a handoff beyond it would wait in piscina's queues. */
+  readonly #capacity: number
   readonly #rejectStatusCode: number
   readonly #onListenerError: (error: unknown) => void
-  /** Tasks under admission control that piscina has not dispatched yet, in submission order. */
-  readonly #waiting = new Set<Controlled>()
-  #closing = false
+  /** The pool's own queue, FIFO: a Set iterates in insertion order and deletes in O(1). */
+  readonly #queue = new Set<Job>()
+  /** Jobs handed to piscina and not dispatched to a thread yet (at most `#capacity`). */
+  readonly #awaitingThread = new Set<Job>()
+  /** Jobs handed to piscina and not settled. */
+  #inPiscina = 0
+  /** The queue head the admission timer is armed for. */
+  #judgedHead: Job | undefined
+  #admissionTimer: NodeJS.Timeout | undefined
+  #closed: Promise<void> | undefined
+  /** Resolves close()'s wait once nothing is in flight. */
+  #onDrained: (() => void) | undefined
   #failure: string | undefined
   #submitted = 0
   #completed = 0
@@ -162,7 +187,7 @@ export class BackpressurePool extends EventEmitter<BackpressurePoolEvents> {
     super()
     const {
       timeout = 0, admission, dwell = { toBusyMs: 0, toFreeMs: 0 }, dwellTimers, rejectStatusCode = 503,
-      onListenerError = defaultListenerError, loadBalancer, ...piscinaOptions
+      onListenerError = defaultListenerError, loadBalancer, maxQueue, ...piscinaOptions
     } = options
     this.#defaultTimeout = timeout
     this.#closeTimeout = piscinaOptions.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT_MS
@@ -170,14 +195,22 @@ export class BackpressurePool extends EventEmitter<BackpressurePoolEvents> {
     this.#onListenerError = onListenerError
     this.#codel = admission === undefined ? undefined : new QueueDelayController(admission)
     const balancer = loadBalancer ?? leastBusyBalancer(piscinaOptions.concurrentTasksPerWorker ?? 1)
+    // maxQueue is not passed on: piscina never holds more than `#capacity` tasks.
     this.piscina = new Piscina({
       ...piscinaOptions,
       loadBalancer: observeDispatch(balancer, (waitMs, task) => { this.#onDispatch(waitMs, task) })
     })
-    // piscina resolves 'auto' (maxThreads²) and the default (Infinity) into `options.maxQueue`.
-    this.#maxQueue = this.piscina.options.maxQueue
+    const { maxThreads, concurrentTasksPerWorker } = this.piscina.options
+    this.#capacity = Math.ceil(maxThreads) * concurrentTasksPerWorker
+    this.#maxQueue = maxQueue === 'auto' ? maxThreads ** 2 : maxQueue ?? Infinity
     this.#damper = new FlapDamper(dwell, (busy) => { this.#report(busy) }, dwellTimers)
-    this.#tracker = new BusyTracker(this.piscina, (to) => { this.#damper.update(to === 'busy') })
+    const piscina = this.piscina
+    const queued = (): number => this.#queuedCount()
+    const source: QueueSource = {
+      get queueSize () { return queued() },
+      get idleThreads () { return piscina.idleThreads }
+    }
+    this.#tracker = new BusyTracker(source, (to) => { this.#damper.update(to === 'busy') })
     // A worker that starts or stops changes idleThreads; piscina updates its bookkeeping after the
     // event returns, hence the microtask.
     this.piscina.on('workerCreate', this.#recomputeSoon)
@@ -197,16 +230,16 @@ export class BackpressurePool extends EventEmitter<BackpressurePoolEvents> {
 
   /** True once `close()` has been called. */
   get closing (): boolean {
-    return this.#closing
+    return this.#closed !== undefined
   }
 
   /** True when the pool cannot run tasks: it is closing, or its threads fail to start. */
   get down (): boolean {
-    return this.#closing || this.#failure !== undefined
+    return this.closing || this.#failure !== undefined
   }
 
   snapshot (): PoolSnapshot {
-    const queued = this.piscina.queueSize
+    const queued = this.#queuedCount()
     const failed = this.#failedCount()
     return {
       busy: this.#damper.busy,
@@ -243,90 +276,204 @@ export class BackpressurePool extends EventEmitter<BackpressurePoolEvents> {
    */
   run<Result = unknown> (task: unknown, options: RunOptions = {}): Promise<Result> {
     this.#submitted++
-    if (this.#failure !== undefined || this.#closing) {
+    if (this.#failure !== undefined || this.closing) {
       this.#rejected++
-      // While piscina shuts threads down its figures move without a task settling; catch up here.
-      this.#tracker.recompute()
       return Promise.reject(this.#failure !== undefined ? new PoolDownError(this.#failure) : new PoolClosedError())
     }
-    // piscina 5.3 checks maxQueue against its main queue only, but a task with an AbortSignal that
-    // finds no free thread waits in a second queue (`skipQueue`, `_returnUndistributedTask`), so
-    // with signals or deadlines the limit never applies (measured: 8 s at 2.5× load with a signal
-    // per task and maxQueue 16 gave no QUEUE_FULL at all, and 5 s waits). `queueSize` counts both
-    // queues, so the limit is enforced here.
-    if (this.piscina.queueSize >= this.#maxQueue) {
+    if (this.#queue.size >= this.#maxQueue) {
       this.#rejected++
       return Promise.reject(this.#rejectError(new QueueFullError()))
     }
-    const timeout = options.timeout ?? this.#defaultTimeout
     const callerSignal = options.signal
-    // Without a deadline or admission control, the caller's signal goes to piscina as it is.
-    const control = timeout > 0 || this.#codel !== undefined ? this.#control(timeout) : undefined
-    const onCallerAbort = control === undefined ? undefined : (): void => { this.#abort(control, 'caller') }
-    if (onCallerAbort !== undefined && callerSignal !== undefined) {
-      if (callerSignal.aborted) onCallerAbort()
+    if (callerSignal?.aborted === true) {
+      this.#aborted++
+      return Promise.reject(new TaskAbortedError({ cause: callerSignal.reason }))
+    }
+    const timeoutMs = options.timeout ?? this.#defaultTimeout
+    return new Promise<Result>((resolve, reject) => {
+      const job: Job = {
+        task,
+        name: options.name ?? null,
+        transferList: options.transferList,
+        timeoutMs,
+        submittedAt: performance.now(),
+        resolve: resolve as (result: unknown) => void,
+        reject,
+        controller: timeoutMs > 0 || callerSignal !== undefined ? new AbortController() : undefined,
+        callerSignal,
+        onCallerAbort: () => { this.#stop(job, 'caller') },
+        deadline: undefined,
+        stopReason: undefined,
+        handedOff: false,
+        handedAt: 0,
+        handedBy: 0
+      }
+      if (timeoutMs > 0) {
+        job.deadline = setTimeout(() => { this.#stop(job, 'timeout') }, timeoutMs)
+        // The task itself keeps the process alive while it runs; the deadline timer need not.
+        job.deadline.unref()
+      }
       // A listener rather than AbortSignal.any(): the caller's signal may live much longer than the
       // task (a server-wide signal), and AbortSignal.any() keeps every composite alive with it.
-      else callerSignal.addEventListener('abort', onCallerAbort, { once: true })
-    }
-    if (control !== undefined) this.#enqueue(control)
-    const pending = this.piscina.run(task, {
-      signal: control?.controller.signal ?? callerSignal ?? null,
-      name: options.name ?? null,
-      transferList: options.transferList
+      callerSignal?.addEventListener('abort', job.onCallerAbort, { once: true })
+      this.#enqueue(job)
+      this.#pump()
     })
-    if (control !== undefined) this.#admit(control)
-    // Aborting a queued task takes it out of piscina's queue at once, before its promise settles:
-    // recompute right after piscina's own abort listener (registered by run(), so it runs first).
-    const directSignal = control === undefined ? callerSignal : undefined
-    directSignal?.addEventListener('abort', this.#recompute, { once: true })
-    this.#tracker.recompute()
-    const release = (): void => {
-      directSignal?.removeEventListener('abort', this.#recompute)
-      if (control === undefined) return
-      clearTimeout(control.deadline)
-      clearTimeout(control.admissionTimer)
-      if (onCallerAbort !== undefined) callerSignal?.removeEventListener('abort', onCallerAbort)
-      if (control.queued) this.#dequeue(control)
+  }
+
+  /**
+   * Stops accepting tasks; queued tasks (the pool's own queue included) and running ones run to the
+   * end, bounded by `closeTimeout`; then the threads stop. Past the bound, tasks still queued or
+   * running are rejected with `FST_BACKPRESSURE_POOL_CLOSED`. Calling it again returns the same promise.
+   */
+  async close (): Promise<void> {
+    this.#closed ??= this.#shutDown()
+    await this.#closed
+  }
+
+  /**
+   * Not `piscina.close()`: in piscina 5.3.2 it can spin forever. While closing, `_addNewWorker()`
+   * returns at once, yet `_onWorkerAvailable()` `continue`s its loop whenever a queued task finds
+   * no free thread and fewer than maxThreads threads exist: the main thread burns 100% CPU and
+   * nothing settles, not even a timer (caught with the inspector in test/pool-property.test.ts, and
+   * reproduced on raw piscina by the scenario in test/lib/pool.test.ts). The pool knows when every
+   * task has settled, so it waits for that itself and then destroys the threads.
+   */
+  async #shutDown (): Promise<void> {
+    if (this.#failure === undefined) this.#emitDown('closing')
+    if (this.#inFlightCount() > 0) {
+      let bound: NodeJS.Timeout | undefined
+      await new Promise<void>((resolve) => {
+        this.#onDrained = resolve
+        bound = setTimeout(resolve, this.#closeTimeout)
+      })
+      clearTimeout(bound)
+      this.#onDrained = undefined
+      // Past the bound: what still waits is refused; destroy() rejects what still runs.
+      this.#refuseQueued(() => new PoolClosedError())
     }
-    return pending.then(
-      (result: Result) => {
-        release()
+    await this.piscina.destroy()
+    this.#damper.dispose()
+    clearTimeout(this.#admissionTimer)
+    this.#tracker.recompute()
+  }
+
+  /** Hands jobs from the head of the queue to piscina while piscina can start them at once. */
+  #pump (): void {
+    if (this.#codel !== undefined) this.#admit(this.#codel)
+    for (const job of this.#queue) {
+      if (this.#inPiscina >= this.#capacity || this.#failure !== undefined) break
+      this.#handOff(job)
+    }
+    this.#tracker.recompute()
+  }
+
+  #handOff (job: Job): void {
+    this.#dequeue(job)
+    job.handedOff = true
+    this.#inPiscina++
+    this.#awaitingThread.add(job)
+    job.handedAt = performance.now()
+    job.handedBy = Infinity // piscina may dispatch it synchronously, inside run()
+    const pending = this.piscina.run(job.task, { signal: job.controller?.signal ?? null, name: job.name, transferList: job.transferList })
+    job.handedBy = performance.now()
+    pending.then(
+      (result: unknown) => {
         this.#completed++
-        this.#settled()
-        return result
+        this.#settled(job)
+        job.resolve(result)
       },
       (error: unknown) => {
-        release()
-        const mapped = this.#classify(error, control, timeout)
-        this.#settled()
-        throw mapped
+        const mapped = this.#classify(error, job)
+        this.#settled(job)
+        job.reject(mapped)
       }
     )
   }
 
+  /** A job piscina settled: release it, refill piscina, recompute now, and again once piscina has
+   * finished the step that settled it (it may still be replacing a thread when this runs). */
+  #settled (job: Job): void {
+    this.#inPiscina--
+    this.#awaitingThread.delete(job)
+    this.#release(job)
+    this.#pump()
+    queueMicrotask(this.#recompute)
+    this.#checkDrained()
+  }
+
+  /** The caller's signal or the deadline fired, or admission shed the job. Still queued: it leaves
+   * the queue and never reaches piscina. Handed off: piscina aborts it (a running task's thread is
+   * terminated and replaced), and the job settles through `#classify`. */
+  #stop (job: Job, reason: StopReason): void {
+    job.stopReason = reason
+    // Once stopped, neither the deadline nor the caller's signal may stop it again.
+    this.#release(job)
+    if (job.handedOff) {
+      job.controller?.abort()
+      return
+    }
+    this.#refuse(job, this.#stopError(job, reason))
+    this.#tracker.recompute()
+  }
+
+  /** Settles a job that is still in the own queue (the caller has counted it). */
+  #refuse (job: Job, error: Error): void {
+    this.#dequeue(job)
+    this.#release(job)
+    job.reject(error)
+    this.#checkDrained()
+  }
+
+  /** Rejects every job still in the own queue, counted as rejected (closed past the bound, or down). */
+  #refuseQueued (error: () => Error): void {
+    for (const job of this.#queue) {
+      this.#rejected++
+      this.#refuse(job, error())
+    }
+  }
+
+  #release (job: Job): void {
+    clearTimeout(job.deadline)
+    job.callerSignal?.removeEventListener('abort', job.onCallerAbort)
+  }
+
+  #enqueue (job: Job): void {
+    this.#queue.add(job)
+    this.#codel?.queueLength(this.#queue.size, job.submittedAt)
+  }
+
+  #dequeue (job: Job): void {
+    this.#queue.delete(job)
+    this.#codel?.queueLength(this.#queue.size, performance.now())
+  }
+
   /**
-   * Stops accepting tasks, lets queued and running tasks finish, then stops the threads. piscina's
-   * `closeTimeout` bounds the wait; past it piscina destroys the threads and the remaining tasks
-   * reject with `FST_BACKPRESSURE_POOL_CLOSED`.
+   * Queue-wait admission on the own queue: sheds from the head while the rule says so (the queue is
+   * FIFO, so when the head may stay, every later job may too), then arms one timer for when the
+   * head must be judged again, so a standing queue sheds even while no thread frees up.
    */
-  async close (): Promise<void> {
-    if (this.#closing) return
-    this.#closing = true
-    if (this.#failure === undefined) this.#emitDown('closing')
-    // piscina's own closeTimeout timer is unref()'d, and its flush check counts the threads present
-    // when close() began: if one crashes and is replaced meanwhile, close() never resolves and the
-    // process can exit with tasks unsettled (seen in test/pool-property.test.ts). Our own timer
-    // bounds it; it is cleared as soon as piscina finishes.
-    let bound: NodeJS.Timeout | undefined
-    const overdue = new Promise<true>((resolve) => { bound = setTimeout(resolve, this.#closeTimeout + CLOSE_GRACE_MS, true) })
-    const closed = this.piscina.close().then(() => false)
-    this.#tracker.recompute()
-    const timedOut = await Promise.race([closed, overdue])
-    clearTimeout(bound)
-    if (timedOut) await this.piscina.destroy()
-    this.#damper.dispose()
-    this.#tracker.recompute()
+  #admit (codel: QueueDelayController): void {
+    const now = performance.now()
+    for (const job of this.#queue) {
+      const verdict = codel.judge(job.submittedAt, now)
+      if (verdict.shed) {
+        this.#stop(job, 'shed')
+        continue
+      }
+      if (job !== this.#judgedHead) {
+        clearTimeout(this.#admissionTimer)
+        this.#judgedHead = job
+        this.#admissionTimer = setTimeout(this.#rejudge, verdict.recheckInMs)
+        this.#admissionTimer.unref()
+      }
+      return
+    }
+  }
+
+  readonly #rejudge = (): void => {
+    this.#judgedHead = undefined
+    this.#pump()
   }
 
   readonly #recompute = (): void => {
@@ -336,13 +483,6 @@ export class BackpressurePool extends EventEmitter<BackpressurePoolEvents> {
 
   readonly #recomputeSoon = (): void => { queueMicrotask(this.#recompute) }
 
-  /** A task settled: recompute now, and again once piscina has finished the step that settled it
-   * (it may still be removing a thread or moving the next task when our handler runs). */
-  #settled (): void {
-    this.#tracker.recompute()
-    queueMicrotask(this.#recompute)
-  }
-
   /**
    * piscina stops replacing threads for the rest of the pool's life once one fails while starting
    * (piscina 5.3 `_onError`, `workerFailsDuringBootstrap`), and tasks queued then never settle.
@@ -350,109 +490,60 @@ export class BackpressurePool extends EventEmitter<BackpressurePoolEvents> {
    * so it says so and rejects what waits rather than let requests hang.
    */
   readonly #checkStranded = (): void => {
-    if (this.#closing || this.#failure !== undefined) return
-    if (this.piscina.threads.length > 0 || this.piscina.queueSize === 0) return
+    if (this.closing || this.#failure !== undefined) return
+    if (this.piscina.threads.length > 0 || this.#queuedCount() === 0) return
     this.#failure = 'worker threads fail to start'
     this.#emitDown(this.#failure)
-    // destroy() rejects every queued task ('Terminating worker thread'), mapped to _POOL_DOWN.
+    const reason = this.#failure
+    this.#refuseQueued(() => new PoolDownError(reason))
+    // destroy() rejects every task piscina holds ('Terminating worker thread'), mapped to _POOL_DOWN.
     this.piscina.destroy().then(this.#recompute, this.#onListenerError)
   }
 
+  #checkDrained (): void {
+    if (this.#onDrained !== undefined && this.#inFlightCount() === 0) this.#onDrained()
+  }
+
   #emitDown (reason: string): void {
-    const snapshot = this.snapshot()
-    for (const listener of this.listeners('down')) {
+    this.#emitSafely('down', reason, this.snapshot())
+  }
+
+  /** Calls each listener on its own, so one that throws neither breaks `run()` nor starves the rest. */
+  #emitSafely (event: 'busy' | 'free' | 'down', ...args: unknown[]): void {
+    for (const listener of this.listeners(event)) {
       try {
-        (listener as (reason: string, snapshot: PoolSnapshot) => void)(reason, snapshot)
+        (listener as (...args: unknown[]) => void)(...args)
       } catch (error) {
         this.#onListenerError(error)
       }
     }
   }
 
-  #control (timeout: number): Controlled {
-    const control: Controlled = {
-      controller: new AbortController(),
-      reason: undefined,
-      deadline: undefined,
-      admissionTimer: undefined,
-      submittedAt: 0,
-      submittedBy: 0,
-      queued: false,
-      waitedMs: 0
-    }
-    if (timeout > 0) {
-      control.deadline = setTimeout(() => { this.#abort(control, 'timeout') }, timeout)
-      // The task itself keeps the process alive while it runs; the deadline timer need not.
-      control.deadline.unref()
-    }
-    return control
-  }
-
-  #abort (control: Controlled, reason: AbortReason): void {
-    if (control.reason !== undefined) return
-    control.reason = reason
-    control.controller.abort()
-    this.#tracker.recompute()
-  }
-
-  /** Before `piscina.run()`: piscina may dispatch the task synchronously, inside the call, so the
-   * task must already be known as waiting for `#onDispatch` to match it. */
-  #enqueue (control: Controlled): void {
-    control.submittedAt = performance.now()
-    control.submittedBy = Infinity
-    if (this.#codel === undefined || control.reason !== undefined) return
-    control.queued = true
-    this.#waiting.add(control)
-  }
-
-  /** After `piscina.run()`: closes the submission window and, if the task is still queued, puts it
-   * under queue-wait admission until piscina dispatches it. */
-  #admit (control: Controlled): void {
-    control.submittedBy = performance.now()
-    const codel = this.#codel
-    if (codel === undefined || !control.queued) return
-    codel.queueLength(this.#waiting.size, control.submittedBy)
-    this.#judgeLater(control, codel.targetMs + 1)
-  }
-
-  #judgeLater (control: Controlled, ms: number): void {
-    control.admissionTimer = setTimeout(() => { this.#judge(control) }, ms)
-    control.admissionTimer.unref()
-  }
-
-  #judge (control: Controlled): void {
-    const codel = this.#codel
-    /* c8 ignore next -- the timer is cleared when the task leaves the queue; this guards a race */
-    if (codel === undefined || !control.queued) return
-    const now = performance.now()
-    const verdict = codel.judge(control.submittedAt, now)
-    if (verdict.shed) {
-      control.waitedMs = now - control.submittedAt
-      this.#abort(control, 'shed')
-    } else {
-      this.#judgeLater(control, verdict.recheckInMs)
-    }
-  }
-
-  #dequeue (control: Controlled): void {
-    control.queued = false
-    clearTimeout(control.admissionTimer)
-    this.#waiting.delete(control)
-    this.#codel?.queueLength(this.#waiting.size, performance.now())
-  }
-
+  /**
+   * The wrapped load balancer saw a task start on a thread. Almost always that happens inside
+   * `#handOff()` (a thread is free), so the wait is the time in the own queue; a task handed over
+   * while its thread was still starting waits in piscina too, and is matched by the submission
+   * window. Either way the figure is `run()` → start on a thread.
+   */
   #onDispatch (waitMs: number, task: BalancerTask): void {
-    if (this.#waiting.size > 0) {
-      // piscina stamps `created` inside our run() call, so the dispatched task is the one whose
-      // submission window contains it (piscina hands the balancer no other handle on the task).
-      for (const control of this.#waiting) {
-        if (control.submittedAt <= task.created && task.created <= control.submittedBy) {
-          this.#dequeue(control)
-          break
-        }
+    for (const job of this.#awaitingThread) {
+      if (job.handedAt <= task.created && task.created <= job.handedBy) {
+        this.#awaitingThread.delete(job)
+        this.emit('dispatch', performance.now() - job.submittedAt)
+        return
       }
     }
+    // A task given to `pool.piscina` directly: piscina's own wait.
     this.emit('dispatch', waitMs)
+  }
+
+  /** The pool's own queue plus the tasks piscina holds for a thread. */
+  #queuedCount (): number {
+    return this.#queue.size + this.piscina.queueSize
+  }
+
+  #inFlightCount (): number {
+    return this.#submitted - this.#completed - this.#failedCount()
   }
 
   #failedCount (): number {
@@ -464,36 +555,30 @@ export class BackpressurePool extends EventEmitter<BackpressurePoolEvents> {
     return error
   }
 
-  #classify (error: unknown, control: Controlled | undefined, timeout: number): Error {
+  #stopError (job: Job, reason: StopReason, cause?: { cause: unknown }): Error {
+    if (reason === 'timeout') {
+      this.#timedOut++
+      return new TaskTimeoutError(job.timeoutMs, cause)
+    }
+    if (reason === 'shed') {
+      this.#shed++
+      const waitedMs = Math.round(performance.now() - job.submittedAt)
+      return this.#rejectError(new QueueWaitExceededError(waitedMs, (this.#codel as QueueDelayController).targetMs, cause))
+    }
+    this.#aborted++
+    return new TaskAbortedError(cause)
+  }
+
+  /** Maps a rejection from piscina (the job was handed off) to a coded error, and counts it. */
+  #classify (error: unknown, job: Job): Error {
     const message = error instanceof Error ? error.message : ''
     const cause = { cause: error }
-    if (this.#failure !== undefined && CLOSED_MESSAGES.has(message)) {
+    if (message === TERMINATED_MESSAGE) {
       this.#rejected++
-      return new PoolDownError(this.#failure, cause)
+      return this.#failure !== undefined ? new PoolDownError(this.#failure, cause) : new PoolClosedError(cause)
     }
-    if (error instanceof Error && error.name === 'AbortError') {
-      if (control?.reason === 'timeout') {
-        this.#timedOut++
-        return new TaskTimeoutError(timeout, cause)
-      }
-      if (control?.reason === 'shed') {
-        this.#shed++
-        return this.#rejectError(new QueueWaitExceededError(Math.round(control.waitedMs), (this.#codel as QueueDelayController).targetMs, cause))
-      }
-      this.#aborted++
-      return new TaskAbortedError(cause)
-    }
-    // run() refuses a task once queueSize (which includes piscina's own queue) reaches maxQueue, so
-    // piscina's limit is never hit first; kept so its message still maps right if that changes.
-    /* c8 ignore start -- unreachable with piscina 5.3, see above */
-    if (QUEUE_FULL_MESSAGES.has(message)) {
-      this.#rejected++
-      return this.#rejectError(new QueueFullError(cause))
-    }
-    /* c8 ignore stop */
-    if (CLOSED_MESSAGES.has(message) || message === 'Close operation timed out') {
-      this.#rejected++
-      return new PoolClosedError(cause)
+    if (job.stopReason !== undefined && error instanceof Error && error.name === 'AbortError') {
+      return this.#stopError(job, job.stopReason, cause)
     }
     if (message.startsWith(WORKER_EXIT_PREFIX)) {
       this.#crashed++
@@ -503,19 +588,11 @@ export class BackpressurePool extends EventEmitter<BackpressurePoolEvents> {
     return new TaskFailedError(cause)
   }
 
-  /** Announces a reported transition; calls each listener on its own, so one that throws neither
-   * breaks `run()` nor starves the rest. */
+  /** Announces a reported transition (after flap damping). */
   #report (busy: boolean): void {
     const to = busy ? 'busy' : 'free'
     this.#transitions[to]++
-    const snapshot = this.snapshot()
-    for (const listener of this.listeners(to)) {
-      try {
-        (listener as (snapshot: PoolSnapshot) => void)(snapshot)
-      } catch (error) {
-        this.#onListenerError(error)
-      }
-    }
+    this.#emitSafely(to, this.snapshot())
   }
 }
 

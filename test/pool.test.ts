@@ -2,6 +2,7 @@ import { once } from 'node:events'
 import { request as httpRequest } from 'node:http'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import t from 'tap'
+import { leastBusyBalancer } from '../lib/dispatch-balancer.js'
 import type { PoolSnapshot } from '../lib/pool.js'
 import { BROKEN_WORKER, GATE_WORKER, Gate, WORKER, startPoolApp } from './helpers/pool.js'
 
@@ -137,7 +138,7 @@ t.test('good option values are accepted', async (t) => {
     { maxQueue: 'auto' as const }, { maxQueue: Infinity }, { maxQueue: 3 }, { admission: true }, { admission: false },
     { admission: { target: 10, interval: 200 } }, { dwell: { busy: 100, free: 500 } }, { rejectStatusCode: 429 as const },
     { retryAfter: 0 }, { minThreads: 1, maxThreads: 1, idleTimeout: 1000, closeTimeout: 0, stricterFIFO: false, timeout: 5000 },
-    { filename: pathToFileURL(WORKER) }, { filename: pathToFileURL(WORKER).href }
+    { filename: pathToFileURL(WORKER) }, { filename: pathToFileURL(WORKER).href }, { loadBalancer: leastBusyBalancer(1) }
   ]) {
     const { app } = await startPoolApp(t, options, { listen: false })
     // Queue-wait admission counts a thread's start-up as queueing; start from a ready thread.

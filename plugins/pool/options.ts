@@ -7,8 +7,8 @@
  * | filename         | (required)                     | worker file: path, `file:` URL string or URL            |
  * | minThreads       | piscina: max(cores / 2, 1)     | at least 1 (with 0, piscina strands queued tasks when the last thread crashes) |
  * | maxThreads       | piscina: cores × 1.5           |                                                         |
- * | maxQueue         | piscina: Infinity              | positive integer, Infinity or 'auto'; 0 is refused      |
- * | stricterFIFO     | **true** (piscina: false)      | fair FIFO: requests wait in arrival order               |
+ * | maxQueue         | Infinity                       | bounds the pool's own queue: positive integer, Infinity or 'auto' (maxThreads²) |
+ * | stricterFIFO     | **true** (piscina: false)      | FIFO for the few tasks piscina holds while a thread starts |
  * | closeTimeout     | piscina: 30000 ms              | bounds how long `app.close()` waits for queued tasks    |
  * | timeout          | 0 (none)                       | default task deadline in ms, counted from submission    |
  * | admission        | false                          | CoDel queue-wait shedding: true or { target: 5, interval: 100 } (ms) |
@@ -84,8 +84,8 @@ function normalizeFilename (value: unknown): string {
 
 function normalizeMaxQueue (value: unknown): number | 'auto' | undefined {
   if (value === undefined || value === 'auto') return value
-  // maxQueue 0 is broken in piscina 5.3.2: the refused task stays queued, runs later, and the process
-  // can crash on "Unexpected message from Worker". Refuse it rather than pass it on.
+  // The pool enforces it on its own queue (lib/pool.ts). 0 stays refused: piscina 5.3.2 breaks on
+  // it (the refused task runs later), so it never meant "no queue" for this plugin's users.
   return numberOption('pool.maxQueue', value, Infinity, { integer: true, min: 1, allowInfinity: true })
 }
 
@@ -127,8 +127,9 @@ export function normalizePoolOptions (raw: unknown): NormalizedPoolOptions {
   if (options.closeTimeout !== undefined) numberOption('pool.closeTimeout', options.closeTimeout, 30000, { integer: true, min: 0 })
   const maxQueue = normalizeMaxQueue(options.maxQueue)
   if (maxQueue !== undefined) piscina.maxQueue = maxQueue
-  // piscina's default (false) lets tasks overtake each other; a queued request could wait for
-  // seconds while later ones run (p99 6.1 s vs a fair 2% spread, measured in shared/reference).
+  // piscina's default (false) lets tasks overtake each other (p99 6.1 s vs a fair 2% spread,
+  // measured in shared/reference). piscina only holds the tasks it can start (lib/pool.ts), so this
+  // now orders just those waiting for a thread that is starting.
   piscina.stricterFIFO = booleanOption('pool.stricterFIFO', options.stricterFIFO, true)
   if (options.loadBalancer !== undefined) functionOption('pool.loadBalancer', options.loadBalancer)
 

@@ -83,17 +83,7 @@ export async function startPoolApp (t: Teardown, pool: Partial<PoolPluginOptions
   return { app, url, logs }
 }
 
-/** A deterministic random source (mulberry32), so a failing property run can be replayed by seed. */
-export function seededRandom (seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let x = state
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { seededRandom } from './random.js'
 
 /** Fake timers for the flap damper: time moves only when `tick()` says so. */
 export class FakeTimers {
