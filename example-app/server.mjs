@@ -43,7 +43,7 @@ const lines = [
   `  probe      curl -i -X ${config.probeMethods[0]} ${url}${config.probeUrl}        (200 free, ${config.probeBusyStatus} busy)`,
   agentPort === null
     ? '  agent      off (AGENT_PORT=off)'
-    : `  agent      printf '\\n' | nc ${config.host} ${agentPort}        (HAProxy agent-check)`,
+    : `  agent      node -e "require('net').connect(${agentPort}, '${config.host}').pipe(process.stdout)"   (HAProxy agent-check)`,
   `  metrics    curl ${url}/metrics`,
   `  dashboard  ${url}/dashboard`,
   `  upstream   ${upstreamUrl}${upstream === null ? '' : ` (built-in, answers after ${config.upstreamDelayMs} ms)`}`,

@@ -152,8 +152,7 @@ t.test('AgentServer: a reply that throws sends the fallback line and reports the
   t.equal(await agentCheck(port), '\n')
   t.equal(errors.length, 1)
   await server.close()
-  await server.close()
-  t.pass('closing twice is harmless')
+  await t.resolves(server.close(), 'closing twice is harmless')
 })
 
 t.test('AgentServer: maxConnections bounds sockets held at once', async (t) => {

@@ -12,6 +12,7 @@ import type { OutgoingHttpHeaders } from 'node:http'
 import { AgentServer } from '../../lib/agent-server.js'
 import { agentReply } from '../../lib/agent-reply.js'
 import { ServerStateTable } from '../../lib/haproxy-server-state.js'
+import { POOL_PLUGIN_NAME } from '../pool/index.js'
 import { InvalidOptionError } from '../../lib/errors.js'
 import { normalizeHttpchkOptions, type HttpchkPluginOptions } from './options.js'
 import type { BackpressureControl, ProbeState } from './decorators.js'
@@ -248,5 +249,5 @@ async function httpchkPlugin (fastify: FastifyInstance, rawOptions: HttpchkPlugi
 export default fp(httpchkPlugin, {
   fastify: '5.x',
   name: HTTPCHK_PLUGIN_NAME,
-  dependencies: ['fastify-backpressure-pool']
+  dependencies: [POOL_PLUGIN_NAME]
 })

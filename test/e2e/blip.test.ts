@@ -83,8 +83,7 @@ if (binary !== undefined) {
       const up = await haproxy.waitForServer('app1', (status) => status === 'UP', { timeout: 15000 })
       const backMs = performance.now() - endAt
       t.ok(backMs < 1500 + UPSTREAM_TIMEOUT_MS + MARGIN, `blip over → app1 UP in ${Math.round(backMs)} ms`)
-      await haproxy.waitForServer('app1', (_status, row) => Number(row.stot) >= Number(up.row.stot) + 10, { timeout: 10000 })
-      t.pass('app1 serves again after the blip')
+      await t.resolves(haproxy.waitForServer('app1', (_status, row) => Number(row.stot) >= Number(up.row.stot) + 10, { timeout: 10000 }), 'app1 serves again after the blip')
       t.comment(`figures blip: out=${Math.round(outMs)} back=${Math.round(backMs)} maxQueue=${maxQueue}`)
     } finally {
       stop.abort()
