@@ -361,10 +361,10 @@ function buildRows (results) {
       if (entry === undefined) continue
       const valid = id !== 'B1' || probeWorks
       const k = (value) => `${(value / 1000).toFixed(1)}k`
-      add(id, `${what}: req/s`, `${fmtRatio(entry.throughputRatio)} (${k(entry.requestsPerSecond.subject)} vs ${k(entry.requestsPerSecond.baseline)})`,
+      add(id, `${what}: req/s`, `${fmtRatio(entry.throughputRatio, 3)} (${k(entry.requestsPerSecond.subject)} vs ${k(entry.requestsPerSecond.baseline)})`,
         `≥ ${target}`, valid ? verdict(atLeast(entry.throughputRatio, target)) : 'INVALID')
       add(id, `${what}: capacity (CPU/req)`,
-        `${fmtRatio(entry.capacityRatio)} (${entry.cpuMicrosPerRequest.subject.toFixed(1)} vs ${entry.cpuMicrosPerRequest.baseline.toFixed(1)} µs)`,
+        `${fmtRatio(entry.capacityRatio, 3)} (${entry.cpuMicrosPerRequest.subject.toFixed(1)} vs ${entry.cpuMicrosPerRequest.baseline.toFixed(1)} µs)`,
         `≥ ${target}`, valid ? verdict(atLeast(entry.capacityRatio, target)) : 'INVALID')
       const pct = (share) => `${Math.round(share * 100)}%`
       notes.push(`${id}: CPU used during the runs (median; 100% = one core): server ${pct(entry.cpuShare.baseline.server)} (baseline) / ` +
@@ -405,7 +405,7 @@ function buildRows (results) {
 
   if (results.poolThroughput !== undefined) {
     const b5 = results.poolThroughput
-    add('B5', 'app.pool.run() vs piscina.run(): tasks/s', `${fmtRatio(b5.ratio)} (${(b5.ours / 1000).toFixed(1)}k vs ${(b5.raw / 1000).toFixed(1)}k)`,
+    add('B5', 'app.pool.run() vs piscina.run(): tasks/s', `${fmtRatio(b5.ratio, 3)} (${(b5.ours / 1000).toFixed(1)}k vs ${(b5.raw / 1000).toFixed(1)}k)`,
       '≥ 0.95', verdict(atLeast(b5.ratio, 0.95)))
   }
   if (results.busyLatency !== undefined) {

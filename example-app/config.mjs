@@ -1,7 +1,7 @@
 // Reads the example app's configuration from env variables. Every variable is optional; a value
 // that is present but wrong stops the app at start-up with a message naming it (never per request).
 
-/** The variables, their defaults and what they mean (docs/readme/example-app.md has the same table). */
+/** The variables, their defaults and what they mean (README.md, "Example app", has the same table). */
 export const ENV_DEFAULTS = Object.freeze({
   HOST: '127.0.0.1',
   PORT: '3000', // 0 = pick a free port

@@ -177,7 +177,7 @@ export { queued, code }
 `)
   // One program per consumer: a program that both imports and requires the package sees two
   // copies of the `app.pool` augmentation (dist/esm and dist/cjs declare distinct BackpressurePool
-  // classes) and tsc reports TS2717; docs/readme/packaging.md says so.
+  // classes) and tsc reports TS2717; README.md ("Compatibility") says so.
   for (const resolution of ['node16', 'nodenext']) {
     for (const [consumer, declarations] of [['consumer.mts', 'dist/esm'], ['consumer.cts', 'dist/cjs']] as const) {
       await t.test(`a scratch TypeScript ${consumer} type-checks against ${declarations} under moduleResolution ${resolution}`, async (t) => {

@@ -34,7 +34,8 @@ export function writeB3Chart (path, saturation, machine) {
       })
     })))
   const exponents = series.flatMap(({ points }) => points.map(([, y]) => y)).filter(Number.isFinite)
-  const yMin = Math.floor(Math.min(...exponents))
+  // A margin below the lowest line, which would otherwise sit on the frame.
+  const yMin = Math.floor(Math.min(...exponents) - 0.25)
   const yMax = Math.ceil(Math.max(...exponents))
   const yTicks = []
   for (let exponent = yMin; exponent <= yMax; exponent++) yTicks.push([exponent, formatDecade(exponent)])
