@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { CHROMIUM, HAPROXY, chromiumPath, findProgram, haproxyPath, missingMessage, programPath, skipUnlessInstalled, type SystemProgram } from './helpers/system.js'
+import { CHROMIUM, HAPROXY, chromiumPath, findProgram, haproxyPath, missingMessage, programPath, skipUnlessInstalled, type SystemProgram } from '../helpers/system.js'
 
 const absent: SystemProgram = { program: 'fastify-backpressure-no-such-program', debianPackage: 'no-such-package', envVar: 'NO_SUCH_PROGRAM_PATH' }
 

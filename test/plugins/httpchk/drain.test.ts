@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import t from 'tap'
-import { startHttpchkApp, type StartOptions } from './helpers/httpchk-app.js'
-import { agentCheck, haproxyProbe, rawHttp } from './helpers/raw-client.js'
+import { startHttpchkApp, type StartOptions } from '../../helpers/httpchk-app.js'
+import { agentCheck, haproxyProbe, rawHttp } from '../../helpers/raw-client.js'
 
 const work = (port: number, ms: number): Promise<{ status: number, body: string }> =>
   rawHttp(port, `GET /work?ms=${ms} HTTP/1.0\r\n\r\n`, { timeoutMs: 20_000 })

@@ -5,9 +5,9 @@
  */
 import { connect } from 'node:net'
 import t from 'tap'
-import { startHttpchkApp } from './helpers/httpchk-app.js'
-import { agentCheck, rawHttp } from './helpers/raw-client.js'
-import { seededRandom } from './helpers/random.js'
+import { startHttpchkApp } from '../../helpers/httpchk-app.js'
+import { agentCheck, rawHttp } from '../../helpers/raw-client.js'
+import { seededRandom } from '../../helpers/random.js'
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed)
 

@@ -2,13 +2,13 @@ import { once } from 'node:events'
 import Fastify from 'fastify'
 import underPressure from '@fastify/under-pressure'
 import t from 'tap'
-import httpchkPlugin, { HTTPCHK_PLUGIN_NAME } from '../plugins/httpchk/index.js'
-import poolPlugin from '../plugins/pool/index.js'
-import { startHttpchkApp, WORKER } from './helpers/httpchk-app.js'
-import { haproxyProbe, rawHttp } from './helpers/raw-client.js'
+import httpchkPlugin, { HTTPCHK_PLUGIN_NAME } from '../../../plugins/httpchk/index.js'
+import poolPlugin from '../../../plugins/pool/index.js'
+import { startHttpchkApp, WORKER } from '../../helpers/httpchk-app.js'
+import { haproxyProbe, rawHttp } from '../../helpers/raw-client.js'
 
 /** Blocks every thread of a 2-thread pool and waits until the pool reports busy. */
-async function saturate (pool: import('../lib/pool.js').BackpressurePool, ms: number, queued = 1): Promise<Promise<unknown>[]> {
+async function saturate (pool: import('../../../lib/pool.js').BackpressurePool, ms: number, queued = 1): Promise<Promise<unknown>[]> {
   const busy = once(pool, 'busy')
   const tasks = [] as Promise<unknown>[]
   for (let i = 0; i < 2 + queued; i++) tasks.push(pool.run({ op: 'block', ms }))
@@ -261,7 +261,7 @@ t.test('every option is validated at registration, naming the option and the val
 })
 
 t.test('valid option forms are accepted', async (t) => {
-  const { normalizeHttpchkOptions } = await import('../plugins/httpchk/options.js')
+  const { normalizeHttpchkOptions } = await import('../../../plugins/httpchk/options.js')
   const defaults = normalizeHttpchkOptions(undefined)
   t.same([...defaults.methods], ['OPTIONS'])
   t.equal(defaults.url, '/')

@@ -13,8 +13,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
-const workerFile = fileURLToPath(new URL('./fixtures/worker.mjs', import.meta.url))
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const workerFile = fileURLToPath(new URL('../fixtures/worker.mjs', import.meta.url))
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
 const CHILD_TIMEOUT_MS = 60_000
 

@@ -2,11 +2,11 @@ import { once } from 'node:events'
 import { connect, createServer } from 'node:net'
 import Fastify from 'fastify'
 import t from 'tap'
-import { AgentServer } from '../lib/agent-server.js'
-import httpchkPlugin from '../plugins/httpchk/index.js'
-import poolPlugin from '../plugins/pool/index.js'
-import { startHttpchkApp, WORKER } from './helpers/httpchk-app.js'
-import { agentCheck } from './helpers/raw-client.js'
+import { AgentServer } from '../../../lib/agent-server.js'
+import httpchkPlugin from '../../../plugins/httpchk/index.js'
+import poolPlugin from '../../../plugins/pool/index.js'
+import { startHttpchkApp, WORKER } from '../../helpers/httpchk-app.js'
+import { agentCheck } from '../../helpers/raw-client.js'
 
 /**
  * Holds a connection open after the agent's answer (our side never ends). `answered` resolves

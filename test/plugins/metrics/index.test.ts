@@ -4,12 +4,12 @@
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Registry, Counter } from 'prom-client'
-import poolPlugin from '../plugins/pool/index.js'
-import metricsPlugin, { METRICS_PLUGIN_NAME, type MetricsPluginOptions } from '../plugins/metrics/index.js'
-import { DEFAULT_QUEUE_WAIT_BUCKETS } from '../lib/pool-metrics.js'
-import type { PoolSnapshot } from '../lib/pool.js'
+import poolPlugin from '../../../plugins/pool/index.js'
+import metricsPlugin, { METRICS_PLUGIN_NAME, type MetricsPluginOptions } from '../../../plugins/metrics/index.js'
+import { DEFAULT_QUEUE_WAIT_BUCKETS } from '../../../lib/pool-metrics.js'
+import type { PoolSnapshot } from '../../../lib/pool.js'
 
-const GATE_WORKER = new URL('./fixtures/gate-worker.mjs', import.meta.url).href
+const GATE_WORKER = new URL('../../fixtures/gate-worker.mjs', import.meta.url).href
 const THREADS = 2
 
 interface App { app: FastifyInstance, url: string }

@@ -5,7 +5,7 @@ import t from 'tap'
 import { createServer, type Server } from 'node:http'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
-import { startExampleApp, waitForOutput } from './helpers/example-app.js'
+import { startExampleApp, waitForOutput } from '../helpers/example-app.js'
 
 interface Sample {
   t: number

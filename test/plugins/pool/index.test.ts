@@ -2,9 +2,9 @@ import { once } from 'node:events'
 import { request as httpRequest } from 'node:http'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import t from 'tap'
-import { leastBusyBalancer } from '../lib/dispatch-balancer.js'
-import type { PoolSnapshot } from '../lib/pool.js'
-import { BROKEN_WORKER, GATE_WORKER, Gate, WORKER, startPoolApp } from './helpers/pool.js'
+import { leastBusyBalancer } from '../../../lib/dispatch-balancer.js'
+import type { PoolSnapshot } from '../../../lib/pool.js'
+import { BROKEN_WORKER, GATE_WORKER, Gate, WORKER, startPoolApp } from '../../helpers/pool.js'
 
 /** The value or the error a promise settles with. */
 const settle = async (promise: PromiseLike<unknown>): Promise<unknown> => await promise.then((v) => v, (e: unknown) => e)
@@ -121,7 +121,7 @@ const badOptions: Array<[option: string, value: unknown, extra?: Record<string, 
 for (const [option, value, extra] of badOptions) {
   t.test(`pool.${option} = ${String(value)} is refused at ready()`, async (t) => {
     const Fastify = (await import('fastify')).default
-    const poolPlugin = (await import('../plugins/pool/index.js')).default
+    const poolPlugin = (await import('../../../plugins/pool/index.js')).default
     const app = Fastify()
     t.teardown(() => app.close())
     const options = extra ?? { [option]: value }
@@ -150,7 +150,7 @@ t.test('good option values are accepted', async (t) => {
 
 t.test('a worker file that does not exist: FST_BACKPRESSURE_WORKER_NOT_FOUND', async (t) => {
   const Fastify = (await import('fastify')).default
-  const poolPlugin = (await import('../plugins/pool/index.js')).default
+  const poolPlugin = (await import('../../../plugins/pool/index.js')).default
   for (const filename of ['/nonexistent/worker.mjs', pathToFileURL('/nonexistent/worker.mjs').href, new URL('file:///nonexistent/worker.mjs')]) {
     const app = Fastify()
     t.teardown(() => app.close())

@@ -7,9 +7,9 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import './helpers/process-guards.js'
+import '../helpers/process-guards.js'
 
-const SOAK = fileURLToPath(new URL('../scripts/soak.mjs', import.meta.url))
+const SOAK = fileURLToPath(new URL('../../scripts/soak.mjs', import.meta.url))
 
 t.test('short soak: bounded queue, flat memory, every answer 200 or 503', async (t) => {
   const env: NodeJS.ProcessEnv = { ...process.env }

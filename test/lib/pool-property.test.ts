@@ -4,8 +4,8 @@
  * queued or running, the counters add up, and the busy tracker never disagreed with piscina.
  */
 import t from 'tap'
-import type { PoolSnapshot } from '../lib/pool.js'
-import { createPool, seededRandom } from './helpers/pool.js'
+import type { PoolSnapshot } from '../../lib/pool.js'
+import { createPool, seededRandom } from '../helpers/pool.js'
 
 const SEEDS = [11, 22, 33, 44, 55, 66, 77, 88, 99, 110, 121, 132]
 const OPS = 160

@@ -4,11 +4,11 @@
 import t, { type Test } from 'tap'
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
-import poolPlugin from '../plugins/pool/index.js'
-import metricsPlugin from '../plugins/metrics/index.js'
-import { startGraphiteListener, type GraphiteListener, type ReceivedLine } from './helpers/graphite-listener.js'
+import poolPlugin from '../../../plugins/pool/index.js'
+import metricsPlugin from '../../../plugins/metrics/index.js'
+import { startGraphiteListener, type GraphiteListener, type ReceivedLine } from '../../helpers/graphite-listener.js'
 
-const GATE_WORKER = new URL('./fixtures/gate-worker.mjs', import.meta.url).href
+const GATE_WORKER = new URL('../../fixtures/gate-worker.mjs', import.meta.url).href
 const THREADS = 2
 const PREFIX = 'test.web1'
 // The last figure of each push: once it arrives, the whole push has (one write, in order).
