@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// fastify-backpressure benchmarks (issue #5): B1–B7, each against a baseline measured in the same
+// fastify-backpressure benchmarks: B1–B9, each against a baseline measured in the same
 // run, with the target beside each figure.
 //
 //   npm run bench              full run, about 7 minutes; writes bench/results/latest.json,
@@ -21,6 +21,7 @@ import { mkdirSync, readdirSync, statSync, writeFileSync, readFileSync } from 'n
 import { cpus, loadavg, totalmem, platform, release } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
 import { runToResult, startServer, startService } from './lib/children.mjs'
 import { median, pairedRatios, slope } from './lib/stats.mjs'
 import { renderTable, renderMarkdown } from './lib/report.mjs'
@@ -31,13 +32,17 @@ const fixture = (name) => fileURLToPath(new URL(`./fixtures/${name}`, import.met
 const SERVER = fixture('server.mjs')
 const LOAD = fixture('load.mjs')
 
-const args = process.argv.slice(2)
-const QUICK = args.includes('--quick')
-const onlyIndex = args.indexOf('--only')
-const ONLY = onlyIndex === -1 ? null : new Set(args[onlyIndex + 1].toUpperCase().split(','))
-const roundsIndex = args.indexOf('--rounds')
-const ROUNDS = roundsIndex === -1 ? null : Number(args[roundsIndex + 1])
-if (ROUNDS !== null && !(Number.isInteger(ROUNDS) && ROUNDS >= 1)) throw new Error(`--rounds needs a positive integer, got ${args[roundsIndex + 1]}`)
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    rounds: { type: 'string' }
+  }
+})
+const QUICK = args.quick
+const ONLY = args.only === undefined ? null : new Set(args.only.toUpperCase().split(','))
+const ROUNDS = args.rounds === undefined ? null : Number(args.rounds)
+if (ROUNDS !== null && !(Number.isInteger(ROUNDS) && ROUNDS >= 1)) throw new Error(`--rounds needs a positive integer, got ${args.rounds}`)
 const wants = (...ids) => ONLY === null || ids.some((id) => ONLY.has(id))
 
 // Worker threads in every pool (bench/fixtures/*.mjs use the same number).
@@ -58,7 +63,9 @@ const PLAN = QUICK
       kinds: { block: ['hook', 'status', 'pool'], burn: ['hook'] },
       b5: { rounds: 4, tasks: 5000, window: 256 },
       b6: { samples: 100, observeMs: 2200 },
-      b7: { rounds: 1, durationMs: 2500, taskMs: 10, overload: 10 }
+      b7: { rounds: 1, durationMs: 2500, taskMs: 10, overload: 10 },
+      b8: { rounds: 4, tasks: 50000, window: 256, concurrency: 16 },
+      b9: { rounds: 1, durationMs: 4500, rate: 200, fixed: [4, 16, 64] }
     }
   : {
       mode: 'full',
@@ -70,7 +77,9 @@ const PLAN = QUICK
       kinds: { block: ['hook', 'status', 'pool'], burn: ['hook', 'status'] },
       b5: { rounds: 12, tasks: 10000, window: 256 },
       b6: { samples: 1000, observeMs: 3000 },
-      b7: { rounds: 3, durationMs: 6000, taskMs: 10, overload: 10 }
+      b7: { rounds: 3, durationMs: 6000, taskMs: 10, overload: 10 },
+      b8: { rounds: 12, tasks: 200000, window: 256, concurrency: 16 },
+      b9: { rounds: 3, durationMs: 9000, rate: 200, fixed: [4, 16, 64] }
     }
 
 if (ROUNDS !== null) Object.assign(PLAN, { rounds: ROUNDS, latencyRounds: ROUNDS })
@@ -286,6 +295,23 @@ async function benchPoolThroughput () {
   return { ...result, raw: median(raw), ours: median(ours), ratio: median(pairedRatios(ours, raw)) }
 }
 
+async function benchLaneThroughput () {
+  const result = await runToResult(fixture('lane-throughput.mjs'), PLAN.b8, { timeoutMs: 120_000, execArgv: ['--expose-gc'] })
+  const pLimit = result.callsPerSecond['p-limit']
+  const lane = result.callsPerSecond['lane.run()']
+  return { ...result, pLimit: median(pLimit), lane: median(lane), ratio: median(pairedRatios(lane, pLimit)) }
+}
+
+async function benchAdaptiveBlip () {
+  const result = await runToResult(fixture('adaptive-blip.mjs'), PLAN.b9, { timeoutMs: 300_000 })
+  const summary = Object.fromEntries(Object.entries(result.results).map(([name, runs]) => [name, {
+    goodput: median(runs.map((r) => r.goodput)),
+    p99: median(runs.map((r) => r.p99)),
+    meanLimit: median(runs.map((r) => r.meanLimit))
+  }]))
+  return { ...result, summary }
+}
+
 async function benchBusyLatency () {
   return runToResult(fixture('busy-latency.mjs'), PLAN.b6, { timeoutMs: 60_000 })
 }
@@ -406,7 +432,22 @@ function buildRows (results) {
   if (results.poolThroughput !== undefined) {
     const b5 = results.poolThroughput
     add('B5', 'app.pool.run() vs piscina.run(): tasks/s', `${fmtRatio(b5.ratio, 3)} (${(b5.ours / 1000).toFixed(1)}k vs ${(b5.raw / 1000).toFixed(1)}k)`,
-      '≥ 0.95', verdict(atLeast(b5.ratio, 0.95)))
+      '≥ 0.97', verdict(atLeast(b5.ratio, 0.97)))
+  }
+  if (results.laneThroughput !== undefined) {
+    const b8 = results.laneThroughput
+    add('B8', `lane.run() vs p-limit, concurrency ${b8.concurrency}: calls/s`, `${fmtRatio(b8.ratio, 3)} (${(b8.lane / 1000).toFixed(0)}k vs ${(b8.pLimit / 1000).toFixed(0)}k)`,
+      '≥ 1.0', verdict(atLeast(b8.ratio, 1.0)))
+  }
+  if (results.adaptiveBlip !== undefined) {
+    const { summary, rate, durationMs } = results.adaptiveBlip
+    const fixedNames = Object.keys(summary).filter((name) => name !== 'adaptive')
+    const byGoodput = [...fixedNames].sort((a, b) => summary[b].goodput - summary[a].goodput)
+    const describe = (name) => `${summary[name].goodput.toFixed(1)}/s, p99 ${summary[name].p99.toFixed(0)} ms (mean limit ${summary[name].meanLimit.toFixed(1)})`
+    add('B9', 'blip: adaptive limit', describe('adaptive'), 'report', 'INFO')
+    add('B9', `blip: best fixed (${byGoodput[0]})`, describe(byGoodput[0]), 'report', 'INFO')
+    add('B9', `blip: worst fixed (${byGoodput.at(-1)})`, describe(byGoodput.at(-1)), 'report', 'INFO')
+    notes.push(`B9: ${rate} calls/s open-loop for ${durationMs / 1000} s into an upstream that serves 8 at once in 10 ms, +1 s during the middle third; 500 ms deadline; goodput = answered calls/s, p99 of answered calls.`)
   }
   if (results.busyLatency !== undefined) {
     const { ours, underPressure } = results.busyLatency
@@ -468,6 +509,8 @@ try {
 if (wants('B5')) results.poolThroughput = await benchPoolThroughput()
 if (wants('B6')) results.busyLatency = await benchBusyLatency()
 if (wants('B7')) results.overload = await benchOverload()
+if (wants('B8')) results.laneThroughput = await benchLaneThroughput()
+if (wants('B9')) results.adaptiveBlip = await benchAdaptiveBlip()
 
 machine.loadAverageAtEnd = loadavg().map((value) => Math.round(value * 100) / 100)
 const { rows, notes } = buildRows(results)

@@ -4,17 +4,7 @@ import Fastify from 'fastify'
 import backpressure from 'fastify-backpressure'
 import dashboard from './dashboard.mjs'
 
-const WORKER = new URL('./worker.mjs', import.meta.url).href
-
-/**
- * Runs `task` in the pool, aborted if the client goes away before the answer is written
- * (a queued task is then dropped, a running one stops: nobody is waiting for it).
- */
-function runForRequest (app, reply, task) {
-  const controller = new AbortController()
-  reply.raw.once('close', () => { if (!reply.raw.writableFinished) controller.abort() })
-  return app.pool.run(task, { signal: controller.signal })
-}
+const WORKER = new URL('./worker.mjs', import.meta.url)
 
 /**
  * @param {ReturnType<import('./config.mjs').readConfig>} config
@@ -23,10 +13,15 @@ function runForRequest (app, reply, task) {
 export async function buildApp (config, { upstreamUrl }) {
   const app = Fastify({ logger: { level: config.logLevel } })
 
-  // Register the suite first: onRequest hooks run in registration order, and the probe must answer
-  // before any hook the app adds later (auth, rate limits, ...).
+  // Registration order does not matter for the probe: it is answered at the server's front door,
+  // before any route or hook of any context (docs/readiness.md).
   await app.register(backpressure, {
     pool: { filename: WORKER, maxThreads: config.maxThreads, minThreads: config.maxThreads, maxQueue: config.maxQueue, timeout: config.taskTimeoutMs },
+    // /upstream calls the upstream on the main thread, through a lane: a hung upstream fills the
+    // lane's slots, the lane goes busy, and the probe says so (a worker thread is not needed for I/O).
+    // It keeps the capacity the calls had when they ran in worker threads (POOL_MAX_THREADS calls at
+    // once, POOL_MAX_QUEUE waiting), so the same env gives the same behaviour.
+    lanes: { upstream: { concurrency: config.maxThreads, maxQueue: config.maxQueue, timeout: config.upstreamTimeoutMs, affectsProbe: config.upstreamAffectsProbe } },
     httpchk: {
       method: config.probeMethods,
       url: config.probeUrl,
@@ -36,18 +31,12 @@ export async function buildApp (config, { upstreamUrl }) {
       haproxy: { inter: 1000, fall: 3 },
       // SIGTERM/SIGINT: drain (probe and agent say so at once), serve for the grace, then close.
       drain: { signals: true, ...(config.drainGraceMs === undefined ? {} : { graceMs: config.drainGraceMs }) },
-      ...(config.agentPort === null ? {} : { agent: { port: config.agentPort, host: config.host } })
+      ...(config.livenessUrl === null ? {} : { liveness: { url: config.livenessUrl } }),
+      ...(config.agentPort === null ? {} : { agent: { port: config.agentPort, host: config.host } }),
+      // example-app/cluster.mjs runs this app in node:cluster workers, each on a port of its own.
+      ...(process.env.BACKPRESSURE_OWN_PORT === '1' ? { ownPort: true } : {})
     },
     metrics: { exposeRoute: '/metrics' }
-  })
-
-  // server.close() waits for every open connection, and a keep-alive connection that goes idle after
-  // close() began is not closed for it: it would hold shutdown for keepAliveTimeout (72 s in
-  // Fastify). So once closing starts, every answer still in flight says `Connection: close`.
-  let closing = false
-  app.addHook('preClose', async function markClosing () { closing = true })
-  app.addHook('onSend', async function closeConnectionsWhenClosing (_request, reply) {
-    if (closing) reply.header('connection', 'close')
   })
 
   await app.register(dashboard, { prefix: '/dashboard', intervalMs: config.dashboardIntervalMs })
@@ -57,24 +46,37 @@ export async function buildApp (config, { upstreamUrl }) {
     return `<!doctype html><meta charset="utf-8"><title>fastify-backpressure example</title>
 <h1>fastify-backpressure example app</h1><ul>
 <li><a href="/page">/page</a>: a CPU-heavy render in the worker pool</li>
-<li><a href="/upstream">/upstream</a>: a worker calls a slow upstream, with a timeout</li>
+<li><a href="/upstream">/upstream</a>: the main thread calls a slow upstream in a lane, with a timeout</li>
 <li><a href="/block?ms=500">/block?ms=500</a>: a worker blocks its thread (to saturate the pool)</li>
 <li><a href="/dashboard">/dashboard</a>: live queue depth, busy state, HAProxy state</li>
 <li><a href="/metrics">/metrics</a>: Prometheus metrics</li></ul>
 <p>Health probe: <code>OPTIONS /</code> (HAProxy's <code>option httpchk</code>).</p>`
   })
 
-  app.get('/page', async (_request, reply) => {
-    const html = await runForRequest(app, reply, { op: 'page' })
+  // request.runInPool(): app.pool.run(), aborted if the client leaves before its answer (a queued
+  // task is dropped, a running one stopped: nobody is waiting for it).
+  app.get('/page', async (request, reply) => {
+    const html = await request.runInPool({ op: 'page' })
     reply.type('text/html; charset=utf-8')
     return html
   })
 
-  app.get('/upstream', async (_request, reply) => {
-    const result = await runForRequest(app, reply, { op: 'upstream', url: upstreamUrl, timeoutMs: config.upstreamTimeoutMs })
-    if (result.ok) return { upstream: result.body, ms: result.ms }
-    if (result.reason === 'timeout') return reply.code(504).send({ error: 'upstream timeout', timeoutMs: result.timeoutMs })
-    return reply.code(502).send({ error: 'upstream failed', message: result.message ?? `status ${result.status}` })
+  // request.runInLane(): the call runs on the main thread in the `upstream` lane; its signal fires
+  // on the lane's deadline (UPSTREAM_TIMEOUT_MS, counted from arrival) or when the client leaves.
+  app.get('/upstream', async (request, reply) => {
+    const started = performance.now()
+    try {
+      const body = await request.runInLane('upstream', async (signal) => {
+        const response = await fetch(upstreamUrl, { signal })
+        if (!response.ok) throw new Error(`status ${response.status}`)
+        return await response.json()
+      })
+      return { upstream: body, ms: Math.round(performance.now() - started) }
+    } catch (error) {
+      if (error.code === 'FST_BACKPRESSURE_TASK_TIMEOUT') return reply.code(504).send({ error: 'upstream timeout', timeoutMs: config.upstreamTimeoutMs })
+      if (error.code === 'FST_BACKPRESSURE_TASK_FAILED') return reply.code(502).send({ error: 'upstream failed', message: error.cause?.message ?? String(error.cause) })
+      throw error // queue full, client gone, closing: coded, with their own status
+    }
   })
 
   app.get('/block', {
@@ -85,8 +87,8 @@ export async function buildApp (config, { upstreamUrl }) {
         additionalProperties: false
       }
     }
-  }, async (request, reply) => {
-    return await runForRequest(app, reply, { op: 'block', ms: request.query.ms })
+  }, async (request) => {
+    return await request.runInPool({ op: 'block', ms: request.query.ms })
   })
 
   return app

@@ -1,7 +1,7 @@
 // Reads the example app's configuration from env variables. Every variable is optional; a value
 // that is present but wrong stops the app at start-up with a message naming it (never per request).
 
-/** The variables, their defaults and what they mean (README.md, "Example app", has the same table). */
+/** The variables, their defaults and what they mean (docs/example-app.md has the same table). */
 export const ENV_DEFAULTS = Object.freeze({
   HOST: '127.0.0.1',
   PORT: '3000', // 0 = pick a free port
@@ -11,11 +11,13 @@ export const ENV_DEFAULTS = Object.freeze({
   TASK_TIMEOUT_MS: '2000',
   UPSTREAM_URL: '', // '' = start the built-in slow upstream on a free loopback port
   UPSTREAM_DELAY_MS: '300', // delay of the built-in upstream
-  UPSTREAM_TIMEOUT_MS: '1000', // the worker's fetch timeout for /upstream
+  UPSTREAM_TIMEOUT_MS: '1000', // the upstream call's timeout for /upstream (in its lane)
+  UPSTREAM_AFFECTS_PROBE: '1', // '0' = the /upstream lane never makes the probe busy nor counts in the agent's answer
   DRAIN_GRACE_MS: '', // '' = the httpchk plugin's default
   HTTPCHK_METHOD: 'OPTIONS', // probe method(s), comma-separated (HAProxy's default probe is OPTIONS /)
   HTTPCHK_URL: '/', // probe path
   HTTPCHK_BUSY_STATUS: '503', // 404 for HAProxy's http-check disable-on-404 (NOLB instead of DOWN)
+  LIVENESS_URL: '', // '' = no liveness route; '/livez' for a Kubernetes livenessProbe
   BLOCK_MAX_MS: '10000', // cap for /block?ms=N
   DASHBOARD_INTERVAL_MS: '1000', // periodic dashboard snapshot (transitions are pushed at once)
   LOG_LEVEL: 'info'
@@ -45,6 +47,7 @@ export function readConfig (env = process.env) {
   if (upstreamUrl !== '' && !URL.canParse(upstreamUrl)) {
     throw new Error(`Invalid env UPSTREAM_URL=${JSON.stringify(upstreamUrl)}: expected an http(s) URL`)
   }
+  const livenessUrl = env.LIVENESS_URL ?? ENV_DEFAULTS.LIVENESS_URL
   const logLevel = env.LOG_LEVEL ?? ENV_DEFAULTS.LOG_LEVEL
   if (!LOG_LEVELS.has(logLevel)) {
     throw new Error(`Invalid env LOG_LEVEL=${JSON.stringify(logLevel)}: expected one of ${[...LOG_LEVELS].join(', ')}`)
@@ -61,10 +64,12 @@ export function readConfig (env = process.env) {
     upstreamUrl: upstreamUrl === '' ? null : upstreamUrl,
     upstreamDelayMs: integer(env, 'UPSTREAM_DELAY_MS', ms),
     upstreamTimeoutMs: integer(env, 'UPSTREAM_TIMEOUT_MS', { min: 1, max: 2 ** 31 - 1 }),
+    upstreamAffectsProbe: (env.UPSTREAM_AFFECTS_PROBE ?? ENV_DEFAULTS.UPSTREAM_AFFECTS_PROBE) !== '0',
     drainGraceMs: optionalInteger(env, 'DRAIN_GRACE_MS', ms),
     probeMethods: (env.HTTPCHK_METHOD ?? ENV_DEFAULTS.HTTPCHK_METHOD).split(',').map((method) => method.trim()),
     probeUrl: env.HTTPCHK_URL ?? ENV_DEFAULTS.HTTPCHK_URL,
     probeBusyStatus: integer(env, 'HTTPCHK_BUSY_STATUS', { min: 400, max: 599 }),
+    livenessUrl: livenessUrl === '' ? null : livenessUrl,
     blockMaxMs: integer(env, 'BLOCK_MAX_MS', { min: 1, max: 60000 }),
     dashboardIntervalMs: integer(env, 'DASHBOARD_INTERVAL_MS', { min: 100, max: 60000 }),
     logLevel

@@ -1,14 +1,20 @@
 // The live dashboard: GET /dashboard (page), /dashboard/app.js (its script) and /dashboard/events
 // (Server-Sent Events). Each event is one sample of the pool: pushed at once on every busy/free
-// transition, plus a periodic one every `intervalMs`. The last few minutes of samples are kept so
-// that a page opened late still draws the history. No build step and no CDN: the page draws its
-// own SVG, so it works offline.
+// transition, plus a periodic one every `intervalMs`. A sample carries the queue depth now and its
+// peak since the previous sample (`queuedPeak`), so a burst between two samples still shows; the
+// failed tasks by reason (`app.pool.stats()`); and the readiness the probe answers
+// (`app.backpressure.probeState()`). The last few minutes of samples are kept so that a page opened
+// late still draws the history. No build step and no CDN: the page draws its own SVG, so it works
+// offline.
 import { readFile } from 'node:fs/promises'
 
 const HISTORY_MS = 5 * 60 * 1000
 const HISTORY_MAX_SAMPLES = 5000
 // A client that reads slower than we write is dropped rather than buffered without bound.
 const MAX_BUFFERED_BYTES = 1024 * 1024
+// The pool emits no event when a task joins its queue, so between the events it does emit (busy,
+// free, dispatch) the queue is also read this often: a burst that stands at least this long is seen.
+const PEAK_POLL_MS = 10
 
 /**
  * @param {import('fastify').FastifyInstance} app
@@ -24,18 +30,37 @@ export default async function dashboard (app, { intervalMs = 1000 }) {
   const clients = new Set()
   const history = []
 
+  // The queue's peak since the last sample sent. Exact at every dispatch that leaves tasks queued
+  // (the pool's queue is FIFO, so the task that just left was one of queued + 1), and at the busy
+  // and free events; in between, read every PEAK_POLL_MS.
+  let queuedPeak = 0
+  const seePeak = (queued) => { if (queued > queuedPeak) queuedPeak = queued }
+  function onDispatch () {
+    const { queued } = app.pool.snapshot()
+    seePeak(queued > 0 ? queued + 1 : queued)
+  }
+  const peakPoll = setInterval(() => { seePeak(app.pool.snapshot().queued) }, PEAK_POLL_MS)
+  peakPoll.unref()
+
   function sample (kind, snapshot = app.pool.snapshot()) {
     const now = Date.now()
+    seePeak(snapshot.queued)
+    const stats = app.pool.stats()
     const entry = {
       t: now,
       kind,
       ...snapshot,
-      transitions: app.pool.stats().transitions,
+      queuedPeak,
+      transitions: stats.transitions,
+      // Why tasks failed, from the pool's lifetime counters: `rejected` is the queue full (or the
+      // pool closing or down), `shed` the admission control, `crashed` a thread that exited.
+      failures: { timedOut: stats.timedOut, queueFull: stats.rejected, crashed: stats.crashed, shed: stats.shed, aborted: stats.aborted, errored: stats.errored },
       // From the httpchk plugin: what the probe answers now, and the last X-Haproxy-Server-State
       // seen per balancer node (`http-check send-state`).
       probe: app.backpressure.probeState(),
       haproxy: app.backpressure.serverStates()
     }
+    queuedPeak = snapshot.queued
     history.push(entry)
     while (history.length > HISTORY_MAX_SAMPLES || (history.length > 0 && history[0].t < now - HISTORY_MS)) history.shift()
     const frame = `event: sample\ndata: ${JSON.stringify(entry)}\n\n`
@@ -49,6 +74,7 @@ export default async function dashboard (app, { intervalMs = 1000 }) {
   const onFree = (snapshot) => { sample('free', snapshot) }
   app.pool.on('busy', onBusy)
   app.pool.on('free', onFree)
+  app.pool.on('dispatch', onDispatch)
   const timer = setInterval(() => { sample('tick') }, intervalMs)
   // The dashboard must never keep the process alive.
   timer.unref()
@@ -81,8 +107,10 @@ export default async function dashboard (app, { intervalMs = 1000 }) {
   // preClose, before Fastify closes the server, so shutdown is not blocked.
   app.addHook('preClose', async function preClose () {
     clearInterval(timer)
+    clearInterval(peakPoll)
     app.pool.off('busy', onBusy)
     app.pool.off('free', onFree)
+    app.pool.off('dispatch', onDispatch)
     for (const client of clients) client.end()
     clients.clear()
   })

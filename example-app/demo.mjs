@@ -9,18 +9,23 @@
 // Env: DEMO_SECONDS (32), DEMO_BLIP_FROM (10), DEMO_BLIP_SECONDS (8), DEMO_RATE (120 requests/s,
 // open loop, at most 64 in flight: a steady load below the pools' capacity),
 // DEMO_SVG (docs/images/demo-timeline.svg), HAPROXY_PATH (found on PATH or in /usr/sbin otherwise).
-import { spawn, execFileSync } from 'node:child_process'
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:http'
-import { createConnection, createServer as createTcpServer } from 'node:net'
-import { tmpdir } from 'node:os'
-import { delimiter, dirname, join } from 'node:path'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
-import { haproxyConfig, RECIPES } from './haproxy-config.mjs'
+import { RECIPES } from './haproxy-config.mjs'
+import { startUpstream } from './upstream.mjs'
+import { startFaultProxy } from '../tools/fault-proxy.mjs'
 import { chart } from '../scripts/svg-chart.mjs'
+import { stopAll } from '../tools/child.mjs'
+import { startExampleApp } from '../tools/example-app.mjs'
+import { startHaproxy } from '../tools/haproxy.mjs'
+import { openLoopLoad } from '../tools/load.mjs'
+import { freePort } from '../tools/ports.mjs'
+import { metricValue } from '../tools/prometheus-text.mjs'
+import { HAPROXY, findProgram, missingMessage } from '../tools/system.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const SERVER = fileURLToPath(new URL('./server.mjs', import.meta.url))
 const recipe = process.argv[2] ?? 'agent'
 const SECONDS = Number(process.env.DEMO_SECONDS ?? 32)
 const BLIP_FROM = Number(process.env.DEMO_BLIP_FROM ?? 10)
@@ -32,147 +37,65 @@ const SVG_PATH = process.env.DEMO_SVG ?? join(ROOT, 'docs/images/demo-timeline.s
 const UPSTREAM_TIMEOUT_MS = 1000
 const BLIP_DELAY_MS = 3000
 
-function findHaproxy () {
-  const candidates = [process.env.HAPROXY_PATH, ...(process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'haproxy')), '/usr/sbin/haproxy', '/usr/local/sbin/haproxy']
-  return candidates.find((candidate) => {
-    if (candidate === undefined || candidate === '' || candidate === 'haproxy') return false
-    try { accessSync(candidate, constants.X_OK); return true } catch { return false }
-  })
-}
-
 if (!RECIPES.includes(recipe)) {
   console.error(`unknown recipe "${recipe}"; use one of ${RECIPES.join(', ')}`)
   process.exit(2)
 }
-const haproxyBinary = findHaproxy()
+const haproxyBinary = findProgram(HAPROXY)
 if (haproxyBinary === undefined) {
-  console.error([
-    'The demo needs HAProxy (2.6 or later), which was not found on PATH, in /usr/sbin or /usr/local/sbin.',
-    'Install it, then run `npm run demo` again:',
-    '  Debian/Ubuntu:  sudo apt-get install -y haproxy',
-    '  Fedora/RHEL:    sudo dnf install -y haproxy',
-    '  macOS:          brew install haproxy',
-    'or point HAPROXY_PATH at the binary.'
-  ].join('\n'))
+  console.error(`The demo needs HAProxy 2.6 or later. ${missingMessage(HAPROXY)}`)
   process.exit(1)
 }
 
-// ---- everything started here is stopped in cleanup() ----
-const children = new Set()
-const servers = []
-let workDir
-let cleaning
-
+// ---- everything started here is stopped in cleanup(), also on Ctrl-C: children by PID ----
+const stoppers = []
 async function cleanup () {
-  cleaning ??= (async () => {
-    await Promise.all([...children].map((child) => new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve()
-      const timer = setTimeout(() => { child.kill('SIGKILL') }, 10000)
-      child.once('exit', () => { clearTimeout(timer); resolve() })
-      process.kill(child.pid, 'SIGTERM')
-    })))
-    for (const server of servers) { server.closeAllConnections?.(); server.close() }
-    if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true })
-  })()
-  return cleaning
+  await Promise.all(stoppers.splice(0).map((stop) => stop().catch(() => {})))
+  await stopAll()
 }
 for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => { void cleanup().then(() => process.exit(130)) })
-}
-
-async function freePort () {
-  const server = createTcpServer()
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address()
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
-/** An upstream whose delay the demo switches on and off (the blip). */
-async function startUpstream (name) {
-  const upstream = { delayMs: 5, url: '' }
-  const server = createServer((_req, res) => {
-    const timer = setTimeout(() => { res.end(JSON.stringify({ from: name })) }, upstream.delayMs)
-    res.once('close', () => { clearTimeout(timer) })
-  })
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  servers.push(server)
-  upstream.url = `http://127.0.0.1:${server.address().port}/`
-  return upstream
-}
-
-function startApp (name, env) {
-  const child = spawn(process.execPath, [SERVER], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
-  children.add(child)
-  return new Promise((resolve, reject) => {
-    let buffer = ''
-    const timer = setTimeout(() => { reject(new Error(`${name} printed no BACKPRESSURE_READY line within 20 s`)) }, 20000)
-    child.stdout.setEncoding('utf8').on('data', (chunk) => {
-      buffer += chunk
-      const line = buffer.split('\n').find((candidate) => candidate.startsWith('BACKPRESSURE_READY '))
-      if (line !== undefined && timer.hasRef()) {
-        clearTimeout(timer)
-        timer.unref()
-        resolve({ name, child, ...JSON.parse(line.slice('BACKPRESSURE_READY '.length)) })
-      }
-    })
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${name} exited with code ${code} before it was ready`)) })
-  })
-}
-
-function socketCommand (socketPath, command) {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection(socketPath)
-    let answer = ''
-    socket.setEncoding('utf8')
-    socket.on('connect', () => { socket.end(`${command}\n`) })
-    socket.on('data', (chunk) => { answer += chunk })
-    socket.on('error', reject)
-    socket.on('close', () => { resolve(answer) })
-  })
-}
-
-async function showStat (socketPath) {
-  const [header, ...lines] = (await socketCommand(socketPath, 'show stat')).trim().split('\n')
-  const names = header.slice(2).split(',')
-  return lines.map((line) => Object.fromEntries(line.split(',').map((value, index) => [names[index], value])))
+  process.once(signal, () => { void cleanup().finally(() => process.exit(130)) })
 }
 
 async function metrics (url) {
   const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(900) })).text()
-  const read = (name) => Number(text.split('\n').find((line) => line.startsWith(`${name} `))?.split(' ')[1] ?? NaN)
-  return { queue: read('backpressure_pool_queue_depth'), busy: read('backpressure_pool_busy') }
+  return { queue: metricValue(text, 'backpressure_pool_queue_depth') ?? NaN, busy: metricValue(text, 'backpressure_pool_busy') ?? NaN }
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
 async function main () {
-  workDir = mkdtempSync(join(tmpdir(), 'fbp-demo-'))
-  const socketPath = join(workDir, 'admin.sock')
-  const upstreams = [await startUpstream('upstream-1'), await startUpstream('upstream-2')]
+  // One upstream (the example app's own, 5 ms); app1 reaches it through the fault proxy, whose delay
+  // is the blip; app2 directly.
+  const upstream = await startUpstream({ host: '127.0.0.1', delayMs: 5 })
+  stoppers.push(upstream.close)
+  const proxy = await startFaultProxy(undefined, { port: upstream.port })
+  stoppers.push(proxy.close)
+  const upstreamUrls = [proxy.url, upstream.url]
   const inter = 500
   const fall = 2
   const apps = []
-  for (const [index, upstream] of upstreams.entries()) {
-    apps.push(await startApp(`app${index + 1}`, {
-      HOST: '127.0.0.1',
-      PORT: String(await freePort()),
-      AGENT_PORT: recipe === 'agent' ? String(await freePort()) : 'off',
-      POOL_MAX_THREADS: '2',
-      POOL_MAX_QUEUE: '16',
-      TASK_TIMEOUT_MS: '5000',
-      UPSTREAM_URL: upstream.url,
-      UPSTREAM_TIMEOUT_MS: String(UPSTREAM_TIMEOUT_MS),
-      DRAIN_GRACE_MS: String(inter * (fall + 1)),
-      ...(recipe === 'disable-on-404' ? { HTTPCHK_METHOD: 'GET', HTTPCHK_URL: '/healthz', HTTPCHK_BUSY_STATUS: '404' } : {})
-    }))
+  for (const [index, upstreamUrl] of upstreamUrls.entries()) {
+    const app = await startExampleApp({
+      stderr: 'inherit',
+      env: {
+        PORT: String(await freePort()),
+        AGENT_PORT: recipe === 'agent' ? String(await freePort()) : 'off',
+        POOL_MAX_THREADS: '2',
+        POOL_MAX_QUEUE: '16',
+        TASK_TIMEOUT_MS: '5000',
+        UPSTREAM_URL: upstreamUrl,
+        UPSTREAM_TIMEOUT_MS: String(UPSTREAM_TIMEOUT_MS),
+        DRAIN_GRACE_MS: String(inter * (fall + 1)),
+        ...(recipe === 'disable-on-404' ? { HTTPCHK_METHOD: 'GET', HTTPCHK_URL: '/healthz', HTTPCHK_BUSY_STATUS: '404' } : {})
+      }
+    })
+    stoppers.push(() => app.stop({ killAfterMs: 10000 }))
+    apps.push({ ...app, name: `app${index + 1}` })
   }
-  const frontendPort = await freePort()
-  const configPath = join(workDir, 'haproxy.cfg')
-  writeFileSync(configPath, haproxyConfig({
+  // Ready once every server reads exactly UP on the stats socket.
+  const haproxy = await startHaproxy({
+    binary: haproxyBinary,
+    readyTimeout: 15000,
     recipe,
-    frontendPort,
-    statsSocket: socketPath,
     servedBy: true,
     inter,
     fastinter: 250,
@@ -182,21 +105,9 @@ async function main () {
     fall,
     timeoutQueue: 5000,
     servers: apps.map((app) => ({ name: app.name, port: app.port, agentPort: app.agentPort }))
-  }))
-  execFileSync(haproxyBinary, ['-c', '-q', '-f', configPath], { stdio: 'inherit' })
-  const haproxy = spawn(haproxyBinary, ['-f', configPath, '-db'], { stdio: ['ignore', 'ignore', 'inherit'] })
-  children.add(haproxy)
-
-  // Ready: every server exactly UP on the stats socket.
-  const readyBy = Date.now() + 15000
-  for (;;) {
-    const rows = await showStat(socketPath).catch(() => [])
-    const own = rows.filter((row) => row.pxname === 'be_app' && row.svname.startsWith('app'))
-    if (own.length === apps.length && own.every((row) => row.status === 'UP')) break
-    if (Date.now() > readyBy) throw new Error(`HAProxy servers not UP: ${own.map((row) => `${row.svname}=${row.status}`).join(' ')}`)
-    await sleep(50)
-  }
-  console.log(`HAProxy ${haproxyBinary} (recipe "${recipe}") on http://127.0.0.1:${frontendPort}, ${apps.map((app) => `${app.name} ${app.url}`).join(', ')}`)
+  })
+  stoppers.unshift(() => haproxy.stop())
+  console.log(`HAProxy ${haproxyBinary} (recipe "${recipe}") on ${haproxy.url}, ${apps.map((app) => `${app.name} ${app.url}`).join(', ')}`)
   console.log(`Load: ${RATE} requests/s (open loop, at most ${MAX_IN_FLIGHT} in flight) on GET /upstream for ${SECONDS} s; blip: app1's upstream answers after ${BLIP_DELAY_MS} ms (worker timeout ${UPSTREAM_TIMEOUT_MS} ms) from ${BLIP_FROM} s to ${BLIP_FROM + BLIP_SECONDS} s.\n`)
 
   // ---- bounded load through HAProxy ----
@@ -207,52 +118,41 @@ async function main () {
     perSecond[second] ??= { ok: 0, failed: 0, byServer: {} }
     return perSecond[second]
   }
-  let sent = 0
-  const endAt = started + SECONDS * 1000
-  // Open loop: a request every 1000/RATE ms whatever the answers take (as real users arrive),
-  // with at most MAX_IN_FLIGHT outstanding so the load stays bounded.
-  const inFlight = new Set()
-  async function one () {
-    sent++
-    try {
-      const response = await fetch(`http://127.0.0.1:${frontendPort}/upstream`, { signal: AbortSignal.timeout(10000) })
-      await response.arrayBuffer()
+  // Open loop: RATE arrivals per second whatever the answers take (as real users arrive), at most
+  // MAX_IN_FLIGHT outstanding so the load stays bounded (tools/load.mjs).
+  const loadDone = openLoopLoad({
+    url: `${haproxy.url}/upstream`,
+    ratePerS: RATE,
+    durationMs: SECONDS * 1000,
+    maxInFlight: MAX_IN_FLIGHT,
+    maxRequests: MAX_REQUESTS,
+    onResult ({ status, headers }) {
       const counts = bucket()
-      if (response.ok) {
+      if (status !== undefined && status >= 200 && status < 300) {
         counts.ok++
-        const server = response.headers.get('x-served-by') ?? '?'
+        const server = String(headers?.['x-served-by'] ?? '?')
         counts.byServer[server] = (counts.byServer[server] ?? 0) + 1
       } else {
         counts.failed++
       }
-    } catch {
-      bucket().failed++
     }
-  }
-  const loadDone = (async () => {
-    for (let next = started; next < endAt && sent < MAX_REQUESTS; next += 1000 / RATE) {
-      await sleep(Math.max(0, next - Date.now()))
-      if (inFlight.size >= MAX_IN_FLIGHT) { bucket().skipped = (bucket().skipped ?? 0) + 1; continue }
-      const request = one().finally(() => { inFlight.delete(request) })
-      inFlight.add(request)
-    }
-    await Promise.all(inFlight)
-  })()
+  })
 
   // ---- the timeline: one sample per second ----
   const timeline = []
   const header = ['  t', 'blip', ...apps.flatMap((app) => [`${app.name} queue`, 'busy', 'haproxy', 'weight']), 'hap queue', 'ok/s', 'err/s']
   console.log(header.join(' | '))
   for (let second = 1; second <= SECONDS; second++) {
-    if (second - 1 === BLIP_FROM) upstreams[0].delayMs = BLIP_DELAY_MS
-    if (second - 1 === BLIP_FROM + BLIP_SECONDS) upstreams[0].delayMs = 5
+    // The proxy holds the request and the answer each for half the blip.
+    if (second - 1 === BLIP_FROM) proxy.setDelay(BLIP_DELAY_MS / 2)
+    if (second - 1 === BLIP_FROM + BLIP_SECONDS) proxy.setDelay(0)
     await sleep(Math.max(0, started + second * 1000 - Date.now()))
-    const [stat, ...pools] = await Promise.all([showStat(socketPath), ...apps.map((app) => metrics(app.url).catch(() => ({ queue: NaN, busy: NaN })))])
+    const [stat, ...pools] = await Promise.all([haproxy.stat(), ...apps.map((app) => metrics(app.url).catch(() => ({ queue: NaN, busy: NaN })))])
     const backend = stat.find((row) => row.pxname === 'be_app' && row.svname === 'BACKEND')
     const counts = perSecond[second - 1] ?? { ok: 0, failed: 0, byServer: {} }
     const sample = {
       t: second,
-      blip: upstreams[0].delayMs > 5,
+      blip: proxy.delayMs > 0,
       apps: apps.map((app, index) => {
         const row = stat.find((candidate) => candidate.pxname === 'be_app' && candidate.svname === app.name)
         return { name: app.name, queue: pools[index].queue, busy: pools[index].busy, status: row?.status ?? '?', weight: Number(row?.weight ?? 0), served: counts.byServer[app.name] ?? 0 }

@@ -1,9 +1,10 @@
-// HAProxy 2.6 configuration for fastify-backpressure: the three recipes the README documents, the
-// e2e tests run (test/helpers/haproxy.ts) and the demo starts (example-app/demo.mjs). One generator,
+// HAProxy 2.6 configuration for fastify-backpressure: the three recipes the docs describe, the e2e
+// tests and the demo run (both through tools/haproxy.mjs). One generator,
 // so the documented recipe is the tested one. `node example-app/haproxy-config.mjs [recipe]` prints
 // a config for two local instances (ports 3000/3001 and 3002/3003), the same as example-app/haproxy.cfg.
 //
-// Recipes (HAProxy doc: configuration.txt, "option httpchk", "http-check", "agent-check"):
+// Recipes (configuration.txt §4.2 "option httpchk", "http-check send", "http-check disable-on-404";
+// §5.2 "agent-check", "agent-port", "maxconn"):
 // - 'httpchk'        `option httpchk` alone: HAProxy's default probe `OPTIONS / HTTP/1.0`. A busy
 //                    instance answers 503 and goes DOWN after `fall` failed checks.
 // - 'disable-on-404' `http-check send meth GET uri <path> ver HTTP/1.1 hdr Host localhost` plus
@@ -55,9 +56,10 @@ export function haproxyConfig (options) {
   if (!Array.isArray(o.servers) || o.servers.length === 0) throw new TypeError('servers must be a non-empty array')
   const agent = o.recipe === 'agent'
   // With the agent, the weight it sends is the signal: roundrobin follows weights on every request.
-  // leastconn gives every server without a connection from this HAProxy the same key whatever its
-  // weight (src/lb_fwlc.c), which ignores the agent exactly when the load comes from elsewhere
-  // (another balancer node, a slow upstream); maxconn still caps each server's concurrency.
+  // leastconn picks the server with the fewest connections from this HAProxy (configuration.txt
+  // §4.2 "balance"), so idle servers tie whatever their weight: it ignores the agent exactly when
+  // the load comes from elsewhere (another balancer node, a slow upstream); maxconn still caps
+  // each server's concurrency.
   const balance = o.balance ?? (agent ? 'roundrobin' : 'leastconn')
 
   const lines = [

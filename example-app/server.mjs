@@ -24,7 +24,9 @@ let app
 try {
   app = await buildApp(config, { upstreamUrl })
   if (upstream !== null) app.addHook('onClose', async function closeUpstream () { await upstream.close() })
-  await app.listen({ host: config.host, port: config.port })
+  // Under example-app/cluster.mjs each worker binds its own port itself (`exclusive`), rather than
+  // through the primary: its probe then answers for this process alone.
+  await app.listen({ host: config.host, port: config.port, exclusive: process.env.BACKPRESSURE_OWN_PORT === '1' })
 } catch (error) {
   // A bad option, a port in use, ...: say why and stop (the upstream would keep the process alive).
   console.error(error)

@@ -2,7 +2,7 @@
 // server on loopback that answers every request with a small JSON body after `delayMs`
 // (`?delay=N` overrides it per request, capped at 30 s).
 //
-// Used by server.mjs when UPSTREAM_URL is not set; also runs on its own:
+// Used by server.mjs when UPSTREAM_URL is not set, and by the demo (demo.mjs); also runs on its own:
 //   UPSTREAM_PORT=4000 UPSTREAM_DELAY_MS=500 node example-app/upstream.mjs
 import { createServer } from 'node:http'
 import { once } from 'node:events'

@@ -1,10 +1,11 @@
 /**
  * The one line an HAProxy `agent-check` reads (configuration.txt §5.2 "agent-check"), computed from
- * the pool's state. A pure function: same input, same line.
+ * the readiness state and the executors' load. A pure function: same input, same line.
  *
  *   up ready 70% maxconn:8          serving; 70% of the configured weight
  *   up drain 70% maxconn:8          shutting down: no new traffic, existing traffic finishes
- *   down #pool down                 the pool cannot run tasks; HAProxy marks the server DOWN at once
+ *   up drain 100% maxconn:8 #not-ready: db   starting or not ready: no new traffic
+ *   down ready maxconn:8 #pool down the pool cannot run tasks; HAProxy marks the server DOWN at once
  *
  * Words (HAProxy reads them in any order, the last of each kind wins):
  * - `up`/`down`: the health state. HAProxy treats everything after `#` as the reason shown in its
@@ -15,51 +16,74 @@
  * - `maxconn:N`: how many requests HAProxy may have in flight on this server; the excess waits in
  *   HAProxy's own queue. HAProxy keeps the last value even when the agent stops sending it.
  *
- * Weight formula: `slots = capacity + queue`, `load = running + queued` (pool tasks),
- * `weight = clamp(roundTo10(100 × (slots − load) / slots), minWeight, 100)`.
+ * Weight formula, for each executor: `slots = capacity + queue`, `load = running + queued`,
+ * `weight = roundTo10(100 × (slots − load) / slots)`; the lowest of them, clamped to
+ * `[minWeight, 100]`. `maxconn` = every executor's capacity + the queue.
  * Rounding to steps of 10% keeps the weight from changing on every check while the load moves
  * by a task or two, so HAProxy's balancing shifts gradually instead of flapping.
  */
 
-/** The part of the pool snapshot the reply reads. */
-export interface AgentPoolState {
-  /** Tasks waiting for a thread. */
+import { STATE_TABLE, type ProbeState } from './readiness.js'
+
+/** One executor's load, as the reply reads it. */
+export interface ExecutorLoad {
+  /** Tasks waiting for a slot. */
   queued: number
-  /** Tasks running on a thread. */
+  /** Tasks running. */
   running: number
+  /** Tasks it runs at once now (an adaptive lane's limit moves). */
+  capacity: number
 }
 
-export interface AgentLifecycle {
-  /** Draining for a shutdown: HAProxy should stop sending new requests. */
-  draining: boolean
-  /** The pool cannot run tasks (closed, or it can no longer start threads). */
-  down: boolean
+/** The load the reply reads: every executor that counts for the balancer (the pool, the lanes). */
+export interface AgentLoad {
+  executors: readonly ExecutorLoad[]
 }
 
 export interface AgentReplyOptions {
-  /** Tasks the pool runs at once (maxThreads × concurrentTasksPerWorker), at least 1. */
-  capacity: number
-  /** Requests allowed to wait beyond the capacity; `maxconn = capacity + queue`. */
-  queue: number
+  /** Requests allowed to wait beyond the capacity (`maxconn = capacity + queue`); undefined: as many as the capacity. */
+  queue: number | undefined
   /** Lowest weight % while up (0 lets the weight reach 0, which takes the server out of rotation). */
   minWeight: number
 }
 
-/** Reason sent with `down`; it says no more than the state. */
-export const AGENT_DOWN_REASON = 'pool down'
+/** Tasks the executors run at once, together. */
+export function totalCapacity (load: AgentLoad): number {
+  let capacity = 0
+  for (const executor of load.executors) capacity += executor.capacity
+  return capacity
+}
 
-/** The weight percentage for a pool state (see the formula above). */
-export function agentWeight (pool: AgentPoolState, options: AgentReplyOptions): number {
-  const slots = options.capacity + options.queue
-  const load = Math.max(0, pool.running) + Math.max(0, pool.queued)
-  const free = Math.max(0, slots - load) / slots
-  const weight = Math.round(free * 10) * 10
+/**
+ * The weight percentage for a load (see the formula above), taken for each executor and the lowest
+ * kept: a process whose pool is full is as full as its pool, whatever room its lanes have, for the
+ * balancer cannot tell which requests need the pool. The allowed queue is shared out in proportion
+ * to capacity. 100 when there is nothing to measure.
+ */
+export function agentWeight (load: AgentLoad, options: AgentReplyOptions): number {
+  const total = totalCapacity(load)
+  let weight = 100
+  for (const executor of load.executors) {
+    const queue = options.queue === undefined || total === 0 ? executor.capacity : options.queue * executor.capacity / total
+    const slots = executor.capacity + queue
+    if (slots <= 0) continue
+    const used = Math.max(0, executor.running) + Math.max(0, executor.queued)
+    const free = Math.max(0, slots - used) / slots
+    weight = Math.min(weight, Math.round(free * 10) * 10)
+  }
   return Math.min(100, Math.max(options.minWeight, weight))
 }
 
-/** The agent's reply line, without the line ending. */
-export function agentReply (pool: AgentPoolState, lifecycle: AgentLifecycle, options: AgentReplyOptions): string {
-  const maxconn = `maxconn:${options.capacity + options.queue}`
-  if (lifecycle.down) return `down ${lifecycle.draining ? 'drain' : 'ready'} ${maxconn} #${AGENT_DOWN_REASON}`
-  return `up ${lifecycle.draining ? 'drain' : 'ready'} ${agentWeight(pool, options)}% ${maxconn}`
+/**
+ * The agent's reply line for a readiness state (`STATE_TABLE` in readiness.ts), without the line
+ * ending. `reason` is sent after `#` (HAProxy shows it in its stats) for the states that have one.
+ * With no executor (capacity 0) no `maxconn` is sent: there is nothing to bound.
+ */
+export function agentReply (state: ProbeState, reason: string | undefined, load: AgentLoad, options: AgentReplyOptions): string {
+  const capacity = totalCapacity(load)
+  const maxconn = capacity > 0 ? ` maxconn:${capacity + (options.queue ?? capacity)}` : ''
+  const comment = reason === undefined ? '' : ` #${reason.replace(/[\r\n]/g, ' ')}`
+  const verdict = STATE_TABLE[state].agent
+  if (verdict === 'down') return `down ready${maxconn}${comment}`
+  return `up ${verdict} ${agentWeight(load, options)}%${maxconn}${comment}`
 }

@@ -3,12 +3,12 @@
  *
  * **busy = more tasks queued than idle threads.** This is the signal a load balancer needs: once
  * it holds, every new task waits. piscina's own `drain`/`needsDrain` events measure thread
- * capacity, not the queue (piscina issue #868), so they are not used.
+ * capacity, not the queue (piscinajs/piscina#868), so they are not used.
  *
  * The tracker does not watch anything itself. Its owner calls `recompute()` at each moment the
  * two numbers can change: synchronously after each `run()`, hand-off, removal from the queue and
  * settlement, and in a microtask after piscina's `workerCreate`/`workerDestroy`. Those are the only
- * moments a task moves between a queue and a thread (see shared/reference/piscina.md).
+ * moments a task moves between a queue and a thread (piscina 5.3 `src/index.ts`: `_onWorkerAvailable`, `_onError`).
  */
 
 /** The two numbers busy is derived from (`BackpressurePool` passes its own queue plus piscina's;

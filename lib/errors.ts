@@ -5,7 +5,11 @@
  * Codes are public API: users match on them, so they never change meaning. The README's
  * "Error codes" table lists each one.
  */
-import createError from '@fastify/error'
+// The named export, not the default one: a default import of @fastify/error's `export =` typings makes
+// tsc write `createError.FastifyErrorConstructor` into dist/*.d.ts, a namespace that consumers without
+// esModuleInterop (moduleResolution bundler, skipLibCheck false) cannot find, and with skipLibCheck
+// every error class then reads as `any`. With the type imported by name the declarations name it.
+import { createError, type FastifyErrorConstructor } from '@fastify/error'
 import { inspect } from 'node:util'
 
 /** Every error below accepts `{ cause }` as its last argument (handled by @fastify/error). */
@@ -97,4 +101,53 @@ export const PoolDownError = createError<[reason: string, ...Cause]>(
   'FST_BACKPRESSURE_POOL_DOWN',
   'The worker pool is down: %s',
   503
+)
+
+/** The worker file given as `pool.filename` failed to load in a worker thread (it throws on import,
+ * has a syntax error, or is ESM in a CommonJS scope). Raised by `app.ready()`, so a build that
+ * cannot run one task never starts serving. The loader's error is the `cause`. */
+export const WorkerLoadFailedError = createError<[filename: string, reason: string, ...Cause]>(
+  'FST_BACKPRESSURE_WORKER_LOAD_FAILED',
+  'The worker file given as "pool.filename" failed to load: %s: %s',
+  500
+)
+
+/** The agent-check listener could not bind (`httpchk.agent.port` in use, `httpchk.agent.host` not
+ * resolvable or not local). Raised by `app.ready()`; the listen error is the `cause`. */
+export const AgentListenFailedError = createError<[option: string, value: string, reason: string, ...Cause]>(
+  'FST_BACKPRESSURE_AGENT_LISTEN_FAILED',
+  'The agent-check listener could not bind: option "%s" = %s: %s',
+  500
+)
+
+/** The httpchk plugin is registered twice on the same HTTP server: the front door answers the
+ * probe for the whole server, from whichever context registered it, so one registration is enough. */
+export const AlreadyRegisteredError = createError<[plugin: string]>(
+  'FST_BACKPRESSURE_ALREADY_REGISTERED',
+  'The %s plugin is already registered on this server; register it once, in any context',
+  500
+)
+
+/** The lane is closing or closed: no new call is accepted (past `closeTimeout`, calls still queued
+ * or running are rejected with it too, and a running call's AbortSignal fires). */
+export const LaneClosedError = createError<[lane: string, ...Cause]>(
+  'FST_BACKPRESSURE_LANE_CLOSED',
+  'The lane "%s" is closing',
+  503
+)
+
+/** `request.runInLane(name, …)` named a lane that is not configured. A programming error, so it
+ * answers 500 and is not retryable. */
+export const LaneNotFoundError = createError<[lane: string, known: string]>(
+  'FST_BACKPRESSURE_LANE_NOT_FOUND',
+  'No lane named "%s" (configured: %s)',
+  500
+)
+
+/** The httpchk plugin is registered in a `node:cluster` worker without `httpchk.ownPort`: workers that
+ * share one port each answer the probe for themselves alone, and the balancer reaches a random one. */
+export const SharedPortError = createError(
+  'FST_BACKPRESSURE_SHARED_PORT',
+  'Invalid option "httpchk.ownPort": expected true only when this node:cluster worker listens on a port of its own, received false. Workers sharing one port answer the probe for themselves alone: listen on one port per worker (listen({ port: base + index, exclusive: true })), give the balancer one server line per port, and set httpchk.ownPort: true',
+  500
 )

@@ -13,13 +13,14 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { BackpressurePool, PoolSnapshot, PoolStats } from './pool.js'
 import type { GraphiteFigure } from './graphite-pusher.js'
 import { MetricAlreadyRegisteredError } from './errors.js'
+import type { ExecutorStats } from './executor.js'
 
 /** Upper bounds, in seconds, of the queue-wait histogram's buckets: 1 ms to 10 s. */
 export const DEFAULT_QUEUE_WAIT_BUCKETS: readonly number[] = Object.freeze([0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10])
 
 /** The reasons a task fails, as `pool.stats()` counts them; the `reason` label's values. */
 export const FAILURE_REASONS = ['rejected', 'shed', 'aborted', 'timed_out', 'errored', 'crashed'] as const
-type FailureReason = typeof FAILURE_REASONS[number]
+export type FailureReason = typeof FAILURE_REASONS[number]
 
 export interface PoolMetricsOptions {
   pool: BackpressurePool
@@ -36,12 +37,8 @@ interface Reading {
   down: boolean
 }
 
-/** `pool.down` (brief contract 1), read so that a pool built before that getter existed reads 0. */
-function readDown (pool: BackpressurePool): boolean {
-  return (pool as unknown as { down?: unknown }).down === true
-}
-
-function failuresByReason (stats: PoolStats): Record<FailureReason, number> {
+/** `stats()`'s failure counts under the `reason` label's names (shared with the lane metrics). */
+export function failuresByReason (stats: ExecutorStats): Record<FailureReason, number> {
   return { rejected: stats.rejected, shed: stats.shed, aborted: stats.aborted, timed_out: stats.timedOut, errored: stats.errored, crashed: stats.crashed }
 }
 
@@ -186,7 +183,7 @@ export class PoolMetrics {
 
   #read (): Reading {
     if (this.#reading === null) {
-      this.#reading = { snapshot: this.#pool.snapshot(), stats: this.#pool.stats(), down: readDown(this.#pool) }
+      this.#reading = { snapshot: this.#pool.snapshot(), stats: this.#pool.stats(), down: this.#pool.down }
       queueMicrotask(this.#clearReading)
     }
     return this.#reading

@@ -9,17 +9,31 @@
  *   optionally damped by minimum dwell times (`FlapDamper`);
  * - `run(task, { signal, timeout })`, with a deadline counted from submission and every failure
  *   mapped to a coded error (piscina's own errors carry no code: we match their messages);
- * - `maxQueue` and optional CoDel-style queue-wait admission (`QueueDelayController`) on that queue;
+ * - `maxQueue` and optional CoDel-style queue-wait admission on that queue;
  * - `down`: the pool can no longer start threads, or is closing;
  * - `snapshot()` and `stats()`: cheap, synchronous figures for probes and metrics;
  * - a `dispatch` event with each task's queue wait, for metrics.
+ *
+ * The parts shared with the lanes (lib/lane.ts) live in lib/core: the queue and its policy
+ * (`JobQueue`), admission (`QueueAdmission`), per-call option checks (`checkRunOptions`) and the
+ * accounting (`Accounting`); what is piscina's is in lib/executors (its construction and error
+ * messages in piscina.ts, the guard against `throw null` in throw-guard.ts). What stays here is the
+ * hand-off to piscina, dispatch matching, and close and down detection.
  */
 import { EventEmitter } from 'node:events'
-import { Piscina } from 'piscina'
+import type { Piscina } from 'piscina'
+import { TERMINATED_MESSAGE, WORKER_EXIT_PREFIX, createPiscina, type PiscinaOptions } from './executors/piscina.js'
+import { ThrowGuard } from './executors/throw-guard.js'
 import { BusyTracker, type QueueSource } from './busy-tracker.js'
-import { QueueDelayController, type CodelOptions } from './codel.js'
+import type { Executor, ExecutorStats } from './executor.js'
+import type { CodelOptions } from './codel.js'
+import { Accounting, type Outcome } from './core/accounting.js'
+import { QueueAdmission } from './core/admission.js'
+import { JobQueue } from './core/job-queue.js'
 import { leastBusyBalancer, observeDispatch, type BalancerTask } from './dispatch-balancer.js'
 import { FlapDamper, type DamperTimers, type DwellTimes } from './flap-damper.js'
+import { checkRunName, checkRunOptions, type CheckedRunOptions } from './core/run-options.js'
+import { closeTimeoutOption } from './core/executor-options.js'
 import {
   PoolClosedError,
   PoolDownError,
@@ -31,10 +45,12 @@ import {
   WorkerCrashedError
 } from './errors.js'
 
-export type PiscinaOptions = NonNullable<ConstructorParameters<typeof Piscina>[0]>
+export type { PiscinaOptions }
 
-/** The pool's state at one moment. Every field is read synchronously and cheaply. */
-export interface PoolSnapshot {
+/** The pool's state at one moment. Every field is read synchronously and cheaply. A type rather
+ * than an interface: its implicit index signature makes it an `ExecutorSnapshot`. */
+// eslint-disable-next-line @typescript-eslint/consistent-type-definitions
+export type PoolSnapshot = {
   /** More tasks queued than idle threads (as reported: after flap damping, when enabled). */
   busy: boolean
   /** Tasks waiting for a thread: in the pool's own queue, plus those piscina holds for a thread
@@ -52,33 +68,14 @@ export interface PoolSnapshot {
   failed: number
 }
 
-/** Lifetime counters. `submitted === completed + failed + inFlight` holds at every moment, and
- * `failed === rejected + shed + aborted + timedOut + errored + crashed`. */
-export interface PoolStats {
-  submitted: number
-  completed: number
-  failed: number
-  inFlight: number
-  /** Refused before queuing: queue full (`_QUEUE_FULL`), pool closing (`_POOL_CLOSED`) or down (`_POOL_DOWN`). */
-  rejected: number
-  /** Shed by queue-wait admission (`_QUEUE_WAIT_EXCEEDED`). */
-  shed: number
-  /** The caller's signal fired (`_TASK_ABORTED`). */
-  aborted: number
-  /** The deadline passed, queued or running (`_TASK_TIMEOUT`). */
-  timedOut: number
-  /** The worker function threw or rejected (`_TASK_FAILED`). */
-  errored: number
-  /** The worker thread exited mid-task (`_WORKER_CRASHED`). */
-  crashed: number
-  /** Reported transitions (after flap damping, when enabled). */
-  transitions: { busy: number, free: number }
-}
+/** Lifetime counters (see `ExecutorStats` in lib/executor.ts for the invariant). */
+export type PoolStats = ExecutorStats
 
 export interface RunOptions {
   /** Aborts the task: removed from the queue if queued, its thread terminated if running. */
   signal?: AbortSignal | undefined
-  /** Deadline in ms, counted from submission; 0 disables. Default: the pool's `timeout`. */
+  /** Deadline in ms, counted from submission; 0 or `Infinity` disables. Default: the pool's `timeout`.
+   * Anything else outside 0 … 2³¹ − 1 rejects the call with `FST_BACKPRESSURE_INVALID_OPTION`. */
   timeout?: number | undefined
   /** Name of the exported worker function to run (piscina `name`). */
   name?: string | undefined
@@ -87,6 +84,8 @@ export interface RunOptions {
 }
 
 export interface BackpressurePoolOptions extends PiscinaOptions {
+  /** The worker file (an absolute path or a `file:` URL string). */
+  filename: string
   /** Most tasks that may wait in the pool's queue: a positive integer, `Infinity` (the default) or
    * `'auto'` (maxThreads²). Enforced by the pool; piscina itself never queues more than it can start. */
   maxQueue?: number | 'auto'
@@ -115,11 +114,6 @@ export interface BackpressurePoolEvents {
   error: [error: Error]
 }
 
-// piscina's failure messages (5.3). piscina errors have no `code`, so the message is the contract.
-/** `destroy()` rejects every task still in piscina with this. */
-const TERMINATED_MESSAGE = 'Terminating worker thread'
-const WORKER_EXIT_PREFIX = 'worker exited with code'
-const DEFAULT_CLOSE_TIMEOUT_MS = 30_000
 
 type StopReason = 'caller' | 'timeout' | 'shed'
 
@@ -147,62 +141,61 @@ interface Job {
   handedBy: number
 }
 
-export class BackpressurePool extends EventEmitter<BackpressurePoolEvents> {
+export class BackpressurePool extends EventEmitter<BackpressurePoolEvents> implements Executor {
+  /** Its name among the executors the probe and the agent read. */
+  readonly name = 'pool'
+  /** The pool always counts in the probe and the agent's answer. */
+  readonly affectsProbe = true
   /** The underlying piscina instance, for what this wrapper does not cover. */
   readonly piscina: Piscina
   readonly #tracker: BusyTracker
+  /** Runs each task through a module that turns a thrown `null` into an Error (throw-guard.ts). */
+  readonly #guard: ThrowGuard
   readonly #damper: FlapDamper
-  readonly #codel: QueueDelayController | undefined
+  readonly #admission: QueueAdmission<Job> | undefined
   readonly #defaultTimeout: number
   readonly #closeTimeout: number
-  readonly #maxQueue: number
   /** Tasks piscina can start at once: a handoff beyond it would wait in piscina's queues. */
   readonly #capacity: number
   readonly #rejectStatusCode: number
   readonly #onListenerError: (error: unknown) => void
   /** The pool's own queue, FIFO: a Set iterates in insertion order and deletes in O(1). */
-  readonly #queue = new Set<Job>()
+  readonly #queue: JobQueue<Job>
   /** Jobs handed to piscina and not dispatched to a thread yet (at most `#capacity`). */
   readonly #awaitingThread = new Set<Job>()
   /** Jobs handed to piscina and not settled. */
   #inPiscina = 0
   /** The queue head the admission timer is armed for. */
-  #judgedHead: Job | undefined
-  #admissionTimer: NodeJS.Timeout | undefined
   #closed: Promise<void> | undefined
   /** Resolves close()'s wait once nothing is in flight. */
   #onDrained: (() => void) | undefined
   #failure: string | undefined
-  #submitted = 0
-  #completed = 0
-  #rejected = 0
-  #shed = 0
-  #aborted = 0
-  #timedOut = 0
-  #errored = 0
-  #crashed = 0
+  readonly #accounting = new Accounting()
   #transitions = { busy: 0, free: 0 }
 
   constructor (options: BackpressurePoolOptions) {
     super()
     const {
       timeout = 0, admission, dwell = { toBusyMs: 0, toFreeMs: 0 }, dwellTimers, rejectStatusCode = 503,
-      onListenerError = defaultListenerError, loadBalancer, maxQueue, ...piscinaOptions
+      onListenerError = defaultListenerError, loadBalancer, maxQueue, closeTimeout, ...piscinaOptions
     } = options
     this.#defaultTimeout = timeout
-    this.#closeTimeout = piscinaOptions.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT_MS
+    // Infinity: no bound. Never passed to piscina (whose close() the pool does not use).
+    this.#closeTimeout = closeTimeoutOption('pool', closeTimeout)
     this.#rejectStatusCode = rejectStatusCode
     this.#onListenerError = onListenerError
-    this.#codel = admission === undefined ? undefined : new QueueDelayController(admission)
+    this.#admission = admission === undefined ? undefined : new QueueAdmission(admission, () => { this.#pump() })
     const balancer = loadBalancer ?? leastBusyBalancer(piscinaOptions.concurrentTasksPerWorker ?? 1)
     // maxQueue is not passed on: piscina never holds more than `#capacity` tasks.
-    this.piscina = new Piscina({
+    this.piscina = createPiscina({
       ...piscinaOptions,
       loadBalancer: observeDispatch(balancer, (waitMs, task) => { this.#onDispatch(waitMs, task) })
     })
+    // piscina has turned a `file:` URL into a path by now.
+    this.#guard = new ThrowGuard(this.piscina.options.filename as string)
     const { maxThreads, concurrentTasksPerWorker } = this.piscina.options
     this.#capacity = Math.ceil(maxThreads) * concurrentTasksPerWorker
-    this.#maxQueue = maxQueue === 'auto' ? maxThreads ** 2 : maxQueue ?? Infinity
+    this.#queue = new JobQueue(maxQueue === 'auto' ? maxThreads ** 2 : maxQueue ?? Infinity)
     this.#damper = new FlapDamper(dwell, (busy) => { this.#report(busy) }, dwellTimers)
     const piscina = this.piscina
     const queued = (): number => this.#queuedCount()
@@ -228,6 +221,11 @@ export class BackpressurePool extends EventEmitter<BackpressurePoolEvents> {
     return this.#damper.busy
   }
 
+  /** Tasks the pool runs at once: ceil(maxThreads) × concurrentTasksPerWorker. */
+  get capacity (): number {
+    return this.#capacity
+  }
+
   /** True once `close()` has been called. */
   get closing (): boolean {
     return this.#closed !== undefined
@@ -240,33 +238,19 @@ export class BackpressurePool extends EventEmitter<BackpressurePoolEvents> {
 
   snapshot (): PoolSnapshot {
     const queued = this.#queuedCount()
-    const failed = this.#failedCount()
     return {
       busy: this.#damper.busy,
       queued,
       idleThreads: this.piscina.idleThreads,
       threads: this.piscina.threads.length,
-      running: Math.max(0, this.#submitted - this.#completed - failed - queued),
-      completed: this.#completed,
-      failed
+      running: Math.max(0, this.#accounting.inFlight - queued),
+      completed: this.#accounting.completed,
+      failed: this.#accounting.failed
     }
   }
 
   stats (): PoolStats {
-    const failed = this.#failedCount()
-    return {
-      submitted: this.#submitted,
-      completed: this.#completed,
-      failed,
-      inFlight: this.#submitted - this.#completed - failed,
-      rejected: this.#rejected,
-      shed: this.#shed,
-      aborted: this.#aborted,
-      timedOut: this.#timedOut,
-      errored: this.#errored,
-      crashed: this.#crashed,
-      transitions: { ...this.#transitions }
-    }
+    return this.#accounting.stats(this.#transitions)
   }
 
   /**
@@ -274,27 +258,34 @@ export class BackpressurePool extends EventEmitter<BackpressurePoolEvents> {
    * `_QUEUE_WAIT_EXCEEDED`, `_TASK_TIMEOUT`, `_TASK_ABORTED`, `_TASK_FAILED` (original error as
    * `cause`), `_WORKER_CRASHED`, `_POOL_CLOSED` or `_POOL_DOWN`.
    */
-  run<Result = unknown> (task: unknown, options: RunOptions = {}): Promise<Result> {
-    this.#submitted++
+  run<Result = unknown> (task: unknown, options?: RunOptions): Promise<Result> {
+    let checked: CheckedRunOptions
+    let name: string | null
+    try {
+      checked = checkRunOptions(options, this.#defaultTimeout)
+      name = checkRunName(options?.name)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    this.#accounting.submit()
     if (this.#failure !== undefined || this.closing) {
-      this.#rejected++
+      this.#accounting.settle('rejected')
       return Promise.reject(this.#failure !== undefined ? new PoolDownError(this.#failure) : new PoolClosedError())
     }
-    if (this.#queue.size >= this.#maxQueue) {
-      this.#rejected++
+    if (this.#queue.full) {
+      this.#accounting.settle('rejected')
       return Promise.reject(this.#rejectError(new QueueFullError()))
     }
-    const callerSignal = options.signal
+    const { signal: callerSignal, timeoutMs } = checked
     if (callerSignal?.aborted === true) {
-      this.#aborted++
+      this.#accounting.settle('aborted')
       return Promise.reject(new TaskAbortedError({ cause: callerSignal.reason }))
     }
-    const timeoutMs = options.timeout ?? this.#defaultTimeout
     return new Promise<Result>((resolve, reject) => {
       const job: Job = {
         task,
-        name: options.name ?? null,
-        transferList: options.transferList,
+        name,
+        transferList: options?.transferList,
         timeoutMs,
         submittedAt: performance.now(),
         resolve: resolve as (result: unknown) => void,
@@ -316,6 +307,13 @@ export class BackpressurePool extends EventEmitter<BackpressurePoolEvents> {
       // A listener rather than AbortSignal.any(): the caller's signal may live much longer than the
       // task (a server-wide signal), and AbortSignal.any() keeps every composite alive with it.
       callerSignal?.addEventListener('abort', job.onCallerAbort, { once: true })
+      if (this.#queue.size === 0 && this.#inPiscina < this.#capacity) {
+        // The fast path: nothing waits and piscina can start it now, so it skips the own queue
+        // (and admission, which only judges queued jobs).
+        this.#handOff(job)
+        this.#tracker.recompute()
+        return
+      }
       this.#enqueue(job)
       this.#pump()
     })
@@ -341,11 +339,11 @@ export class BackpressurePool extends EventEmitter<BackpressurePoolEvents> {
    */
   async #shutDown (): Promise<void> {
     if (this.#failure === undefined) this.#emitDown('closing')
-    if (this.#inFlightCount() > 0) {
+    if (this.#accounting.inFlight > 0) {
       let bound: NodeJS.Timeout | undefined
       await new Promise<void>((resolve) => {
         this.#onDrained = resolve
-        bound = setTimeout(resolve, this.#closeTimeout)
+        if (this.#closeTimeout !== Infinity) bound = setTimeout(resolve, this.#closeTimeout)
       })
       clearTimeout(bound)
       this.#onDrained = undefined
@@ -353,38 +351,41 @@ export class BackpressurePool extends EventEmitter<BackpressurePoolEvents> {
       this.#refuseQueued(() => new PoolClosedError())
     }
     await this.piscina.destroy()
+    this.#guard.dispose()
     this.#damper.dispose()
-    clearTimeout(this.#admissionTimer)
+    this.#admission?.dispose()
     this.#tracker.recompute()
   }
 
   /** Hands jobs from the head of the queue to piscina while piscina can start them at once. */
   #pump (): void {
-    if (this.#codel !== undefined) this.#admit(this.#codel)
+    this.#admission?.admit(this.#queue, (job) => { this.#stop(job, 'shed') })
     for (const job of this.#queue) {
       if (this.#inPiscina >= this.#capacity || this.#failure !== undefined) break
+      this.#dequeue(job)
       this.#handOff(job)
     }
     this.#tracker.recompute()
   }
 
   #handOff (job: Job): void {
-    this.#dequeue(job)
     job.handedOff = true
     this.#inPiscina++
     this.#awaitingThread.add(job)
     job.handedAt = performance.now()
     job.handedBy = Infinity // piscina may dispatch it synchronously, inside run()
-    const pending = this.piscina.run(job.task, { signal: job.controller?.signal ?? null, name: job.name, transferList: job.transferList })
+    const filename = this.#guard.moduleFor(job.name ?? this.piscina.options.name)
+    const pending = this.piscina.run(job.task, { signal: job.controller?.signal ?? null, filename, name: 'default', transferList: job.transferList })
     job.handedBy = performance.now()
     pending.then(
       (result: unknown) => {
-        this.#completed++
+        this.#accounting.settle('completed')
         this.#settled(job)
         job.resolve(result)
       },
       (error: unknown) => {
-        const mapped = this.#classify(error, job)
+        const [outcome, mapped] = this.#classify(error, job)
+        this.#accounting.settle(outcome)
         this.#settled(job)
         job.reject(mapped)
       }
@@ -413,7 +414,9 @@ export class BackpressurePool extends EventEmitter<BackpressurePoolEvents> {
       job.controller?.abort()
       return
     }
-    this.#refuse(job, this.#stopError(job, reason))
+    const [outcome, error] = this.#stopError(job, reason)
+    this.#accounting.settle(outcome)
+    this.#refuse(job, error)
     this.#tracker.recompute()
   }
 
@@ -428,7 +431,7 @@ export class BackpressurePool extends EventEmitter<BackpressurePoolEvents> {
   /** Rejects every job still in the own queue, counted as rejected (closed past the bound, or down). */
   #refuseQueued (error: () => Error): void {
     for (const job of this.#queue) {
-      this.#rejected++
+      this.#accounting.settle('rejected')
       this.#refuse(job, error())
     }
   }
@@ -440,40 +443,12 @@ export class BackpressurePool extends EventEmitter<BackpressurePoolEvents> {
 
   #enqueue (job: Job): void {
     this.#queue.add(job)
-    this.#codel?.queueLength(this.#queue.size, job.submittedAt)
+    this.#admission?.queueLength(this.#queue.size, job.submittedAt)
   }
 
   #dequeue (job: Job): void {
     this.#queue.delete(job)
-    this.#codel?.queueLength(this.#queue.size, performance.now())
-  }
-
-  /**
-   * Queue-wait admission on the own queue: sheds from the head while the rule says so (the queue is
-   * FIFO, so when the head may stay, every later job may too), then arms one timer for when the
-   * head must be judged again, so a standing queue sheds even while no thread frees up.
-   */
-  #admit (codel: QueueDelayController): void {
-    const now = performance.now()
-    for (const job of this.#queue) {
-      const verdict = codel.judge(job.submittedAt, now)
-      if (verdict.shed) {
-        this.#stop(job, 'shed')
-        continue
-      }
-      if (job !== this.#judgedHead) {
-        clearTimeout(this.#admissionTimer)
-        this.#judgedHead = job
-        this.#admissionTimer = setTimeout(this.#rejudge, verdict.recheckInMs)
-        this.#admissionTimer.unref()
-      }
-      return
-    }
-  }
-
-  readonly #rejudge = (): void => {
-    this.#judgedHead = undefined
-    this.#pump()
+    this.#admission?.queueLength(this.#queue.size, performance.now())
   }
 
   readonly #recompute = (): void => {
@@ -501,7 +476,7 @@ export class BackpressurePool extends EventEmitter<BackpressurePoolEvents> {
   }
 
   #checkDrained (): void {
-    if (this.#onDrained !== undefined && this.#inFlightCount() === 0) this.#onDrained()
+    if (this.#onDrained !== undefined && this.#accounting.inFlight === 0) this.#onDrained()
   }
 
   #emitDown (reason: string): void {
@@ -542,50 +517,32 @@ export class BackpressurePool extends EventEmitter<BackpressurePoolEvents> {
     return this.#queue.size + this.piscina.queueSize
   }
 
-  #inFlightCount (): number {
-    return this.#submitted - this.#completed - this.#failedCount()
-  }
-
-  #failedCount (): number {
-    return this.#rejected + this.#shed + this.#aborted + this.#timedOut + this.#errored + this.#crashed
-  }
-
   #rejectError<E extends Error & { statusCode?: number }> (error: E): E {
     error.statusCode = this.#rejectStatusCode
     return error
   }
 
-  #stopError (job: Job, reason: StopReason, cause?: { cause: unknown }): Error {
-    if (reason === 'timeout') {
-      this.#timedOut++
-      return new TaskTimeoutError(job.timeoutMs, cause)
-    }
+  #stopError (job: Job, reason: StopReason, cause?: { cause: unknown }): [Outcome, Error] {
+    if (reason === 'timeout') return ['timedOut', new TaskTimeoutError(job.timeoutMs, cause)]
     if (reason === 'shed') {
-      this.#shed++
       const waitedMs = Math.round(performance.now() - job.submittedAt)
-      return this.#rejectError(new QueueWaitExceededError(waitedMs, (this.#codel as QueueDelayController).targetMs, cause))
+      return ['shed', this.#rejectError(new QueueWaitExceededError(waitedMs, (this.#admission as QueueAdmission<Job>).targetMs, cause))]
     }
-    this.#aborted++
-    return new TaskAbortedError(cause)
+    return ['aborted', new TaskAbortedError(cause)]
   }
 
-  /** Maps a rejection from piscina (the job was handed off) to a coded error, and counts it. */
-  #classify (error: unknown, job: Job): Error {
+  /** Maps a rejection from piscina (the job was handed off) to how it settled and a coded error. */
+  #classify (error: unknown, job: Job): [Outcome, Error] {
     const message = error instanceof Error ? error.message : ''
     const cause = { cause: error }
     if (message === TERMINATED_MESSAGE) {
-      this.#rejected++
-      return this.#failure !== undefined ? new PoolDownError(this.#failure, cause) : new PoolClosedError(cause)
+      return ['rejected', this.#failure !== undefined ? new PoolDownError(this.#failure, cause) : new PoolClosedError(cause)]
     }
     if (job.stopReason !== undefined && error instanceof Error && error.name === 'AbortError') {
       return this.#stopError(job, job.stopReason, cause)
     }
-    if (message.startsWith(WORKER_EXIT_PREFIX)) {
-      this.#crashed++
-      return new WorkerCrashedError(cause)
-    }
-    this.#errored++
-    return new TaskFailedError(cause)
+    if (message.startsWith(WORKER_EXIT_PREFIX)) return ['crashed', new WorkerCrashedError(cause)]
+    return ['errored', new TaskFailedError(cause)]
   }
 
   /** Announces a reported transition (after flap damping). */

@@ -4,6 +4,10 @@
  */
 import { InvalidOptionError, describeValue } from './errors.js'
 
+/** The longest delay Node's timers honour (2³¹ − 1 ms, about 24.8 days): a longer one fires after
+ * 1 ms with a `TimeoutOverflowWarning`. Every duration option is bounded by it. */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
 function fail (option: string, expected: string, value: unknown): never {
   throw new InvalidOptionError(option, expected, describeValue(value))
 }
@@ -59,6 +63,16 @@ export function objectOption (option: string, value: unknown): Record<string, un
   if (value === undefined) return {}
   if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(option, 'an object', value)
   return value as Record<string, unknown>
+}
+
+/** Keys Fastify itself reads from the options of `app.register(plugin, options)`
+ * (https://fastify.dev/docs/latest/Reference/Plugins/#plugin-options): a plugin accepts them
+ * and leaves them to Fastify. */
+export const FASTIFY_REGISTER_KEYS: ReadonlySet<string> = new Set(['prefix', 'logLevel', 'logSerializers'])
+
+/** `rejectUnknownKeys` for the top level of a plugin's options: Fastify's own register keys pass. */
+export function rejectUnknownPluginKeys (prefix: string, options: Record<string, unknown>, known: ReadonlySet<string>): void {
+  rejectUnknownKeys(prefix, options, new Set([...known, ...FASTIFY_REGISTER_KEYS]))
 }
 
 /** Rejects option names we do not know, so a typo (`maxThread`) is not silently ignored. */

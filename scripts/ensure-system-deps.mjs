@@ -1,34 +1,13 @@
-// First step of `npm test`: makes sure the system programs the end-to-end tests drive are installed.
+// First step of `npm test` (and of .ci/run): makes sure the system programs the end-to-end tests
+// drive are installed.
 // - haproxy (Debian package `haproxy`): the real load balancer in test/e2e.
 // - chromium (Debian package `chromium`): the headless browser of the dashboard test.
 // As root on Debian it installs what is missing with apt-get; anywhere else it stops with exit code 1
-// and prints the command to run. Debian installs haproxy in /usr/sbin, which a non-root PATH often
-// lacks, so /usr/sbin and /usr/bin are searched too (test/helpers/system.ts does the same).
+// and prints the command to run. The lookup (env variable, $PATH, then the sbin folders) is
+// tools/system.mjs, the same one the tests and the demo use.
 import { spawnSync } from 'node:child_process'
-import { accessSync, constants, existsSync } from 'node:fs'
-import { delimiter, join } from 'node:path'
-
-const REQUIRED = [
-  { program: 'haproxy', debianPackage: 'haproxy' },
-  { program: 'chromium', debianPackage: 'chromium' }
-]
-const EXTRA_DIRS = ['/usr/sbin', '/usr/bin']
-
-function findProgram (program) {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), ...EXTRA_DIRS]
-  for (const dir of dirs) {
-    const candidate = join(dir, program)
-    try {
-      accessSync(candidate, constants.X_OK)
-      return candidate
-    } catch {}
-  }
-  return undefined
-}
-
-function report (found) {
-  console.log(`ensure-system-deps: ${found.map(({ program, path }) => `${program} ${path}`).join(', ')}`)
-}
+import { existsSync } from 'node:fs'
+import { REQUIRED, findProgram } from '../tools/system.mjs'
 
 function aptGet (args) {
   const result = spawnSync('apt-get', args, {
@@ -41,7 +20,7 @@ function aptGet (args) {
   }
 }
 
-const lookup = () => REQUIRED.map((entry) => ({ ...entry, path: findProgram(entry.program) }))
+const lookup = () => REQUIRED.map((system) => ({ ...system, path: findProgram(system) }))
 let found = lookup()
 const missing = found.filter((entry) => entry.path === undefined)
 
@@ -64,4 +43,4 @@ if (missing.length > 0) {
   }
 }
 
-report(found)
+console.log(`ensure-system-deps: ${found.map(({ program, path }) => `${program} ${path}`).join(', ')}`)

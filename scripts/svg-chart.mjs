@@ -9,6 +9,12 @@
 // Series: { name, points: [[x, y], …], color?, step? (draw as a staircase, for states), dashed? }.
 // Bands: { from, to, label, color? }: shaded x ranges drawn across every panel (e.g. "blip").
 // Output is deterministic for the same input (no dates, no random ids).
+//
+// Why hand-written: the charts are static SVG files written under plain Node, committed to the docs
+// and compared in review. The npm chart libraries draw in a browser or need one: Chart.js renders to
+// a canvas (node-canvas, a native build), d3 wants a DOM (jsdom), and Vega-Lite renders SVG headless
+// only with its whole compiler and runtime. Stacked line panels with shared x axes, step series and
+// shaded bands fit in these ~140 lines with no dependency.
 
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf']
 const FONT = 'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif"'

@@ -1,62 +1,27 @@
-// Child processes of the benchmark: every one is tracked by PID and stopped by PID, on success,
-// on error and on Ctrl-C. Children also exit by themselves when their IPC channel closes.
-import { fork } from 'node:child_process'
+// Child processes of the benchmark, on tools/child.mjs: every one is tracked and stopped by PID, on
+// success, on error and on Ctrl-C. Children also exit by themselves when their IPC channel closes.
+// A child here is Node with an IPC channel; it says it is ready with its first IPC message.
+import { startChild, stopAllOnSignals } from '../../tools/child.mjs'
 
-const running = new Map()
+stopAllOnSignals()
 
-function killByPid (pid, signal) {
-  try {
-    process.kill(pid, signal)
-  } catch {
-    // Already gone.
-  }
-}
-
-/** Kills every child still running (SIGKILL: they hold no state worth a graceful stop). */
-export function killAll () {
-  for (const pid of running.keys()) killByPid(pid, 'SIGKILL')
-  running.clear()
-}
-
-process.once('exit', killAll)
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => {
-    killAll()
-    process.exit(130)
-  })
-}
-
-/** fork() with tracking; `execArgv: []` keeps the children free of any loader the parent has. */
+/** A Node child with IPC; `execArgv: []` keeps it free of any loader the parent has. */
 export function start (file, args = [], { execArgv = [] } = {}) {
-  const child = fork(file, args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  running.set(child.pid, child)
-  child.exited = new Promise((resolve) => {
-    child.once('exit', (code, signal) => {
-      running.delete(child.pid)
-      resolve({ code, signal })
-    })
-  })
-  return child
+  return startChild(process.execPath, [...execArgv, file, ...args], { ipc: true, stdout: 'inherit', stderr: 'inherit' })
 }
 
 /** Stops a child by PID: SIGTERM, then SIGKILL if it has not exited after `graceMs`. */
-export async function stop (child, graceMs = 3000) {
-  if (!running.has(child.pid)) return child.exited
-  killByPid(child.pid, 'SIGTERM')
-  const timer = setTimeout(() => killByPid(child.pid, 'SIGKILL'), graceMs)
-  try {
-    return await child.exited
-  } finally {
-    clearTimeout(timer)
-  }
+export function stop (managed, graceMs = 3000) {
+  return managed.stop({ killAfterMs: graceMs })
 }
 
 /** Resolves with the first IPC message the child sends; rejects if it exits or times out first. */
-export function firstMessage (child, timeoutMs, what) {
+export function firstMessage (managed, timeoutMs, what) {
+  const { child } = managed
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       cleanup()
-      stop(child, 0)
+      void stop(managed, 0)
       reject(new Error(`${what}: no answer within ${timeoutMs} ms (pid ${child.pid} killed)`))
     }, timeoutMs)
     function onMessage (message) {
@@ -94,8 +59,9 @@ export async function runToResult (file, options, { timeoutMs, execArgv = [] }) 
  * Resolves with the ready message's fields, `pid`, and `call(cmd, fields, timeoutMs)`.
  */
 export async function startService (file, args, what) {
-  const child = start(file, args)
-  const ready = await firstMessage(child, 30_000, what)
+  const managed = start(file, args)
+  const { child } = managed
+  const ready = await firstMessage(managed, 30_000, what)
   let nextId = 1
   const waiting = new Map()
   child.on('message', (message) => {
@@ -128,7 +94,7 @@ export async function startService (file, args, what) {
     if (closeCommand !== undefined && child.exitCode === null && child.signalCode === null) {
       await call(closeCommand, {}, 5000).catch(() => {})
     }
-    await stop(child)
+    await stop(managed)
   }
   return { ...ready, pid: child.pid, call, close }
 }

@@ -1,11 +1,6 @@
-// Small statistics helpers for the benchmark.
+// Small statistics helpers for the benchmark; the median is tools/percentiles.mjs's.
 
-export function median (values) {
-  const sorted = values.filter((value) => Number.isFinite(value)).sort((a, b) => a - b)
-  if (sorted.length === 0) return null
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
-}
+export { median } from '../../tools/percentiles.mjs'
 
 /** Element-wise ratios of two equally long series; null where either side is missing or zero. */
 export function pairedRatios (numerators, denominators) {

@@ -3,7 +3,7 @@ import type { GraphitePusherStats } from '../../lib/graphite-pusher.js'
 
 /** What the metrics plugin exposes as `app.backpressureMetrics`. */
 export interface BackpressureMetrics {
-  /** The prom-client registry holding the pool metrics: the `metrics.registry` option, or the
+  /** The prom-client registry holding the pool and lane metrics: the `metrics.registry` option, or the
    * plugin's own. Serve it yourself with `await registry.metrics()` and `registry.contentType`. */
   readonly registry: Registry
   /** The names of the metrics this plugin registered (with the prefix). */

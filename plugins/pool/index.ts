@@ -11,6 +11,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { BackpressurePool, type PoolSnapshot, type RunOptions } from '../../lib/pool.js'
+import { WorkerLoadFailedError } from '../../lib/errors.js'
+import { checkWorkerLoads } from '../../lib/worker-load-check.js'
+import { runWhileClientStays } from '../../lib/client-gone.js'
 import { normalizePoolOptions, type PoolPluginOptions } from './options.js'
 import './decorators.js'
 
@@ -66,32 +69,22 @@ async function poolPlugin (fastify: FastifyInstance, rawOptions: PoolPluginOptio
   fastify.addHook('onClose', async function onClose () {
     await pool.close()
   })
+  // Before the app serves: a worker file that cannot load fails `ready()` instead of every task.
+  // Fastify runs no onClose hook when ready() fails, so the pool is closed here.
+  fastify.addHook('onReady', async function confirmWorkerLoads () {
+    try {
+      await checkWorkerLoads(pool.piscina)
+    } catch (error) {
+      await pool.close()
+      // piscina rejects, and a thread that dies emits, Error objects.
+      throw new WorkerLoadFailedError(piscina.filename, (error as Error).message, { cause: error })
+    }
+  })
 }
 
-/**
- * Runs `task`, aborting it if the client disconnects before the answer is sent.
- *
- * Not `request.signal`: it listens to `request.raw` 'close', which Node (since 16) emits as soon as
- * the request body has been read, so it aborts every POST with a body at once (the pitfall in
- * fastify-piscina issue #8; measured on Fastify 5.12 / Node 20: aborted 1 ms into a JSON POST).
- * The socket's 'close' means the connection is gone; the listener is removed when the task settles,
- * so a keep-alive socket closing later is not mistaken for a disconnect.
- */
-function runUntilClientLeaves (pool: BackpressurePool, request: FastifyRequest, task: unknown, options: RunOptions = {}): Promise<unknown> {
-  const socket = request.raw.socket
-  const clientGone = new AbortController()
-  const onSocketClose = (): void => { clientGone.abort(new Error('client disconnected')) }
-  const callerSignal = options.signal
-  const onCallerAbort = (): void => { clientGone.abort(callerSignal?.reason) }
-  if (socket.destroyed) onSocketClose()
-  else socket.once('close', onSocketClose)
-  if (callerSignal?.aborted === true) onCallerAbort()
-  else callerSignal?.addEventListener('abort', onCallerAbort, { once: true })
-  const release = (): void => {
-    socket.removeListener('close', onSocketClose)
-    callerSignal?.removeEventListener('abort', onCallerAbort)
-  }
-  return pool.run(task, { ...options, signal: clientGone.signal }).finally(release)
+/** Runs `task`, aborting it if the client disconnects before the answer is sent (lib/client-gone.ts). */
+function runUntilClientLeaves (pool: BackpressurePool, request: FastifyRequest, task: unknown, options?: RunOptions): Promise<unknown> {
+  return runWhileClientStays(request.raw.socket, options, (checked) => pool.run(task, checked))
 }
 
 export default fp(poolPlugin, {

@@ -9,8 +9,8 @@
  * | maxThreads       | piscina: cores × 1.5           |                                                         |
  * | maxQueue         | Infinity                       | bounds the pool's own queue: positive integer, Infinity or 'auto' (maxThreads²) |
  * | stricterFIFO     | **true** (piscina: false)      | FIFO for the few tasks piscina holds while a thread starts |
- * | closeTimeout     | piscina: 30000 ms              | bounds how long `app.close()` waits for queued tasks    |
- * | timeout          | 0 (none)                       | default task deadline in ms, counted from submission    |
+ * | closeTimeout     | 30000 ms                       | bounds how long `app.close()` waits for queued tasks; Infinity = no bound |
+ * | timeout          | 0 (none)                       | default task deadline in ms, counted from submission; at most 2³¹ − 1 |
  * | admission        | false                          | CoDel queue-wait shedding: true or { target: 5, interval: 100 } (ms) |
  * | dwell            | { busy: 0, free: 0 }           | ms the raw state must hold before busy/free is reported |
  * | rejectStatusCode | 503                            | status of QUEUE_FULL/QUEUE_WAIT_EXCEEDED answers: 503 or 429 |
@@ -19,14 +19,14 @@
  * | (any other piscina option) | piscina's            | passed through unchanged                                |
  */
 import { existsSync } from 'node:fs'
+import { isAbsolute, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { PiscinaOptions, PoolSnapshot } from '../../lib/pool.js'
 import { InvalidOptionError, WorkerNotFoundError, describeValue } from '../../lib/errors.js'
 import type { CodelOptions } from '../../lib/codel.js'
 import type { DwellTimes } from '../../lib/flap-damper.js'
+import { admissionOption, closeTimeoutOption, dwellOption, timeoutOption } from '../../lib/core/executor-options.js'
 import { booleanOption, functionOption, numberOption, objectOption, oneOfOption, rejectUnknownKeys } from '../../lib/validate.js'
-
-const MAX_TIMER_MS = 2 ** 31 - 1
 
 export interface PoolPluginOptions extends Omit<PiscinaOptions, 'filename' | 'maxQueue'> {
   /** The worker file: an absolute path, a `file:` URL string (`new URL('./w.js', import.meta.url).href`) or a URL. */
@@ -77,8 +77,16 @@ function normalizeFilename (value: unknown): string {
   } else {
     throw new InvalidOptionError('pool.filename', 'a worker file path or file: URL', describeValue(value))
   }
-  // piscina would reject the first task and leave the queued ones unsettled (shared/reference/piscina.md).
-  if (!existsSync(path)) throw new WorkerNotFoundError(path)
+  // piscina would reject the first task and leave the queued ones unsettled (piscina 5.3: a thread
+  // that fails while starting stops piscina from replacing threads).
+  if (!existsSync(path)) {
+    if (isAbsolute(path)) throw new WorkerNotFoundError(path)
+    // A relative path is resolved against the working directory, not the module that registers the
+    // plugin: say so, and show the form that does not depend on where `node` was started.
+    const cwd = process.cwd()
+    throw new WorkerNotFoundError(`${resolve(cwd, path)} (the relative path ${JSON.stringify(path)} was resolved against process.cwd(), ${cwd}; ` +
+      `for a file next to your module pass new URL('${path.startsWith('.') ? path : `./${path}`}', import.meta.url))`)
+  }
   return path
 }
 
@@ -87,26 +95,6 @@ function normalizeMaxQueue (value: unknown): number | 'auto' | undefined {
   // The pool enforces it on its own queue (lib/pool.ts). 0 stays refused: piscina 5.3.2 breaks on
   // it (the refused task runs later), so it never meant "no queue" for this plugin's users.
   return numberOption('pool.maxQueue', value, Infinity, { integer: true, min: 1, allowInfinity: true })
-}
-
-function normalizeAdmission (value: unknown): CodelOptions | undefined {
-  if (value === undefined || value === false) return undefined
-  const options = value === true ? {} : objectOption('pool.admission', value)
-  rejectUnknownKeys('pool.admission', options, new Set(['target', 'interval']))
-  return {
-    // folly's Codel and "Fail at Scale": 5 ms target, 100 ms interval.
-    targetMs: numberOption('pool.admission.target', options.target, 5, { min: 0, max: MAX_TIMER_MS }),
-    intervalMs: numberOption('pool.admission.interval', options.interval, 100, { min: 1, max: MAX_TIMER_MS })
-  }
-}
-
-function normalizeDwell (value: unknown): DwellTimes {
-  const options = objectOption('pool.dwell', value)
-  rejectUnknownKeys('pool.dwell', options, new Set(['busy', 'free']))
-  return {
-    toBusyMs: numberOption('pool.dwell.busy', options.busy, 0, { min: 0, max: MAX_TIMER_MS }),
-    toFreeMs: numberOption('pool.dwell.free', options.free, 0, { min: 0, max: MAX_TIMER_MS })
-  }
 }
 
 export function normalizePoolOptions (raw: unknown): NormalizedPoolOptions {
@@ -124,20 +112,19 @@ export function normalizePoolOptions (raw: unknown): NormalizedPoolOptions {
   }
   if (options.idleTimeout !== undefined) numberOption('pool.idleTimeout', options.idleTimeout, 0, { integer: true, min: 0, allowInfinity: true })
   if (options.concurrentTasksPerWorker !== undefined) numberOption('pool.concurrentTasksPerWorker', options.concurrentTasksPerWorker, 1, threads)
-  if (options.closeTimeout !== undefined) numberOption('pool.closeTimeout', options.closeTimeout, 30000, { integer: true, min: 0 })
+  if (options.closeTimeout !== undefined) closeTimeoutOption('pool', options.closeTimeout)
   const maxQueue = normalizeMaxQueue(options.maxQueue)
   if (maxQueue !== undefined) piscina.maxQueue = maxQueue
-  // piscina's default (false) lets tasks overtake each other (p99 6.1 s vs a fair 2% spread,
-  // measured in shared/reference). piscina only holds the tasks it can start (lib/pool.ts), so this
-  // now orders just those waiting for a thread that is starting.
+  // piscina's default (false) lets tasks overtake each other. piscina only holds the tasks it can
+  // start (lib/pool.ts), so this now orders just those waiting for a thread that is starting.
   piscina.stricterFIFO = booleanOption('pool.stricterFIFO', options.stricterFIFO, true)
   if (options.loadBalancer !== undefined) functionOption('pool.loadBalancer', options.loadBalancer)
 
   return {
     piscina: piscina as unknown as NormalizedPoolOptions['piscina'],
-    timeout: numberOption('pool.timeout', timeout, 0, { min: 0, max: MAX_TIMER_MS }),
-    admission: normalizeAdmission(admission),
-    dwell: normalizeDwell(dwell),
+    timeout: timeoutOption('pool', timeout),
+    admission: admissionOption('pool', admission),
+    dwell: dwellOption('pool', dwell),
     rejectStatusCode: oneOfOption('pool.rejectStatusCode', rejectStatusCode, 503, [503, 429] as const),
     retryAfter: numberOption('pool.retryAfter', retryAfter, 1, { integer: true, min: 0 }),
     onBusy: functionOption('pool.onBusy', onBusy),

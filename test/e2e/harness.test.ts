@@ -6,8 +6,13 @@ import { createServer, type Server } from 'node:http'
 import { createServer as createTcpServer } from 'node:net'
 import t, { type Test } from 'tap'
 import { RECIPES, haproxyConfig } from '../../example-app/haproxy-config.mjs'
-import { startFaultProxy } from '../helpers/fault-proxy.js'
-import { findHaproxy, freePort, haproxyAvailability, haproxyBinaryOrSkip, parseServersState, parseShowStat, socketCommand, startHaproxy } from '../helpers/haproxy.js'
+import { parseServersState, parseShowStat, socketCommand } from '../../tools/haproxy.mjs'
+import { freePort } from '../../tools/ports.mjs'
+import { HAPROXY, findProgram } from '../../tools/system.mjs'
+import { startFaultProxy } from '../../tools/fault-proxy.mjs'
+import { haproxyAvailability, haproxyBinaryOrSkip, startHaproxy } from '../helpers/haproxy.js'
+
+const findHaproxy = (env: NodeJS.ProcessEnv): string | undefined => findProgram(HAPROXY, env)
 
 const availability = haproxyAvailability()
 
@@ -39,7 +44,7 @@ t.test('haproxy is found (fails under CI=true when missing)', async (t) => {
 })
 
 // haproxyAvailability() always searches the sbin folders, so on a machine with a system haproxy the
-// missing case cannot be produced here; test/system.test.ts covers the same rule with injected paths.
+// missing case cannot be produced here; test/tools/system.test.ts covers the same rule with injected paths.
 const systemHaproxy = findHaproxy({ PATH: '', HAPROXY_PATH: '' })
 t.test('haproxyAvailability says how to install it, and whether CI requires it', { skip: systemHaproxy !== undefined && `a system haproxy exists (${systemHaproxy})` }, async (t) => {
   const missing = haproxyAvailability({ PATH: '/nonexistent', HAPROXY_PATH: '/nonexistent/haproxy', CI: 'true' })
@@ -122,11 +127,12 @@ t.test('a backend answering 503 goes DOWN, and UP again when it answers 200', { 
     fall: 2
   })
   a.status = 503
-  const down = await haproxy.waitForServer('a', (status) => status === 'DOWN', { timeout: 5000 })
-  t.ok(down.elapsedMs < 2000, `DOWN after ${Math.round(down.elapsedMs)} ms`)
+  // How fast is a figure (the e2e tests print them); here only that it happens, within a generous guard.
+  const down = await haproxy.waitForServer('a', (status) => status === 'DOWN', { timeout: 15000 })
+  t.equal(down.row.status, 'DOWN', `DOWN after ${Math.round(down.elapsedMs)} ms`)
   t.match(a.probes.at(-1), /^(UP|DOWN)( \d+\/\d+)?; address=127\.0\.0\.1; port=\d+; name=be_app\/a; node=lb1; weight=100\/200/, 'send-state header')
   a.status = 200
-  await haproxy.waitAllUp({ timeout: 5000 })
+  await haproxy.waitAllUp({ timeout: 15000 })
   t.equal((await haproxy.backend()).status, 'UP')
   await t.rejects(haproxy.waitForServer('a', (status) => status === 'MAINT', { timeout: 100 }), /timed out after 100 ms; servers: a=UP b=UP/)
   t.match(haproxy.output, /|/, 'output is readable')
@@ -135,15 +141,6 @@ t.test('a backend answering 503 goes DOWN, and UP again when it answers 200', { 
 
 t.test('startHaproxy reports a config that haproxy -c rejects', { skip: availability.path === undefined && availability.message }, async (t) => {
   await t.rejects(startHaproxy(t, availability.path as string, { recipe: 'httpchk', servers: [{ name: 'a', port: 1 }], balance: 'no-such-algorithm' }), /haproxy -c rejected the config/)
-})
-
-t.test('freePort returns a bindable loopback port', async (t) => {
-  const port = await freePort()
-  const server = createTcpServer()
-  server.listen(port, '127.0.0.1')
-  await once(server, 'listening')
-  t.equal((server.address() as { port: number }).port, port)
-  server.close()
 })
 
 t.test('the fault proxy forwards, and delays on demand', async (t) => {
@@ -158,6 +155,7 @@ t.test('the fault proxy forwards, and delays on demand', async (t) => {
   started = performance.now()
   t.equal((await fetch(`${proxy.url}y`)).status, 200)
   const delayed = performance.now() - started
+  // A lower bound only: a loaded machine makes the request slower, never faster than the delay.
   t.ok(delayed >= 550, `request and response each held 300 ms (took ${Math.round(delayed)} ms, direct ${Math.round(direct)} ms)`)
   t.ok(proxy.delayedChunks >= 2)
   t.ok(proxy.connections >= 1)

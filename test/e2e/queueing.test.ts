@@ -11,7 +11,9 @@ import { haproxyBinaryOrSkip, metricValue, runLoad, startCluster } from '../help
 const INTER = 200
 const TIMINGS = { inter: INTER, fastinter: 100, downinter: 100, rise: 2, fall: 2, agentInter: INTER, servedBy: true, timeoutQueue: 10000 }
 // One thread; the agent's default queue equals the capacity, so it sends maxconn:2.
-const APP_ENV = { POOL_MAX_THREADS: '1', POOL_MAX_QUEUE: '8', TASK_TIMEOUT_MS: '10000' }
+// These tests are about the pool: the example app's /upstream lane (unused here) is kept out of the
+// probe and the agent, so maxconn and the weight describe the pool alone.
+const APP_ENV = { POOL_MAX_THREADS: '1', POOL_MAX_QUEUE: '8', TASK_TIMEOUT_MS: '10000', UPSTREAM_AFFECTS_PROBE: '0' }
 const MAXCONN = 2
 
 const binary = haproxyBinaryOrSkip(t)

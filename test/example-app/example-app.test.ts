@@ -5,57 +5,7 @@ import t from 'tap'
 import { createServer, type Server } from 'node:http'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
-import { startExampleApp, waitForOutput } from '../helpers/example-app.js'
-
-interface Sample {
-  t: number
-  kind: 'busy' | 'free' | 'tick'
-  busy: boolean
-  queued: number
-  running: number
-  idleThreads: number
-  threads: number
-  completed: number
-  failed: number
-  transitions: { busy: number, free: number }
-  probe: 'free' | 'busy' | 'draining' | 'down'
-}
-
-/** Reads the dashboard's Server-Sent Events; `waitFor` resolves with the first sample matching. */
-async function watchSamples (url: string, signal: AbortSignal): Promise<{ waitFor: (match: (sample: Sample) => boolean) => Promise<Sample>, ended: () => Promise<void> }> {
-  const response = await fetch(`${url}/dashboard/events`, { signal })
-  if (response.status !== 200 || response.body === null) throw new Error(`events: status ${response.status}`)
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader()
-  let buffer = ''
-  async function nextFrame (): Promise<{ event: string, data: string } | null> {
-    for (;;) {
-      const end = buffer.indexOf('\n\n')
-      if (end !== -1) {
-        const frame = buffer.slice(0, end)
-        buffer = buffer.slice(end + 2)
-        const event = /^event: (.*)$/m.exec(frame)?.[1] ?? 'message'
-        const data = /^data: (.*)$/m.exec(frame)?.[1] ?? ''
-        return { event, data }
-      }
-      const { done, value } = await reader.read()
-      if (done) return null
-      buffer += value
-    }
-  }
-  async function waitFor (match: (sample: Sample) => boolean): Promise<Sample> {
-    for (let frame = await nextFrame(); frame !== null; frame = await nextFrame()) {
-      const found = frame.event === 'history'
-        ? (JSON.parse(frame.data) as { samples: Sample[] }).samples.find(match)
-        : frame.event === 'sample' ? [JSON.parse(frame.data) as Sample].find(match) : undefined
-      if (found !== undefined) return found
-    }
-    throw new Error('event stream ended before the awaited sample')
-  }
-  async function ended (): Promise<void> {
-    while (await nextFrame() !== null);
-  }
-  return { waitFor, ended }
-}
+import { startExampleApp, waitForOutput, watchSamples } from '../helpers/example-app.js'
 
 t.test('serves the page, the upstream call, the probe, metrics and the dashboard', async (t) => {
   const app = await startExampleApp({ env: { UPSTREAM_DELAY_MS: '50', DRAIN_GRACE_MS: '0' } })
@@ -73,6 +23,9 @@ t.test('serves the page, the upstream call, the probe, metrics and the dashboard
   const html = await page.text()
   t.match(html, /<h2>Catalogue \(2000 items/, 'the catalogue was rendered')
   t.match(html, /Rendered by worker thread [1-9]\d* in/, 'rendered on a worker thread, not the main one')
+  t.match(html, '<h1>Why this page is slow on purpose</h1>', 'the markdown article was rendered (marked)')
+  t.match(html, '<strong>data shaping</strong>', 'inline markdown too')
+  t.match(html, /<tr><td>1<\/td><td>SKU-\d{5}<\/td>/, 'the catalogue rows went through the Handlebars template')
 
   const upstream = await fetch(`${app.url}/upstream`)
   t.equal(upstream.status, 200)

@@ -1,5 +1,5 @@
 /**
- * A real headless Chromium (Debian's, found through ./system.ts) driven by playwright-core.
+ * A real headless Chromium (Debian's, found through tools/system.mjs) driven by playwright-core.
  *
  *   const chrome = await launchChromium()
  *   t.teardown(() => chrome.close())      // closes the browser, then its process by PID
@@ -10,7 +10,7 @@
  */
 import { chromium, type Browser } from 'playwright-core'
 import { once } from 'node:events'
-import { chromiumPath } from './system.js'
+import { chromiumPath } from '../../tools/system.mjs'
 
 /** Flags for a quiet, offline, CI-safe headless Chromium (no sandbox: containers often lack the namespaces). */
 export const CHROMIUM_ARGS: readonly string[] = [

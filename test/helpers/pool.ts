@@ -1,34 +1,18 @@
 /**
- * Pool test helpers. Each one that starts something stops it: `startPoolApp` registers the pool
- * plugin on a real Fastify app listening on 127.0.0.1:0 and closes it in `t.teardown`;
- * `createPool` builds a bare `BackpressurePool` and closes it in `t.teardown`.
+ * Pool test helpers: `createPool` builds a bare `BackpressurePool` on the test worker and closes it
+ * in `t.teardown`; worker fixtures and gates; fake timers. A Fastify app with the pool plugin is
+ * ./app.ts `startApp` (`startPoolApp` is re-exported from there until its callers call startApp).
  *
  * Importing this module also installs the process guards (listener leaks, unhandled rejections).
  */
-import { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
-import Fastify, { type FastifyInstance } from 'fastify'
+import { createClock, type Clock } from '@sinonjs/fake-timers'
 import { BackpressurePool, type BackpressurePoolOptions } from '../../lib/pool.js'
-import poolPlugin, { type PoolPluginOptions } from '../../plugins/pool/index.js'
+import { THREAD_DEFAULTS, WORKER, type Teardown } from './app.js'
 import './process-guards.js'
 
-export const WORKER = fileURLToPath(new URL('../fixtures/worker.mjs', import.meta.url))
+export { LogCapture, WORKER, startPoolApp, type StartedApp as PoolApp, type Teardown } from './app.js'
 export const WORKER_URL = new URL('../fixtures/worker.mjs', import.meta.url).href
-
-/** What a test needs from tap's `t`: a teardown. */
-export interface Teardown {
-  teardown: (fn: () => unknown) => void
-}
-
-/** Worker threads must not load tap's TypeScript loader (~0.5 s per thread start), nor collect V8
- * coverage: the fixtures need none, and under coverage a test process that terminated threads by
- * the hundred (aborts, deadlines, crashes) hung now and then with no test running. */
-function threadEnv (): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env }
-  delete env.NODE_V8_COVERAGE
-  return env
-}
-const THREAD_DEFAULTS = { execArgv: [] as string[], env: threadEnv() }
 
 export function createPool (t: Teardown, options: Partial<BackpressurePoolOptions> = {}): BackpressurePool {
   const pool = new BackpressurePool({ filename: WORKER, ...THREAD_DEFAULTS, ...options })
@@ -36,91 +20,31 @@ export function createPool (t: Teardown, options: Partial<BackpressurePoolOption
   return pool
 }
 
-/** A pino destination that keeps every log line, parsed. */
-export class LogCapture extends Writable {
-  readonly lines: Array<Record<string, unknown>> = []
-  override _write (chunk: Buffer, _encoding: string, callback: () => void): void {
-    for (const line of chunk.toString().split('\n')) {
-      if (line !== '') this.lines.push(JSON.parse(line) as Record<string, unknown>)
-    }
-    callback()
-  }
-
-  messages (msg: string): Array<Record<string, unknown>> {
-    return this.lines.filter((line) => line.msg === msg)
-  }
-}
-
-export interface PoolApp {
-  app: FastifyInstance
-  url: string
-  logs: LogCapture
-}
-
-export interface StartPoolAppOptions {
-  /** Adds routes before the app listens. */
-  routes?: (app: FastifyInstance) => void
-  /** Don't listen (for tests that only need `ready()`). */
-  listen?: boolean
-}
-
-/** A Fastify app with the pool plugin, listening on 127.0.0.1:0, closed in teardown. */
-export async function startPoolApp (t: Teardown, pool: Partial<PoolPluginOptions>, options: StartPoolAppOptions = {}): Promise<PoolApp> {
-  const logs = new LogCapture()
-  const app = Fastify({ logger: { level: 'info', stream: logs } })
-  t.teardown(() => app.close())
-  await app.register(poolPlugin, { filename: WORKER, ...THREAD_DEFAULTS, ...pool })
-  options.routes?.(app)
-  let url = ''
-  if (options.listen !== false) {
-    await app.listen({ host: '127.0.0.1', port: 0 })
-    const address = app.server.address()
-    if (address === null || typeof address === 'string') throw new Error('expected a TCP address')
-    url = `http://127.0.0.1:${address.port}`
-  } else {
-    await app.ready()
-  }
-  return { app, url, logs }
-}
-
 export { seededRandom } from './random.js'
 
-/** Fake timers for the flap damper: time moves only when `tick()` says so. */
-export class FakeTimers {
-  now = 0
-  readonly #timers = new Map<number, { at: number, callback: () => void }>()
-  #nextId = 1
-
-  readonly setTimeout = (callback: () => void, ms: number): { id: number, unref: () => void } => {
-    const id = this.#nextId++
-    this.#timers.set(id, { at: this.now + ms, callback })
-    return { id, unref: () => {} }
-  }
-
-  readonly clearTimeout = (timer: unknown): void => {
-    this.#timers.delete((timer as { id: number }).id)
-  }
-
-  get pending (): number {
-    return this.#timers.size
-  }
-
-  /** Advances time by `ms`, firing due timers in order. */
-  tick (ms: number): void {
-    const end = this.now + ms
-    for (;;) {
-      let due: [number, { at: number, callback: () => void }] | undefined
-      for (const entry of this.#timers) {
-        if (entry[1].at <= end && (due === undefined || entry[1].at < due[1].at)) due = entry
-      }
-      if (due === undefined) break
-      this.#timers.delete(due[0])
-      this.now = due[1].at
-      due[1].callback()
-    }
-    this.now = end
-  }
+/**
+ * Fake timers for the flap damper, from @sinonjs/fake-timers (a clock of its own, not installed over
+ * the globals): time moves only when `tick()` says so. `fakeClock()` is the clock itself;
+ * `FakeTimers` keeps the shape test/lib/flap-damper.test.ts uses (`now`, `tick`, `pending`).
+ */
+export function fakeClock (): Clock {
+  return createClock(0)
 }
+
+export class FakeTimers {
+  readonly #clock = fakeClock()
+  // Under Node the clock returns timer objects with ref()/unref(), as Node does; its types say
+  // `number | object` because it also fakes browsers' numeric ids.
+  readonly setTimeout = (callback: () => void, ms: number): FakeTimer => this.#clock.setTimeout(callback, ms) as unknown as FakeTimer
+  readonly clearTimeout = (timer: unknown): void => { this.#clock.clearTimeout(timer as Parameters<Clock['clearTimeout']>[0]) }
+  get now (): number { return this.#clock.now }
+  /** Timers set and not yet fired or cleared. */
+  get pending (): number { return this.#clock.countTimers() }
+  /** Advances time by `ms`, firing due timers in order. */
+  tick (ms: number): void { this.#clock.tick(ms) }
+}
+
+interface FakeTimer { unref: () => unknown }
 
 export const GATE_WORKER = fileURLToPath(new URL('../fixtures/gate-worker.mjs', import.meta.url))
 export const BROKEN_WORKER = fileURLToPath(new URL('../fixtures/broken-worker.mjs', import.meta.url))
@@ -133,3 +57,11 @@ export class Gate {
     Atomics.notify(this.cell, 0)
   }
 }
+
+export const FRAGILE_WORKER = fileURLToPath(new URL('../fixtures/fragile-worker.mjs', import.meta.url))
+
+/** piscina options for `fragile-worker.mjs`: the first `healthyStarts` threads load, later ones throw. */
+export function fragileWorker (healthyStarts: number): { filename: string, workerData: { starts: Int32Array, healthyStarts: number } } {
+  return { filename: FRAGILE_WORKER, workerData: { starts: new Int32Array(new SharedArrayBuffer(4)), healthyStarts } }
+}
+export const NO_EXPORT_WORKER = fileURLToPath(new URL('../fixtures/no-export-worker.mjs', import.meta.url))

@@ -1,8 +1,8 @@
 /**
  * Fails the test process on a listener-leak warning (`MaxListenersExceededWarning`) or an unhandled
- * rejection (issue 4: "no listener-leak warnings and no unhandled rejections anywhere in the test
- * run"). Importing this module installs the guards once per process; every helper in
- * `test/helpers/pool.ts` imports it, and any test file may `import './helpers/process-guards.js'`.
+ * rejection: neither may happen anywhere in the test run. package.json's tap `node-arg` preloads
+ * this module into every test process (it installs the guards once per process); a helper or test
+ * may also import it.
  *
  * Both guards rethrow from a fresh stack, so the error surfaces as an uncaught exception, which
  * tap reports as a failure of the file that caused it.

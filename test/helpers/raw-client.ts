@@ -49,6 +49,19 @@ export async function rawHttp (port: number, request: string | Buffer, options: 
   return parseRawResponse(raw)
 }
 
+/** Writes `request` on a socket already connected and reads until the server closes it. */
+export async function rawHttpOn (socket: Socket, request: string): Promise<RawResponse> {
+  const chunks: Buffer[] = []
+  socket.on('data', (chunk: Buffer) => { chunks.push(chunk) })
+  const closed = new Promise<void>((resolve, reject) => {
+    socket.once('error', reject)
+    socket.once('close', () => { resolve() })
+  })
+  socket.write(request)
+  await closed
+  return parseRawResponse(Buffer.concat(chunks).toString('latin1'))
+}
+
 /** HAProxy's default probe: `OPTIONS / HTTP/1.0`, no Host header, plus any extra header lines. */
 export function haproxyProbe (port: number, extraHeaders: string[] = [], request = 'OPTIONS / HTTP/1.0'): Promise<RawResponse> {
   return rawHttp(port, `${request}\r\n${extraHeaders.map((line) => `${line}\r\n`).join('')}\r\n`)

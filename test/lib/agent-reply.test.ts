@@ -1,28 +1,41 @@
 import t from 'tap'
-import { AGENT_DOWN_REASON, agentReply, agentWeight } from '../../lib/agent-reply.js'
+import { agentReply, agentWeight, type AgentLoad } from '../../lib/agent-reply.js'
+import { PROBE_STATES } from '../../lib/readiness.js'
 
-const options = { capacity: 4, queue: 4, minWeight: 1 }
-const up = { draining: false, down: false }
+const options = { queue: 4, minWeight: 1 }
+const load = (running: number, queued: number, capacity = 4): AgentLoad => ({ executors: capacity === 0 ? [] : [{ running, queued, capacity }] })
 
 t.test('weight: share of free slots, in 10% steps, floored at minWeight', async (t) => {
   const cases: Array<[running: number, queued: number, weight: number]> = [
     [0, 0, 100], [1, 0, 90], [2, 0, 80], [3, 0, 60], [4, 0, 50], [4, 2, 30], [4, 3, 10], [4, 4, 1], [4, 40, 1], [-1, -1, 100]
   ]
   for (const [running, queued, weight] of cases) {
-    t.equal(agentWeight({ running, queued }, options), weight, `running ${running}, queued ${queued}`)
+    t.equal(agentWeight(load(running, queued), options), weight, `running ${running}, queued ${queued}`)
   }
-  t.equal(agentWeight({ running: 4, queued: 4 }, { ...options, minWeight: 0 }), 0)
-  t.equal(agentWeight({ running: 4, queued: 4 }, { ...options, minWeight: 25 }), 25)
-  t.equal(agentWeight({ running: 1, queued: 0 }, { capacity: 1, queue: 0, minWeight: 1 }), 1, 'no queue allowed: one task fills it')
+  t.equal(agentWeight(load(4, 4), { ...options, minWeight: 0 }), 0)
+  t.equal(agentWeight(load(4, 4), { ...options, minWeight: 25 }), 25)
+  t.equal(agentWeight(load(1, 0, 1), { queue: 0, minWeight: 1 }), 1, 'no queue allowed: one task fills it')
+  t.equal(agentWeight(load(4, 0), { queue: undefined, minWeight: 1 }), 50, 'queue undefined: as many as the capacity')
+  t.equal(agentWeight(load(0, 0, 0), { queue: undefined, minWeight: 1 }), 100, 'no executor: nothing to measure')
+})
+
+t.test('several executors: the fullest one sets the weight; maxconn counts them all; the queue is shared by capacity', async (t) => {
+  const pool = { running: 2, queued: 2, capacity: 2 }
+  const lane = { running: 0, queued: 0, capacity: 8 }
+  t.equal(agentWeight({ executors: [pool, lane] }, { queue: undefined, minWeight: 1 }), 1, 'the pool is full: the process is full')
+  t.equal(agentReply('busy', undefined, { executors: [pool, lane] }, { queue: undefined, minWeight: 1 }), 'up ready 1% maxconn:20')
+  t.equal(agentWeight({ executors: [{ ...pool, running: 1, queued: 0 }, { ...lane, running: 4 }] }, { queue: undefined, minWeight: 1 }), 80, 'pool 3/4 free, lane 12/16 free')
+  t.equal(agentWeight({ executors: [{ running: 1, queued: 0, capacity: 1 }, { running: 0, queued: 0, capacity: 3 }] }, { queue: 4, minWeight: 1 }), 50, 'queue 4 shared 1:3: the pool has 2 slots, one used')
+  t.equal(agentWeight({ executors: [{ running: 0, queued: 0, capacity: 0 }] }, { queue: undefined, minWeight: 1 }), 100, 'an executor with no slots at all is skipped')
 })
 
 t.test('weight never increases when the load grows (no flapping from the formula itself)', async (t) => {
   for (const capacity of [1, 2, 3, 8]) {
     for (const queue of [0, 1, capacity, 3 * capacity]) {
       let previous = Infinity
-      for (let load = 0; load <= 2 * (capacity + queue); load++) {
-        const weight = agentWeight({ running: Math.min(load, capacity), queued: Math.max(0, load - capacity) }, { capacity, queue, minWeight: 1 })
-        t.ok(weight <= previous, `capacity ${capacity}, queue ${queue}, load ${load}: ${weight}% <= ${previous}%`)
+      for (let used = 0; used <= 2 * (capacity + queue); used++) {
+        const weight = agentWeight(load(Math.min(used, capacity), Math.max(0, used - capacity), capacity), { queue, minWeight: 1 })
+        t.ok(weight <= previous, `capacity ${capacity}, queue ${queue}, load ${used}: ${weight}% <= ${previous}%`)
         t.ok(weight === 1 || (weight % 10 === 0 && weight >= 10 && weight <= 100), `${weight}% is a 10% step or the floor`)
         previous = weight
       }
@@ -30,11 +43,19 @@ t.test('weight never increases when the load grows (no flapping from the formula
   }
 })
 
-t.test('reply lines', async (t) => {
-  t.equal(agentReply({ running: 0, queued: 0 }, up, options), 'up ready 100% maxconn:8')
-  t.equal(agentReply({ running: 4, queued: 2 }, up, options), 'up ready 30% maxconn:8')
-  t.equal(agentReply({ running: 0, queued: 0 }, { draining: true, down: false }, options), 'up drain 100% maxconn:8')
-  t.equal(agentReply({ running: 0, queued: 0 }, { draining: false, down: true }, options), `down ready maxconn:8 #${AGENT_DOWN_REASON}`)
-  t.equal(agentReply({ running: 0, queued: 0 }, { draining: true, down: true }, options), 'down drain maxconn:8 #pool down')
-  t.equal(agentReply({ running: 0, queued: 0 }, up, { capacity: 2, queue: 0, minWeight: 1 }), 'up ready 100% maxconn:2')
+t.test('reply lines: one per readiness state, from the state table', async (t) => {
+  const lines = Object.fromEntries(PROBE_STATES.map((state) => [state, agentReply(state, undefined, load(4, 2), options)]))
+  t.same(lines, {
+    starting: 'up drain 30% maxconn:8',
+    free: 'up ready 30% maxconn:8',
+    busy: 'up ready 30% maxconn:8',
+    'not-ready': 'up drain 30% maxconn:8',
+    draining: 'up drain 30% maxconn:8',
+    down: 'down ready maxconn:8'
+  })
+  t.equal(agentReply('free', undefined, load(0, 0), options), 'up ready 100% maxconn:8')
+  t.equal(agentReply('down', 'pool down', load(0, 0), options), 'down ready maxconn:8 #pool down')
+  t.equal(agentReply('not-ready', 'db: timed out\r\nup ready', load(0, 0), options), 'up drain 100% maxconn:8 #db: timed out  up ready', 'a reason never ends the line')
+  t.equal(agentReply('free', undefined, load(0, 0, 2), { queue: 0, minWeight: 1 }), 'up ready 100% maxconn:2')
+  t.equal(agentReply('free', undefined, load(0, 0, 0), { queue: undefined, minWeight: 1 }), 'up ready 100%', 'no executor: no maxconn')
 })

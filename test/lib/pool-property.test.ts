@@ -1,9 +1,11 @@
 /**
- * Property test (issue 4): random interleavings of run, abort, timeout, crash, queue-full and
- * close. Whatever the interleaving, afterwards every promise has settled, the pool shows nothing
- * queued or running, the counters add up, and the busy tracker never disagreed with piscina.
+ * Property test: random interleavings of run, abort, timeout, crash, queue-full and close, against
+ * the pool and against a lane (the same core). Whatever the interleaving, afterwards every promise
+ * has settled, the executor shows nothing queued or running, the counters add up, and the busy
+ * tracker never disagreed with the truth (piscina's idle threads; the lane's free slots).
  */
 import t from 'tap'
+import { Lane, type LaneSnapshot } from '../../lib/lane.js'
 import type { PoolSnapshot } from '../../lib/pool.js'
 import { createPool, seededRandom } from '../helpers/pool.js'
 
@@ -117,5 +119,117 @@ for (const seed of SEEDS) {
     t.ok(transitions.every((to, index) => to === (index % 2 === 0 ? 'busy' : 'free')), 'transitions alternate')
     t.same(disagreements, [], `the tracker never disagreed (${checks} checks)`)
     t.comment(`seed ${seed}: ${JSON.stringify(Object.fromEntries(outcomes))}, ${checks} checks`)
+  })
+}
+
+/** An upstream call that takes `ms`, and stops early when its signal fires (unless it ignores it). */
+function upstream (signal: AbortSignal, ms: number, ignoreSignal: boolean): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { resolve('done') }, ms)
+    if (ignoreSignal) return
+    signal.addEventListener('abort', () => { clearTimeout(timer); reject(signal.reason) }, { once: true })
+  })
+}
+
+for (const seed of SEEDS) {
+  t.test(`lane, seed ${seed}`, { timeout: 60_000 }, async (t) => {
+    const random = seededRandom(seed)
+    const closeAt = Math.floor(OPS * (0.5 + random() * 0.5))
+    const adaptive = seed % 4 === 1
+    const lane = new Lane({
+      name: 'property',
+      concurrency: adaptive ? { adaptive: { min: 1, max: 6, initial: 3 } } : 1 + (seed % 3),
+      maxQueue: seed % 3 === 0 ? 16 : 4,
+      closeTimeoutMs: seed % 2 === 0 ? 30 : 5000,
+      admission: seed % 5 === 0 ? { targetMs: 5, intervalMs: 20 } : undefined
+    })
+    t.teardown(() => lane.close())
+    const disagreements: string[] = []
+    let checks = 0
+    const check = (where: string): void => {
+      checks++
+      const s = lane.snapshot()
+      const real = s.queued > Math.max(0, s.limit - s.active)
+      if (lane.busy !== real) disagreements.push(`${where}: tracker ${String(lane.busy)}, real ${String(real)} (${JSON.stringify(s)})`)
+      if (s.active > s.limit && !adaptive) disagreements.push(`${where}: ${s.active} active over the limit ${s.limit}`)
+    }
+    const transitions: string[] = []
+    const onTransition = (to: string) => (snapshot: LaneSnapshot): void => {
+      transitions.push(to)
+      check(`on ${to}`)
+      if (snapshot.busy !== (to === 'busy')) disagreements.push(`${to} with snapshot.busy ${String(snapshot.busy)}`)
+    }
+    lane.on('busy', onTransition('busy'))
+    lane.on('free', onTransition('free'))
+
+    let unsettled = 0
+    const outcomes = new Map<string, number>()
+    const all: Array<Promise<void>> = []
+    let closing: Promise<void> | undefined
+    for (let op = 0; op < OPS; op++) {
+      if (op === closeAt) closing = lane.close()
+      const roll = random()
+      let promise: Promise<unknown>
+      if (roll < 0.35) {
+        const ms = 1 + Math.floor(random() * 5)
+        promise = lane.run(async (signal) => await upstream(signal, ms, false))
+      } else if (roll < 0.5) {
+        const controller = new AbortController()
+        const ignore = random() < 0.3
+        promise = lane.run(async (signal) => await upstream(signal, 30, ignore), { signal: controller.signal, timeout: random() < 0.5 ? 0 : 50 })
+        const after = Math.floor(random() * 8)
+        if (after === 0) controller.abort()
+        else setTimeout(() => { controller.abort() }, after)
+      } else if (roll < 0.65) {
+        promise = lane.run(async (signal) => await upstream(signal, 20, random() < 0.3), { timeout: 1 + Math.floor(random() * 10) })
+      } else if (roll < 0.72) {
+        promise = lane.run(() => { throw null }) // eslint-disable-line no-throw-literal
+      } else if (roll < 0.8) {
+        promise = lane.run(async () => { throw new Error('upstream said no') })
+      } else {
+        promise = lane.run(async () => op)
+      }
+      check('after run')
+      unsettled++
+      all.push(promise.then(
+        () => { outcomes.set('completed', (outcomes.get('completed') ?? 0) + 1) },
+        (error: Error & { code?: string }) => { outcomes.set(error.code ?? 'uncoded', (outcomes.get(error.code ?? 'uncoded') ?? 0) + 1) }
+      ).finally(() => { unsettled--; check('on settle') }))
+      const pause = random()
+      if (pause < 0.4) continue
+      if (pause < 0.6) await Promise.race([all[all.length - 1], new Promise((resolve) => setTimeout(resolve, 50))])
+      else if (pause < 0.8) await new Promise((resolve) => setImmediate(resolve))
+      else await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 6)))
+    }
+    let watchdog: NodeJS.Timeout | undefined
+    const stuck = new Promise<string>((resolve) => {
+      watchdog = setTimeout(() => { resolve(`stuck after 20 s: ${unsettled} unsettled, ${JSON.stringify(lane.snapshot())}, ${JSON.stringify(lane.stats())}`) }, 20_000)
+    })
+    const outcome = await Promise.race([Promise.all([...all, closing]).then(() => 'settled'), stuck])
+    clearTimeout(watchdog)
+    if (outcome !== 'settled') {
+      t.fail(outcome)
+      return
+    }
+    t.equal(unsettled, 0, 'every promise settled')
+    t.equal(outcomes.get('uncoded'), undefined, 'every failure carries a code')
+    const snapshot = lane.snapshot()
+    t.equal(snapshot.queued, 0, 'nothing queued')
+    t.equal(snapshot.running, 0, 'nothing running')
+    const stats = lane.stats()
+    t.equal(stats.submitted, OPS, 'every run() counted')
+    t.equal(stats.submitted, stats.completed + stats.rejected + stats.shed + stats.aborted + stats.timedOut + stats.errored + stats.crashed, 'submitted = completed + the failures by cause')
+    t.equal(stats.inFlight, 0)
+    t.equal(stats.completed, outcomes.get('completed') ?? 0, 'completed matches what callers saw')
+    t.equal(stats.rejected, (outcomes.get('FST_BACKPRESSURE_QUEUE_FULL') ?? 0) + (outcomes.get('FST_BACKPRESSURE_LANE_CLOSED') ?? 0), 'rejected = queue full + closed')
+    t.equal(stats.aborted, outcomes.get('FST_BACKPRESSURE_TASK_ABORTED') ?? 0)
+    t.equal(stats.timedOut, outcomes.get('FST_BACKPRESSURE_TASK_TIMEOUT') ?? 0)
+    t.equal(stats.shed, outcomes.get('FST_BACKPRESSURE_QUEUE_WAIT_EXCEEDED') ?? 0)
+    t.equal(stats.errored, outcomes.get('FST_BACKPRESSURE_TASK_FAILED') ?? 0)
+    t.equal(stats.crashed, 0, 'a lane has no thread to crash')
+    t.ok((outcomes.get('FST_BACKPRESSURE_LANE_CLOSED') ?? 0) > 0, 'some runs met the close')
+    t.ok(transitions.every((to, index) => to === (index % 2 === 0 ? 'busy' : 'free')), 'transitions alternate')
+    t.same(disagreements, [], `the tracker never disagreed (${checks} checks)`)
+    t.comment(`lane seed ${seed}: ${JSON.stringify(Object.fromEntries(outcomes))}, ${checks} checks`)
   })
 }

@@ -71,3 +71,82 @@ t.test('a worker that throws something other than an Error: FST_BACKPRESSURE_TAS
   const error = await pool.run({ op: 'throwValue', value: 'plain string' }).then(() => undefined, (e: Error & { code?: string }) => e)
   t.match(error, { code: 'FST_BACKPRESSURE_TASK_FAILED', cause: 'plain string' })
 })
+
+t.test('run() options are checked per call: a coded rejection, and the counts stay exact', async (t) => {
+  const pool = createPool(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, timeout: 5000 })
+  const bad: Array<[option: string, options: unknown]> = [
+    ['signal', { signal: {} }],
+    ['signal', { signal: 'abort' }],
+    ['timeout', { timeout: 2 ** 31 }],
+    ['timeout', { timeout: -1 }],
+    ['timeout', { timeout: NaN }],
+    ['timeout', { timeout: null }],
+    ['timeout', { timeout: '5s' }],
+    ['name', { name: 42 }],
+    ['options', 'fast']
+  ]
+  for (const [option, options] of bad) {
+    const error = await pool.run({ op: 'echo', value: 1 }, options as never).then(() => undefined, (e: Error & { code?: string }) => e)
+    t.equal(error?.code, 'FST_BACKPRESSURE_INVALID_OPTION', `${option}: ${String(JSON.stringify(options))}`)
+    t.match(error?.message, `"run.${option}"`, 'names the option')
+  }
+  t.match(pool.stats(), { submitted: 0, inFlight: 0, failed: 0 }, 'nothing counted, nothing left in flight')
+  t.equal(pool.snapshot().running, 0)
+  t.equal(await pool.run({ op: 'echo', value: 'fine' }, { timeout: Infinity }), 'fine', 'Infinity: no deadline')
+  await pool.close()
+  t.match(pool.stats(), { submitted: 1, completed: 1, inFlight: 0 })
+})
+
+t.test('a deadline of Infinity means none, not Node\'s 1 ms overflow', async (t) => {
+  const pool = createPool(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1 })
+  const gate = new Gate()
+  const task = pool.run({ op: 'gate', gate: gate.cell }, { timeout: Infinity })
+  // An overflowed timer fires after 1 ms; give it many times that before opening the gate.
+  await new Promise((resolve) => setTimeout(resolve, 30))
+  gate.open()
+  // 'not-equal' when the thread started after the gate opened: resolved either way, not timed out.
+  t.match(await task, /^(ok|not-equal)$/, 'the task ran to the end')
+})
+
+t.test('closeTimeout: Infinity waits for running tasks; above 2^31 - 1 ms it is refused', async (t) => {
+  t.throws(() => createPool(t, { closeTimeout: 2 ** 31 }), { code: 'FST_BACKPRESSURE_INVALID_OPTION', message: /pool\.closeTimeout/ })
+  const pool = createPool(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, closeTimeout: Infinity })
+  await pool.run({ op: 'echo', value: 'warm' })
+  const gate = new Gate()
+  const running = pool.run({ op: 'gate', gate: gate.cell })
+  const queued = pool.run({ op: 'echo', value: 'queued' })
+  const closed = pool.close()
+  await new Promise((resolve) => setTimeout(resolve, 30))
+  gate.open()
+  t.match(await Promise.all([running, queued, closed]), [/^(ok|not-equal)$/, 'queued', undefined], 'nothing refused by an overflowed bound')
+})
+
+t.test('piscina\'s own option errors are coded and name pool.<option>', async (t) => {
+  t.throws(() => createPool(t, { resourceLimits: 'x' as never }), { code: 'FST_BACKPRESSURE_INVALID_OPTION', message: /"pool\.resourceLimits".*'x'/ })
+  t.throws(() => createPool(t, { minThreads: 1, execArgv: ['--no-such-flag'] }), { code: 'FST_BACKPRESSURE_INVALID_OPTION', message: /"pool\.execArgv".*--no-such-flag/ })
+  t.throws(() => createPool(t, { minThreads: 1, workerData: () => 1 }), { code: 'FST_BACKPRESSURE_INVALID_OPTION', message: /"pool\.workerData"/ })
+  t.throws(() => createPool(t, { recordTiming: 'x' as never }), { code: 'FST_BACKPRESSURE_INVALID_OPTION', message: /"pool\.recordTiming"/ })
+})
+
+t.test('capacity, name and affectsProbe: what the probe and the agent read from every executor', async (t) => {
+  const pool = createPool(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 2, concurrentTasksPerWorker: 3 })
+  t.equal(pool.capacity, 6)
+  t.equal(pool.name, 'pool')
+  t.equal(pool.affectsProbe, true)
+})
+
+t.test('run() with a name runs that export', async (t) => {
+  const pool = createPool(t, { minThreads: 1, maxThreads: 1 })
+  t.equal(await pool.run({ op: 'echo', value: 'named' }, { name: 'default' }), 'named')
+})
+
+t.test('a worker that throws null or undefined: FST_BACKPRESSURE_TASK_FAILED, never a result', async (t) => {
+  const pool = createPool(t, { minThreads: 1, maxThreads: 1 })
+  for (const op of ['throwNull', 'throwUndefined']) {
+    const error = await pool.run({ op: 'throwValue', value: op === 'throwNull' ? null : undefined }).then(() => undefined, (e: Error & { code?: string, cause?: Error }) => e)
+    t.equal(error?.code, 'FST_BACKPRESSURE_TASK_FAILED', op)
+    t.match(error?.cause?.message, /The worker function threw (null|undefined)/)
+  }
+  t.equal(await pool.run({ op: 'echo', value: null }), null, 'a function that returns null still resolves with null')
+  t.match(pool.stats(), { errored: 2, completed: 1, inFlight: 0 })
+})

@@ -1,38 +1,28 @@
-// The package as users get it: `npm pack` the built dist/ (npm test builds it first; this test never
-// rebuilds it), unpack the tarball as node_modules/fastify-backpressure of a scratch project under
-// .tmp/, and use it from a scratch ESM consumer, a scratch CommonJS consumer (both real child
-// processes that register the suite in one line, listen on 127.0.0.1 and get answers), and a
-// scratch TypeScript consumer type-checked against the packed .d.ts under node16 and nodenext.
-// The scratch project sits inside the repository so that the package's dependencies (fastify,
-// piscina, ...) resolve from the repository's node_modules: no network install.
-import { execFile, type ChildProcess } from 'node:child_process'
+// The package as users get it: the tarball `npm pack` makes of the built dist/ (packed once per run by
+// test/helpers/packed-package.ts; npm test builds first, this test never rebuilds), checked the way
+// a registry and a user would see it:
+// - its file list, `npm publish --dry-run` of the tarball (no warning) and @arethetypeswrong/cli
+//   (offline, on the local .tgz);
+// - a scratch ESM consumer and a scratch CommonJS consumer, real child processes in a fresh
+//   `npm init -y` project that register the suite in one line, listen on 127.0.0.1 and get answers;
+// - scratch TypeScript consumers type-checked against the packed .d.ts with `strict` and
+//   `skipLibCheck: false` under moduleResolution node16, nodenext and bundler, from import and require.
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
+import { ROOT as root, packedPackage, run, scratchProject, type Run } from '../helpers/packed-package.js'
 
-const root = fileURLToPath(new URL('../..', import.meta.url))
+// Several tsc runs with skipLibCheck false (10-50 s each on a loaded 2-core machine): more than the
+// suite's 180 s per file when two `npm test` run side by side. tap's root `t.setTimeout` tells the
+// runner this file's own bound.
+t.setTimeout(480_000)
 const workerFile = fileURLToPath(new URL('../fixtures/worker.mjs', import.meta.url))
-const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
-const CHILD_TIMEOUT_MS = 60_000
-
-interface Run { code: number | null, stdout: string, stderr: string }
-
-/** Runs a program to completion; the child is killed by PID if it outlives the test. */
-async function run (file: string, args: string[], cwd: string): Promise<Run> {
-  let child: ChildProcess | undefined
-  const result = await new Promise<Run>((resolve) => {
-    child = execFile(file, args, { cwd, timeout: CHILD_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null
-      resolve({ code, stdout, stderr })
-    })
-  })
-  // execFile's timeout kills a hung child; this makes sure nothing is left whatever happened.
-  if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL')
-  return result
-}
+const require = createRequire(import.meta.url)
+const tsc = require.resolve('typescript/bin/tsc')
+const attw = join(root, 'node_modules/@arethetypeswrong/cli/dist/index.js')
 
 /** Asserts a clean exit; the output is shown only when it failed. */
 function exitedZero (t: Test, output: Run, what: string): void {
@@ -51,38 +41,54 @@ t.test('the packed package', async (t) => {
     t.fail('dist/ is missing or incomplete: run `npm run build` (npm test does it first)')
     return
   }
-  await mkdir(join(root, '.tmp'), { recursive: true })
-  const scratch = await mkdtemp(join(root, '.tmp', 'package-test-'))
-  t.teardown(() => rm(scratch, { recursive: true, force: true }))
+  const packed = await packedPackage()
+  const files = packed.files
+  const { dir: scratch, installed } = await scratchProject(t, packed, 'package-test-')
 
-  const pack = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', scratch], root)
-  exitedZero(t, pack, 'npm pack')
-  const [packed] = JSON.parse(pack.stdout) as Array<{ filename: string, files: Array<{ path: string }> }>
-  if (packed === undefined) throw new Error(`npm pack printed no result: ${pack.stdout}`)
-  const files = packed.files.map((f) => f.path)
-
-  await t.test('the tarball holds both builds and nothing else', async (t) => {
+  await t.test('the tarball holds both builds, the README and the LICENSE, and nothing else', async (t) => {
     for (const expected of [
-      'package.json',
+      'package.json', 'README.md', 'LICENSE',
       'dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/esm/plugins/pool/decorators.d.ts',
       'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/cjs/main.js', 'dist/cjs/package.json',
       'dist/cjs/plugins/pool/decorators.d.ts'
     ]) t.ok(files.includes(expected), `contains ${expected}`)
     const intruders = files.filter((f) =>
-      !(f === 'package.json' || f === 'README.md' || /^LICENSE/.test(f) || f.startsWith('dist/')) ||
+      !(f === 'package.json' || f === 'README.md' || f === 'LICENSE' || f.startsWith('dist/')) ||
       (/\.ts$/.test(f) && !f.endsWith('.d.ts')) || /(^|\/)(test|fixtures|\.tap|\.tmp)\//.test(f))
     t.same(intruders, [], 'no sources, tests, scripts, example app or config')
   })
 
-  // Unpack as <scratch>/node_modules/fastify-backpressure, inside a scratch project with its own
-  // package.json: without it, Node would resolve 'fastify-backpressure' to this repository itself
-  // (a package may import its own name) and the test would not be testing the tarball.
-  const extract = await run('tar', ['-xzf', join(scratch, packed.filename), '-C', scratch], root)
-  exitedZero(t, extract, 'tar -x')
-  await mkdir(join(scratch, 'node_modules'))
-  const installed = join(scratch, 'node_modules', 'fastify-backpressure')
-  await rename(join(scratch, 'package'), installed)
-  await writeFile(join(scratch, 'package.json'), JSON.stringify({ name: 'scratch-consumer', private: true }))
+  await t.test('the shipped package.json names its source, its licence and where to report bugs', async (t) => {
+    const manifest = JSON.parse(await readFile(join(installed, 'package.json'), 'utf8')) as Record<string, unknown>
+    t.equal(manifest.license, 'MIT')
+    t.match(manifest.repository, { type: 'git', url: /^git\+https:\/\/.+\.git$/ })
+    t.match(manifest.homepage, /^https:\/\//)
+    t.match(manifest.bugs, { url: /^https:\/\// })
+    t.equal(manifest.main, './dist/cjs/main.js', 'main points at the CommonJS entry')
+    const scripts = (manifest.scripts ?? {}) as Record<string, string>
+    // npm runs these when the package is installed: a build script there would run (and fail) in
+    // every user's project. prepack runs only where the package is packed.
+    for (const hook of ['preinstall', 'install', 'postinstall', 'prepare']) t.notOk(hook in scripts, `no "${hook}" script`)
+    t.match(await readFile(join(installed, 'LICENSE'), 'utf8'), /^MIT License/, 'LICENSE is the MIT licence')
+  })
+
+  await t.test('npm publish --dry-run accepts the tarball without a warning', async (t) => {
+    const output = await run('npm', ['publish', '--dry-run', '--ignore-scripts', packed.tarball], scratch)
+    exitedZero(t, output, 'npm publish --dry-run')
+    // The login notice is about this machine (no npm account here), not about the package.
+    const warnings = output.stderr.split('\n').filter((line) => /\bwarn\b/i.test(line) && !/requires you to be logged in/.test(line))
+    t.same(warnings, [], 'no warning (npm says "auto-corrected some errors in your package.json" for a bad manifest)')
+    t.match(output.stdout + output.stderr, 'fastify-backpressure@', 'publishes fastify-backpressure')
+  })
+
+  await t.test('@arethetypeswrong/cli finds no problem in the tarball', async (t) => {
+    // --no-definitely-typed: no look-up of @types packages on the registry, so it runs offline.
+    const output = await run(process.execPath, [attw, packed.tarball, '--no-definitely-typed', '--format', 'json'], scratch)
+    const result = JSON.parse(output.stdout) as { analysis?: { problems?: unknown[] }, problems?: unknown }
+    const problems = result.analysis?.problems ?? result.problems
+    t.same(problems, [], `no problem found${problems === undefined || (Array.isArray(problems) && problems.length === 0) ? '' : `: ${JSON.stringify(problems)}`}`)
+    t.equal(output.code, 0, `attw exits 0${output.code === 0 ? '' : `\n${output.stderr}`}`)
+  })
 
   const consumerBody = (load: string): string => `${load}
 const app = Fastify()
@@ -150,17 +156,26 @@ ${consumerBody('')}
   })
 
   // TypeScript consumers, against the packed .d.ts: the .mts file resolves through the "import"
-  // condition (dist/esm), the .cts file through "require" (dist/cjs).
+  // condition (dist/esm), the .cts file through "require" (dist/cjs). Each also proves the types are
+  // real, not `any`: an `any` would make its @ts-expect-error lines unused, which tsc reports.
   await writeFile(join(scratch, 'consumer.mts'), `import Fastify from 'fastify'
-import backpressure, { poolPlugin, type PoolSnapshot } from 'fastify-backpressure'
+import backpressure, { poolPlugin, errors, type PoolSnapshot } from 'fastify-backpressure'
 const app = Fastify()
 await app.register(backpressure, { pool: { filename: 'worker.mjs', onBusy: (s: PoolSnapshot) => { void s.queued } }, httpchk: false })
 await app.register(poolPlugin, { filename: new URL('file:///worker.mjs') })
 const busy: boolean = app.pool.busy
 const rendered: Promise<string> = app.pool.run<string>({ page: 'home' }, { timeout: 100 })
-// @ts-expect-error pool.filename is required: proves the types are real, not any
+const full = new errors.QueueFullError()
+const code: string = full.code
+const status: number | undefined = full.statusCode
+const isError: boolean = full instanceof Error && errors.TaskTimeoutError(5) instanceof errors.TaskTimeoutError
+// @ts-expect-error pool.filename is required
 await app.register(backpressure, { pool: {} })
-export { busy, rendered }
+// @ts-expect-error an error's code is a string, not a number (errors.QueueFullError is typed, not any)
+const wrong: number = new errors.QueueFullError().code
+// @ts-expect-error TaskTimeoutError takes the timeout in ms, a number
+void new errors.TaskTimeoutError('soon')
+export { busy, rendered, code, status, isError, wrong }
 `)
   await writeFile(join(scratch, 'consumer.cts'), `import Fastify from 'fastify'
 import backpressure, { poolPlugin, errors } from 'fastify-backpressure'
@@ -171,44 +186,55 @@ void app.register(api.default, { pool: { filename: 'worker.mjs' }, metrics: fals
 void app.register(poolPlugin, { filename: 'worker.mjs', maxQueue: 'auto' })
 const queued: number = app.pool.snapshot().queued
 const code: string = new errors.TaskTimeoutError(5).code
-// @ts-expect-error maxQueue is a number or 'auto': proves the types are real, not any
+const full: string = new api.errors.QueueFullError().message
+// @ts-expect-error maxQueue is a number or 'auto'
 void app.register(api.poolPlugin, { filename: 'worker.mjs', maxQueue: 'lots' })
-export { queued, code }
+// @ts-expect-error an error's code is a string, not a number (errors.PoolDownError is typed, not any)
+const wrong: number = new errors.PoolDownError('gone').code
+export { queued, code, full, wrong }
 `)
   // One program per consumer: a program that both imports and requires the package sees two
   // copies of the `app.pool` augmentation (dist/esm and dist/cjs declare distinct BackpressurePool
-  // classes) and tsc reports TS2717; README.md ("Compatibility") says so.
-  for (const resolution of ['node16', 'nodenext']) {
-    for (const [consumer, declarations] of [['consumer.mts', 'dist/esm'], ['consumer.cts', 'dist/cjs']] as const) {
-      await t.test(`a scratch TypeScript ${consumer} type-checks against ${declarations} under moduleResolution ${resolution}`, async (t) => {
+  // classes) and tsc reports TS2717; the README's Compatibility section says so.
+  const settings: Record<string, Record<string, unknown>> = {
+    node16: { module: 'node16', moduleResolution: 'node16' },
+    nodenext: { module: 'nodenext', moduleResolution: 'nodenext' },
+    // What a Vite/esbuild/tsx project uses; esModuleInterop off, as in a fresh `tsc --init` for bundlers.
+    bundler: { module: 'preserve', moduleResolution: 'bundler', esModuleInterop: false }
+  }
+  // The two consumers of one resolution are checked side by side (two tsc processes: ~10-25 s each
+  // with skipLibCheck false on a loaded 2-core machine).
+  for (const [resolution, options] of Object.entries(settings)) {
+    await t.test(`scratch TypeScript consumers type-check under moduleResolution ${resolution}, strict, skipLibCheck false`, async (t) => {
+      const consumers = [['consumer.mts', 'dist/esm'], ['consumer.cts', 'dist/cjs']] as const
+      const outputs = await Promise.all(consumers.map(async ([consumer]) => {
         const tsconfig = join(scratch, `tsconfig.${resolution}.${consumer}.json`)
         await writeFile(tsconfig, JSON.stringify({
           compilerOptions: {
-            module: resolution,
-            moduleResolution: resolution,
             target: 'ES2022',
             strict: true,
             noEmit: true,
             esModuleInterop: true,
-            // node16 also checks every .d.ts, ours included (slow: ~3x); nodenext keeps the usual
-            // skipLibCheck. piscina 5.3's own types import '../package.json', which node16
-            // resolution only accepts with resolveJsonModule.
-            skipLibCheck: resolution !== 'node16',
+            // Every .d.ts is checked, ours and our dependencies'. piscina 5.3's own types import
+            // '../package.json', which tsc only accepts with resolveJsonModule (docs/compatibility.md).
+            skipLibCheck: false,
             resolveJsonModule: true,
             types: ['node'],
-            typeRoots: [join(root, 'node_modules/@types')]
+            typeRoots: [join(root, 'node_modules/@types')],
+            ...options
           },
           files: [consumer]
         }))
-        const output = await run(process.execPath, [tsc, '-p', tsconfig, '--listFiles'], scratch)
-        exitedZero(t, { ...output, stdout: output.stdout.split('\n').filter((l) => l.includes('error')).join('\n') }, 'tsc')
+        return await run(process.execPath, [tsc, '-p', tsconfig, '--listFiles'], scratch)
+      }))
+      consumers.forEach(([consumer, declarations], index) => {
+        const output = outputs[index] as Run
+        exitedZero(t, { ...output, stdout: output.stdout.split('\n').filter((l) => l.includes('error')).join('\n') }, `tsc ${consumer}`)
         const listed = output.stdout.split('\n')
-        t.ok(listed.includes(join(installed, declarations, 'index.d.ts')), `read ${declarations}/index.d.ts`)
-        t.ok(listed.includes(join(installed, declarations, 'plugins/pool/decorators.d.ts')), 'the app.pool augmentation ships and is read')
+        t.ok(listed.includes(join(installed, declarations, 'index.d.ts')), `${consumer} read ${declarations}/index.d.ts`)
+        t.ok(listed.includes(join(installed, declarations, 'lib/errors.d.ts')), 'and the error classes\' declarations')
+        t.ok(listed.includes(join(installed, declarations, 'plugins/pool/decorators.d.ts')), 'and the app.pool augmentation')
       })
-    }
+    })
   }
-
-  const manifest = JSON.parse(await readFile(join(installed, 'package.json'), 'utf8')) as { exports: unknown, main: string }
-  t.equal(manifest.main, './dist/cjs/main.js', 'main points at the CommonJS entry')
 })

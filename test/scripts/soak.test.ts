@@ -1,52 +1,42 @@
 /**
- * The short soak (issue 4): `scripts/soak.mjs --duration 6 --short` against the example app over
- * real HTTP, at 2.5× the pool's throughput. Looser bounds than `npm run soak` (60 s). The soak
- * starts the app and stops it by PID; this test starts the soak and stops it by PID.
+ * The short soak: `scripts/soak.mjs --duration 6 --short` against the example app over real HTTP,
+ * at 2.5× the pool's throughput. Only correctness is asserted here (every request answered, only
+ * 200 or 503, nothing lost inside the server, the queue bounded, overload shed): the figures (p99,
+ * memory, the load generator's rate) depend on the machine's load and are reported by
+ * `npm run soak` against their targets, never asserted by `npm test`. The soak starts the app and
+ * stops it by PID; this test starts the soak and stops it by PID.
  */
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { nodeEnv, startChild } from '../../tools/child.mjs'
 import '../helpers/process-guards.js'
 
 const SOAK = fileURLToPath(new URL('../../scripts/soak.mjs', import.meta.url))
+const REPORT_PREFIX = 'SOAK_REPORT '
 
-t.test('short soak: bounded queue, flat memory, every answer 200 or 503', async (t) => {
-  const env: NodeJS.ProcessEnv = { ...process.env }
-  delete env.NODE_OPTIONS
-  delete env.NODE_V8_COVERAGE
-  const child = spawn(process.execPath, [SOAK, '--duration', '6', '--short', '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-  const exited = once(child, 'exit')
-  t.teardown(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      process.kill(child.pid as number, 'SIGTERM')
-      await exited
-    }
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
-  await exited
-  const line = stdout.split('\n').find((l) => l.startsWith('SOAK_REPORT '))
-  t.ok(line, `the soak printed its report${line === undefined ? `: ${stderr}` : ''}`)
-  if (line === undefined) return
-  const report = JSON.parse(line.slice('SOAK_REPORT '.length)) as {
-    checks: Record<string, boolean>
-    requests: { sent: number, answers: Record<string, number> }
-    latencyMs: { p50: number, p99: number, p99LimitMs: number }
-    memoryMB: { rss: { changePct: number }, heapUsed: { changePct: number } }
-    eventLoopDelayMs: { p99: number }
-  }
-  t.comment(`short soak: ${JSON.stringify(report)}`)
-  t.ok(report.requests.sent > 500, `real load (${report.requests.sent} requests)`)
-  t.ok(report.checks.someAccepted, 'requests were served')
-  t.ok(report.checks.someShed, 'overload was shed with 503')
-  t.ok(report.checks.loadHeld, 'the load generator kept its rate')
-  t.ok(report.checks.rssFlat, `RSS flat (${report.memoryMB.rss.changePct}%)`)
-  t.ok(report.checks.heapFlat, `heap flat (${report.memoryMB.heapUsed.changePct}%)`)
-  // The pool's own FIFO queue (lib/pool.ts) serves every task in arrival order, signal or not:
-  // accepted requests wait about maxQueue × task / threads, and none reaches its 504 deadline.
-  t.ok(report.checks.p99Bounded, `accepted p99 ${report.latencyMs.p99} ms <= ${report.latencyMs.p99LimitMs} ms`)
-  t.ok(report.checks.noErrors, `only 200 and 503 answers: ${JSON.stringify(report.requests.answers)}`)
+interface SoakReport {
+  checks: Record<'everyRequestAnswered' | 'noErrors' | 'nothingLost' | 'queueBounded' | 'someAccepted' | 'someShed', boolean>
+  targets: Record<string, { measured: string, target: string, met: boolean }>
+  config: { maxQueue: number }
+  requests: { sent: number, answered: number, answers: Record<string, number> }
+  server: { submitted: number, completed: number, failed: number, maxQueuedSeen: number }
+}
+
+t.test('short soak: every request answered 200 or 503, nothing lost, the queue bounded', async (t) => {
+  const soak = startChild(process.execPath, [SOAK, '--duration', '6', '--short', '--json'], { env: nodeEnv() })
+  t.teardown(() => soak.stop({ killAfterMs: 5000 }))
+  const line = await soak.waitForLine((candidate) => candidate.startsWith(REPORT_PREFIX), { timeoutMs: 120_000 })
+  await soak.exited
+  const report = JSON.parse(line.slice(REPORT_PREFIX.length)) as SoakReport
+  // The figures, for the log only: a loaded machine may miss them, which is not a failure here.
+  t.comment(`soak figures (not asserted): ${Object.entries(report.targets).map(([name, { measured, target, met }]) => `${name} ${measured} (target ${target}, ${met ? 'met' : 'missed'})`).join('; ')}`)
+  const { requests, server, checks } = report
+  t.ok(requests.sent > 100, `real load (${requests.sent} requests)`)
+  t.equal(requests.answered, requests.sent, 'every request was answered')
+  t.same(Object.keys(requests.answers).sort(), ['200', '503'], `only 200 and 503 answers: ${JSON.stringify(requests.answers)}`)
+  t.equal(server.submitted, requests.sent, 'the server submitted one task per request')
+  t.equal(server.completed, requests.answers['200'], 'every completed task was a 200')
+  t.equal(server.failed, requests.answers['503'], 'every refused task was a 503: nothing lost inside the server')
+  t.ok(server.maxQueuedSeen <= report.config.maxQueue, `the queue stayed within maxQueue (at most ${server.maxQueuedSeen} of ${report.config.maxQueue})`)
+  t.same(checks, { everyRequestAnswered: true, noErrors: true, nothingLost: true, queueBounded: true, someAccepted: true, someShed: true }, 'the soak\'s own correctness checks agree')
 })

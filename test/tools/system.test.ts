@@ -1,18 +1,22 @@
-// test/helpers/system.ts: how tests find haproxy and chromium, and what they do when one is missing.
+// tools/system.mjs: how tests, the demo and npm test find haproxy and chromium, and what they do when one is missing.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import t from 'tap'
-import { CHROMIUM, HAPROXY, chromiumPath, findProgram, haproxyPath, missingMessage, programPath, skipUnlessInstalled, type SystemProgram } from '../helpers/system.js'
+import { CHROMIUM, HAPROXY, chromiumPath, findProgram, haproxyPath, missingMessage, programPath, skipUnlessInstalled, type SystemProgram } from '../../tools/system.mjs'
 
 const absent: SystemProgram = { program: 'fastify-backpressure-no-such-program', debianPackage: 'no-such-package', envVar: 'NO_SUCH_PROGRAM_PATH' }
 
-t.test('haproxy and chromium are found (npm test installs them first)', async (t) => {
+// Installed by `npm test` (and .ci/run) first; `npm run test:unit` may run where they are not.
+t.test('haproxy is found (npm test installs it first)', skipUnlessInstalled(HAPROXY), async (t) => {
   t.match(haproxyPath(), /\/haproxy$/)
+})
+
+t.test('chromium is found (npm test installs it first)', skipUnlessInstalled(CHROMIUM), async (t) => {
   t.match(chromiumPath(), /\/chromium$/)
 })
 
-t.test('haproxy is found in /usr/sbin even when PATH lacks it', async (t) => {
+t.test('haproxy is found in /usr/sbin even when PATH lacks it', skipUnlessInstalled(HAPROXY), async (t) => {
   t.equal(findProgram(HAPROXY, { PATH: '/nonexistent' }), programPath(HAPROXY, { PATH: '/usr/sbin' }))
 })
 
@@ -38,5 +42,6 @@ t.test('missing: skipped locally, never under CI=true', async (t) => {
   t.same(skipUnlessInstalled(absent, { PATH: '' }), { skip: missingMessage(absent) })
   t.same(skipUnlessInstalled(absent, { PATH: '', CI: 'true' }), {}, 'under CI the test runs, and fails on the thrown error')
   t.same(skipUnlessInstalled(absent, { PATH: '', CI: '1' }), {})
-  t.same(skipUnlessInstalled(HAPROXY), {}, 'an installed program is not skipped')
+  const installed: SystemProgram = { program: 'node', debianPackage: 'nodejs', envVar: 'NO_SUCH_NODE_PATH' }
+  t.same(skipUnlessInstalled(installed, { PATH: dirname(process.execPath) }), {}, 'an installed program is not skipped')
 })

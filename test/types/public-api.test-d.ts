@@ -5,6 +5,7 @@
 import Fastify from 'fastify'
 import backpressure, {
   BackpressurePool,
+  Lane,
   errors,
   httpchkPlugin,
   metricsPlugin,
@@ -39,8 +40,12 @@ await app.register(poolPlugin, { filename, maxQueue: 64 })
 await app.register(httpchkPlugin, { method: ['GET', 'HEAD'], url: '/healthz' })
 await app.register(metricsPlugin, { prefix: 'app_' })
 
-// @ts-expect-error pool is required
-await app.register(backpressure, { httpchk: {} })
+// pool is optional: an I/O-only app has lanes and no worker file
+await app.register(backpressure, { lanes: { upstream: { concurrency: 16, maxQueue: 64, timeout: 2000 } } })
+await app.register(backpressure, { lanes: { upstream: { concurrency: { adaptive: { min: 2, max: 64 } }, affectsProbe: false } }, metrics: false })
+// @ts-expect-error a lane needs its concurrency
+await app.register(backpressure, { lanes: { upstream: { maxQueue: 64 } } })
+expectTrue<Equal<typeof app.lanes.upstream, Lane | undefined>>()
 // @ts-expect-error pool.filename is required
 await app.register(backpressure, { pool: { maxThreads: 2 } })
 // @ts-expect-error filename is a string or a URL
@@ -57,8 +62,9 @@ await app.register(poolPlugin, { filename, onBusy: (reason: string) => reason })
 const options: BackpressureOptions = { pool: { filename } }
 // @ts-expect-error unknown umbrella keys are refused in an object literal
 const typo: BackpressureOptions = { pool: { filename }, metric: false }
-const poolOptions: PoolPluginOptions = options.pool
-expectTrue<Equal<typeof poolOptions.filename, string | URL>>()
+// `pool` is optional (an app may have lanes and no worker file).
+const poolOptions: PoolPluginOptions | undefined = options.pool
+expectTrue<Equal<NonNullable<typeof poolOptions>['filename'], string | URL>>()
 void typo
 
 // --- Decorator: app.pool -----------------------------------------------------------------------------
@@ -108,6 +114,12 @@ const queueFull = new errors.QueueFullError()
 expectTrue<Equal<typeof queueFull.code, string>>()
 // @ts-expect-error InvalidOptionError needs the option, what was expected and what was received
 void new errors.InvalidOptionError('pool.maxThreads')
+// Every error class of `errors` is typed, none is `any`, and each builds an Error with a string code
+// (test/package checks the same through the packed .d.ts).
+type IsAny<T> = 0 extends 1 & T ? true : false
+type ErrorClasses = Omit<typeof errors, 'describeValue'>
+expectTrue<Equal<{ [K in keyof ErrorClasses]: IsAny<ErrorClasses[K]> }[keyof ErrorClasses], false>>()
+expectTrue<Equal<{ [K in keyof ErrorClasses]: InstanceType<ErrorClasses[K]> extends Error & { code: string, statusCode?: number } ? true : false }[keyof ErrorClasses], true>>()
 
 // --- Direct use of the pool, without Fastify -----------------------------------------------------
 const standalone = new BackpressurePool({ filename, maxThreads: 1, timeout: 100 })

@@ -5,7 +5,7 @@ import t from 'tap'
 import { AgentServer } from '../../../lib/agent-server.js'
 import httpchkPlugin from '../../../plugins/httpchk/index.js'
 import poolPlugin from '../../../plugins/pool/index.js'
-import { startHttpchkApp, WORKER } from '../../helpers/httpchk-app.js'
+import { startHttpchkApp, WORKER } from '../../helpers/app.js'
 import { agentCheck } from '../../helpers/raw-client.js'
 
 /**
@@ -136,7 +136,7 @@ t.test('a port already in use fails ready()', async (t) => {
   t.teardown(() => app.close())
   await app.register(poolPlugin, { filename: WORKER, maxThreads: 1, execArgv: [] })
   await app.register(httpchkPlugin, { agent: { port } })
-  await t.rejects(async () => { await app.ready() }, { code: 'EADDRINUSE' })
+  await t.rejects(async () => { await app.ready() }, { code: 'FST_BACKPRESSURE_AGENT_LISTEN_FAILED', message: new RegExp(`httpchk\\.agent\\.port.*${port}.*EADDRINUSE`) })
 })
 
 t.test('AgentServer: a reply that throws sends the fallback line and reports the error', async (t) => {

@@ -1,7 +1,8 @@
 import { once } from 'node:events'
+import { connect } from 'node:net'
 import t from 'tap'
-import { startHttpchkApp, type StartOptions } from '../../helpers/httpchk-app.js'
-import { agentCheck, haproxyProbe, rawHttp } from '../../helpers/raw-client.js'
+import { startHttpchkApp, type StartOptions } from '../../helpers/app.js'
+import { agentCheck, haproxyProbe, rawHttp, rawHttpOn } from '../../helpers/raw-client.js'
 
 const work = (port: number, ms: number): Promise<{ status: number, body: string }> =>
   rawHttp(port, `GET /work?ms=${ms} HTTP/1.0\r\n\r\n`, { timeoutMs: 20_000 })
@@ -55,10 +56,10 @@ t.test('drain(): reports draining at once, serves through the grace, lets work f
   await t.rejects(agentCheck(agentPort), { code: 'ECONNREFUSED' })
 })
 
-t.test('app.close() drains too: the probe fails at once and accepted work finishes', async (t) => {
+t.test('drain.onClose: app.close() serves the grace too: the probe fails at once and accepted work finishes', async (t) => {
   const { app, port } = await startHttpchkApp(t, withWorkRoute({
     fastify: { return503OnClosing: false },
-    httpchk: { busyStatusCode: 404, drain: { graceMs: 400 } }
+    httpchk: { busyStatusCode: 404, drain: { graceMs: 400, onClose: true } }
   }))
   t.equal((await haproxyProbe(port)).status, 200)
   const inFlight = [work(port, 200), work(port, 200), work(port, 200)]
@@ -75,6 +76,35 @@ t.test('app.close() drains too: the probe fails at once and accepted work finish
   t.same((await Promise.all(inFlight)).map((a) => a.status), [200, 200, 200])
   await closing
   t.ok(Date.now() - started >= 350, `close waited for the grace (${Date.now() - started} ms)`)
+})
+
+t.test('app.close() is prompt by default: draining at once, no grace, even after probes', async (t) => {
+  const { app, port } = await startHttpchkApp(t, withWorkRoute({ httpchk: { drain: { graceMs: 60_000 } } }))
+  t.equal((await haproxyProbe(port)).status, 200, 'probed: a grace would matter')
+  const inFlight = work(port, 200)
+  await once(app.pool, 'dispatch')
+  // A checker already connected, whose request arrives once the close has begun.
+  const socket = connect({ host: '127.0.0.1', port })
+  await once(socket, 'connect')
+  const started = Date.now()
+  const closing = app.close()
+  const late = rawHttpOn(socket, 'OPTIONS / HTTP/1.0\r\n\r\n')
+  t.equal((await late).body, 'draining\n', 'draining at once')
+  t.equal((await inFlight).status, 200, 'the request in progress finished')
+  await closing
+  t.ok(Date.now() - started < 10_000, `closed in ${Date.now() - started} ms, without the 60 s grace`)
+  t.equal(app.backpressure.probeState(), 'draining')
+})
+
+t.test('a connected, never-used socket does not hold the close', async (t) => {
+  const { app, port } = await startHttpchkApp(t, { httpchk: { drain: { graceMs: 60_000 } } })
+  await haproxyProbe(port)
+  const idle = connect({ host: '127.0.0.1', port })
+  await once(idle, 'connect')
+  const closed = once(idle, 'close')
+  await app.close()
+  await closed
+  t.ok(idle.destroyed, 'the server closed the never-used connection')
 })
 
 t.test('the grace is skipped when no probe or agent check ever came', async (t) => {
@@ -124,8 +154,8 @@ t.test('app.close() during a drain grace: one close, both resolve', async (t) =>
   await t.rejects(haproxyProbe(port), { code: 'ECONNREFUSED' })
 })
 
-t.test('with Fastify defaults, app.close() still fails the probe during the grace (Fastify answers 503)', async (t) => {
-  const { app, port } = await startHttpchkApp(t, { httpchk: { drain: { graceMs: 300 } } })
+t.test('with Fastify defaults and drain.onClose, app.close() fails the probe during the grace', async (t) => {
+  const { app, port } = await startHttpchkApp(t, { httpchk: { drain: { graceMs: 300, onClose: true } } })
   await haproxyProbe(port)
   const closing = app.close()
   const probe = await haproxyProbe(port)
@@ -133,27 +163,82 @@ t.test('with Fastify defaults, app.close() still fails the probe during the grac
   await closing
 })
 
-t.test('while draining, answers say Connection: close, so a busy keep-alive connection cannot hold the close', async (t) => {
+t.test('while draining, answers say Connection: close, and a busy keep-alive connection cannot hold the close', async (t) => {
   const { request, Agent } = await import('node:http')
-  const { app, port } = await startHttpchkApp(t, withWorkRoute({ httpchk: { drain: { graceMs: 100 } } }))
+  const { app, port } = await startHttpchkApp(t, withWorkRoute({ httpchk: { drain: { graceMs: 300 } } }))
   await haproxyProbe(port)
   const agent = new Agent({ keepAlive: true, maxSockets: 1 })
-  t.teardown(() => { agent.destroy() })
-  const get = (path: string): Promise<{ status: number, connection: string | undefined }> => new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path, agent }, (response) => {
+  const fresh = new Agent({ keepAlive: true, maxSockets: 1 })
+  t.teardown(() => { agent.destroy(); fresh.destroy() })
+  const get = (path: string, via = agent): Promise<{ status: number, connection: string | undefined }> => new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path, agent: via }, (response) => {
       response.resume()
       response.on('end', () => { resolve({ status: response.statusCode as number, connection: response.headers.connection }) })
     }).on('error', reject).end()
   })
   t.equal((await get('/work?ms=1')).connection, 'keep-alive', 'keep-alive before draining')
-  // Still running when the grace ends and Fastify closes idle connections.
+  // Still running when the grace ends and the app closes: its keep-alive connection goes idle later.
   const slow = get('/work?ms=600')
   await once(app.pool, 'dispatch')
   const started = Date.now()
   const drained = app.backpressure.drain()
-  const answer = await slow
-  t.equal(answer.status, 200)
-  t.equal(answer.connection, 'close')
+  const during = await get('/work?ms=1', fresh)
+  t.equal(during.status, 200, 'served during the grace')
+  t.equal(during.connection, 'close', 'a request that arrives while draining is told to close its connection')
+  t.equal((await slow).status, 200, 'the request in progress finished')
   await drained
   t.ok(Date.now() - started < 10_000, `closed in ${Date.now() - started} ms, not after keepAliveTimeout`)
+})
+
+t.test('SIGTERM with a connected, never-used socket open: the process drains and exits', async (t) => {
+  const { startChild } = await import('../../../tools/child.mjs')
+  const { fileURLToPath } = await import('node:url')
+  const graceMs = 300
+  const app = startChild(process.execPath, [...process.execArgv, fileURLToPath(new URL('../../fixtures/signal-app.ts', import.meta.url))], {
+    env: { ...process.env, GRACE_MS: String(graceMs) }
+  })
+  t.teardown(() => app.stop({ signal: 'SIGKILL' }))
+  const port = Number((await app.waitForLine((line) => line.startsWith('listening '), { timeoutMs: 30_000 })).split(' ')[1])
+  t.equal((await haproxyProbe(port)).status, 200, 'probed: the grace applies')
+  // A browser preconnect or a TCP check: connected, never used.
+  const idle = connect({ host: '127.0.0.1', port })
+  await once(idle, 'connect')
+  const idleClosed = once(idle, 'close')
+  const started = Date.now()
+  process.kill(app.pid as number, 'SIGTERM')
+  const exit = await app.exited
+  const elapsed = Date.now() - started
+  t.same(exit, { code: 0, signal: null }, 'exited by itself, code 0')
+  t.ok(elapsed >= graceMs, `served the ${graceMs} ms grace first (${elapsed} ms)`)
+  t.ok(elapsed < 60_000, `exited in ${elapsed} ms, long before the 60 s deadline: the idle socket did not hold it`)
+  await idleClosed
+})
+
+t.test('drain.deadlineMs bounds the shutdown: a request that never ends is cut, and said so in the log', async (t) => {
+  const { LogCapture } = await import('../../helpers/pool.js')
+  const logs = new LogCapture()
+  const { app, port } = await startHttpchkApp(t, {
+    fastify: { logger: { level: 'warn', stream: logs } },
+    httpchk: { drain: { graceMs: 0, deadlineMs: 200 } },
+    setup (app) { app.get('/hang', () => new Promise(() => {})) }
+  })
+  const hung = rawHttp(port, 'GET /hang HTTP/1.1\r\nHost: x\r\n\r\n', { timeoutMs: 30_000 })
+  await new Promise<void>((resolve) => { app.server.once('request', () => { resolve() }) })
+  await app.close()
+  // Reset or closed, the client read nothing: the connection was destroyed, not answered.
+  t.equal(await hung.then((answer) => answer.raw, () => ''), '', 'the hung request got no answer: its connection was destroyed')
+  const [line] = logs.messages('shutdown deadline passed: destroying the connections left')
+  t.equal(line?.connections, 1)
+  t.equal(line?.deadlineMs, 200)
+})
+
+t.test('drain() with drain.onClose: the grace is served once, not again by the close it leads to', async (t) => {
+  const { app, port } = await startHttpchkApp(t, { httpchk: { drain: { graceMs: 3000, onClose: true } } })
+  await haproxyProbe(port)
+  const started = Date.now()
+  await app.backpressure.drain()
+  const elapsed = Date.now() - started
+  t.ok(elapsed >= 2900, `the grace was served (${elapsed} ms)`)
+  // Twice would be 6 s: the margin below leaves a loaded machine 2.5 s.
+  t.ok(elapsed < 5500, `once: closed in ${elapsed} ms`)
 })

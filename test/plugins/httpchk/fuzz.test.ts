@@ -5,7 +5,7 @@
  */
 import { connect } from 'node:net'
 import t from 'tap'
-import { startHttpchkApp } from '../../helpers/httpchk-app.js'
+import { startHttpchkApp } from '../../helpers/app.js'
 import { agentCheck, rawHttp } from '../../helpers/raw-client.js'
 import { seededRandom } from '../../helpers/random.js'
 

@@ -4,8 +4,8 @@ import underPressure from '@fastify/under-pressure'
 import t from 'tap'
 import httpchkPlugin, { HTTPCHK_PLUGIN_NAME } from '../../../plugins/httpchk/index.js'
 import poolPlugin from '../../../plugins/pool/index.js'
-import { startHttpchkApp, WORKER } from '../../helpers/httpchk-app.js'
-import { haproxyProbe, rawHttp } from '../../helpers/raw-client.js'
+import { startHttpchkApp, WORKER } from '../../helpers/app.js'
+import { agentCheck, haproxyProbe, rawHttp } from '../../helpers/raw-client.js'
 
 /** Blocks every thread of a 2-thread pool and waits until the pool reports busy. */
 async function saturate (pool: import('../../../lib/pool.js').BackpressurePool, ms: number, queued = 1): Promise<Promise<unknown>[]> {
@@ -122,17 +122,17 @@ t.test('verbose reveals the snapshot; the default reveals one word', async (t) =
   const answer = await haproxyProbe(port)
   t.equal(answer.status, 200)
   t.equal(answer.headers['content-type'], 'application/json; charset=utf-8')
-  const body = JSON.parse(answer.body) as { state: string, draining: boolean, pool: { busy: boolean, threads: number } }
+  const body = JSON.parse(answer.body) as { state: string, draining: boolean, executors: { pool: { busy: boolean, threads: number } } }
   t.equal(body.state, 'free')
   t.equal(body.draining, false)
-  t.equal(body.pool.busy, false)
-  t.equal(typeof body.pool.threads, 'number')
+  t.equal(body.executors.pool.busy, false)
+  t.equal(body.executors.pool.threads, 2)
   t.equal(Number(answer.headers['content-length']), Buffer.byteLength(answer.body))
 })
 
 t.test('a pool that is down makes the probe fail', async (t) => {
   const { app, port } = await startHttpchkApp(t)
-  // Contract 1: `down` is true while the pool closes. Closing the pool is the real way to get there.
+  // The pool is down while it closes (outside an app close, which would report draining first).
   const closing = app.pool.close()
   const answer = await haproxyProbe(port)
   t.equal(answer.status, 503)
@@ -168,11 +168,15 @@ t.test('underPressure without @fastify/under-pressure fails at ready()', async (
   await t.rejects(async () => { await app.ready() }, { code: 'FST_BACKPRESSURE_INVALID_OPTION', message: /httpchk\.underPressure/ })
 })
 
-t.test('registering without the pool plugin fails with a clear message', async (t) => {
+t.test('httpchk without any executor: the probe reports readiness alone', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  app.register(httpchkPlugin)
-  await t.rejects(async () => { await app.ready() }, { message: /fastify-backpressure-pool.*fastify-backpressure-httpchk|fastify-backpressure-httpchk.*fastify-backpressure-pool/ })
+  await app.register(httpchkPlugin, { agent: { port: 0 } })
+  t.equal(app.backpressure.probeState(), 'starting', 'starting until the app is ready')
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = app.server.address() as import('node:net').AddressInfo
+  t.equal((await haproxyProbe(port)).body, 'free\n')
+  t.equal(await agentCheck(app.backpressure.agentPort as number), 'up ready 100%\n', 'nothing to bound: no maxconn')
   t.equal(HTTPCHK_PLUGIN_NAME, 'fastify-backpressure-httpchk')
 })
 
@@ -249,7 +253,29 @@ t.test('every option is validated at registration, naming the option and the val
     [{ agent: { port: 0, queue: -1 } }, 'httpchk.agent.queue'],
     [{ agent: { port: 0, minWeight: 101 } }, 'httpchk.agent.minWeight'],
     [{ agent: { port: 0, timeoutMs: 0 } }, 'httpchk.agent.timeoutMs'],
-    [{ agent: { port: 0, maxConnections: 0 } }, 'httpchk.agent.maxConnections']
+    [{ agent: { port: 0, maxConnections: 0 } }, 'httpchk.agent.maxConnections'],
+    [{ drain: { signals: ['SIGFOO'] } }, 'httpchk.drain.signals'],
+    [{ drain: { signals: ['SIGTERM', 'SIGKILL'] } }, 'httpchk.drain.signals'],
+    [{ drain: { signals: ['SIGSTOP'] } }, 'httpchk.drain.signals'],
+    [{ drain: { deadlineMs: 10, graceMs: 100 } }, 'httpchk.drain.deadlineMs'],
+    [{ drain: { deadlineMs: 2 ** 31 } }, 'httpchk.drain.deadlineMs'],
+    [{ drain: { onClose: 'yes' } }, 'httpchk.drain.onClose'],
+    [{ allow: '127.0.0.1' }, 'httpchk.allow'],
+    [{ allow: [] }, 'httpchk.allow'],
+    [{ allow: ['localhost'] }, 'httpchk.allow'],
+    [{ allow: ['10.0.0.0/33'] }, 'httpchk.allow'],
+    [{ allow: ['::1/129'] }, 'httpchk.allow'],
+    [{ allow: ['10.0.0.0/x'] }, 'httpchk.allow'],
+    [{ allow: [7] }, 'httpchk.allow'],
+    [{ checks: [] }, 'httpchk.checks'],
+    [{ checks: { db: 'select 1' } }, 'httpchk.checks.db'],
+    [{ checkIntervalMs: 0 }, 'httpchk.checkIntervalMs'],
+    [{ checkTimeoutMs: 6000 }, 'httpchk.checkTimeoutMs'],
+    [{ liveness: true }, 'httpchk.liveness'],
+    [{ liveness: {} }, 'httpchk.liveness.url'],
+    [{ liveness: { url: 'livez' } }, 'httpchk.liveness.url'],
+    [{ liveness: { url: '/livez', method: 'GET' } }, 'httpchk.liveness.method'],
+    [{ method: 'GET', url: '/health', liveness: { url: '/health' } }, 'httpchk.liveness.url']
   ]
   for (const [options, option] of invalid) {
     const app = Fastify()
@@ -279,4 +305,65 @@ t.test('valid option forms are accepted', async (t) => {
   t.equal(normalizeHttpchkOptions({ agent: false }).agent, undefined)
   t.same(normalizeHttpchkOptions({ agent: { port: 0 } }).agent, { port: 0, host: '127.0.0.1', queue: undefined, minWeight: 1, timeoutMs: 2000, maxConnections: 64 })
   t.equal(normalizeHttpchkOptions({ url: '/health/ready' }).url, '/health/ready')
+  t.equal(defaults.deadlineMs, 18_000, 'grace + 10 s')
+  t.equal(normalizeHttpchkOptions({ drain: { graceMs: 0 } }).deadlineMs, 10_000)
+  t.equal(defaults.drainOnClose, false)
+  t.equal(defaults.allow, undefined, 'any source')
+  t.equal(defaults.livenessUrl, undefined)
+  t.same(defaults.checks, {})
+  t.equal(defaults.checkIntervalMs, 5000)
+  t.equal(defaults.checkTimeoutMs, 2000)
+  t.equal(normalizeHttpchkOptions({ checkIntervalMs: 500 }).checkTimeoutMs, 500, 'the timeout never exceeds the interval')
+  t.equal(normalizeHttpchkOptions({ liveness: { url: '/livez' } }).livenessUrl, '/livez')
+  t.equal(normalizeHttpchkOptions({ liveness: { url: '/' } }).livenessUrl, '/', 'OPTIONS / and GET / do not collide')
+  t.same(normalizeHttpchkOptions({ drain: { signals: ['SIGHUP', 'SIGUSR1'] } }).signals, ['SIGHUP', 'SIGUSR1'])
+  const allow = normalizeHttpchkOptions({ allow: ['127.0.0.2', '10.0.0.0/8', '::1', 'fd00::/8'] }).allow
+  t.ok(allow?.check('127.0.0.2', 'ipv4'))
+  t.ok(allow?.check('10.1.2.3', 'ipv4'))
+  t.notOk(allow?.check('127.0.0.1', 'ipv4'))
+  t.ok(allow?.check('fd12::1', 'ipv6'))
+})
+
+t.test("Fastify's own register options (prefix, logLevel, logSerializers) are accepted", async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(httpchkPlugin, { prefix: '/x', logLevel: 'warn', logSerializers: {} } as never)
+  await app.ready()
+  t.equal(app.backpressure.probeState(), 'free')
+})
+
+t.test('a probe or liveness path that shadows a route fails at ready(), naming the option', async (t) => {
+  const cases: Array<[options: Record<string, unknown>, route: string, option: string]> = [
+    [{ method: 'GET', url: '/metrics' }, '/metrics', 'httpchk.url'],
+    [{ liveness: { url: '/livez' } }, '/livez', 'httpchk.liveness.url']
+  ]
+  for (const [options, route, option] of cases) {
+    const app = Fastify()
+    app.get(route, async () => 'the app')
+    app.register(httpchkPlugin, options)
+    await t.rejects(async () => { await app.ready() }, { code: 'FST_BACKPRESSURE_INVALID_OPTION', message: new RegExp(`"${option.replaceAll('.', '\\.')}".*${route}`) }, JSON.stringify(options))
+    await app.close()
+  }
+  // An OPTIONS route on the probe path stays: CORS preflights reach it.
+  const app = Fastify()
+  t.teardown(() => app.close())
+  app.options('/', async () => 'preflight')
+  await app.register(httpchkPlugin)
+  await app.ready()
+  t.equal(app.backpressure.probeState(), 'free', 'OPTIONS / route accepted with the default OPTIONS / probe')
+})
+
+t.test('httpchk registered twice on one server fails at ready()', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  app.register(httpchkPlugin)
+  app.register(async (child) => { await child.register(httpchkPlugin) })
+  await t.rejects(async () => { await app.ready() }, { code: 'FST_BACKPRESSURE_ALREADY_REGISTERED' })
+})
+
+t.test('agent.host that does not resolve fails ready(), naming the option and the value', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  app.register(httpchkPlugin, { agent: { port: 0, host: 'no-such-host.invalid' } })
+  await t.rejects(async () => { await app.ready() }, { code: 'FST_BACKPRESSURE_AGENT_LISTEN_FAILED', message: /httpchk\.agent\.host.*no-such-host\.invalid/ })
 })

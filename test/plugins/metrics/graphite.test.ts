@@ -102,7 +102,8 @@ t.test('pushes the same figures as the pool, quiescent and saturated', async (t)
     'pool.running_tasks': snapshot.running,
     'pool.transitions.busy': stats.transitions.busy,
     'pool.transitions.free': stats.transitions.free,
-    'pool.queue_wait.count': THREADS + 1,
+    // The warm-up tasks, the failed one, and the pool plugin's worker-load check at ready().
+    'pool.queue_wait.count': THREADS + 1 + 1,
     'pool.queue_wait.sum_seconds': figure(quiet, 'pool.queue_wait.sum_seconds'),
     'pool.tasks.submitted': stats.submitted,
     'pool.tasks.completed': stats.completed,
@@ -138,7 +139,7 @@ t.test('pushes the same figures as the pool, quiescent and saturated', async (t)
   await Promise.all([...holders, ...queued])
   const after = await nextPush(listener, (f) => f.get('pool.transitions.free') === 1)
   t.equal(figure(after, 'pool.busy'), 0)
-  t.equal(figure(after, 'pool.queue_wait.count'), THREADS + 1 + THREADS + 7)
+  t.equal(figure(after, 'pool.queue_wait.count'), 1 + THREADS + 1 + THREADS + 7, 'the load check, the warm-up, the failed task, the holders and the queued')
   t.equal(app.backpressureMetrics.graphite?.connected, true)
   t.equal(app.backpressureMetrics.graphite?.stats().connects, 1)
 })
@@ -172,7 +173,7 @@ t.test('app.close() stops the push and destroys the socket', async (t) => {
   const listener = await startGraphiteListener(t.teardown)
   const { app } = await startApp(t, listener)
   t.equal(figure(await nextPush(listener), 'pool.down'), 0)
-  // Closing marks the pool down (contract 1); shadow the getter to see it pushed before we close.
+  // Closing marks the pool down; shadow the getter to see it pushed before we close.
   Object.defineProperty(app.pool, 'down', { configurable: true, get: () => true })
   t.equal(figure(await nextPush(listener, (f) => f.get('pool.down') === 1), 'pool.down'), 1)
   const disconnected = listener.waitForDisconnect(1)

@@ -1,10 +1,11 @@
 import { once } from 'node:events'
+import { join } from 'node:path'
 import { request as httpRequest } from 'node:http'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import t from 'tap'
 import { leastBusyBalancer } from '../../../lib/dispatch-balancer.js'
 import type { PoolSnapshot } from '../../../lib/pool.js'
-import { BROKEN_WORKER, GATE_WORKER, Gate, WORKER, startPoolApp } from '../../helpers/pool.js'
+import { BROKEN_WORKER, GATE_WORKER, Gate, NO_EXPORT_WORKER, WORKER, fragileWorker, startPoolApp } from '../../helpers/pool.js'
 
 /** The value or the error a promise settles with. */
 const settle = async (promise: PromiseLike<unknown>): Promise<unknown> => await promise.then((v) => v, (e: unknown) => e)
@@ -93,6 +94,10 @@ const badOptions: Array<[option: string, value: unknown, extra?: Record<string, 
   ['concurrentTasksPerWorker', 0],
   ['closeTimeout', -5],
   ['closeTimeout', 'soon'],
+  ['closeTimeout', 2 ** 31],
+  ['recordTiming', 'x'],
+  ['resourceLimits', 'x'],
+  ['execArgv', ['--no-such-flag']],
   ['maxQueue', 0],
   ['maxQueue', -1],
   ['maxQueue', 2.5],
@@ -138,7 +143,8 @@ t.test('good option values are accepted', async (t) => {
     { maxQueue: 'auto' as const }, { maxQueue: Infinity }, { maxQueue: 3 }, { admission: true }, { admission: false },
     { admission: { target: 10, interval: 200 } }, { dwell: { busy: 100, free: 500 } }, { rejectStatusCode: 429 as const },
     { retryAfter: 0 }, { minThreads: 1, maxThreads: 1, idleTimeout: 1000, closeTimeout: 0, stricterFIFO: false, timeout: 5000 },
-    { filename: pathToFileURL(WORKER) }, { filename: pathToFileURL(WORKER).href }, { loadBalancer: leastBusyBalancer(1) }
+    { filename: pathToFileURL(WORKER) }, { filename: pathToFileURL(WORKER).href }, { loadBalancer: leastBusyBalancer(1) },
+    { closeTimeout: Infinity, recordTiming: true }
   ]) {
     const { app } = await startPoolApp(t, options, { listen: false })
     // Queue-wait admission counts a thread's start-up as queueing; start from a ready thread.
@@ -158,6 +164,20 @@ t.test('a worker file that does not exist: FST_BACKPRESSURE_WORKER_NOT_FOUND', a
     const error = await settle(app.ready()) as Error & { code?: string }
     t.equal(error.code, 'FST_BACKPRESSURE_WORKER_NOT_FOUND')
     t.match(error.message, fileURLToPath(pathToFileURL('/nonexistent/worker.mjs')))
+  }
+})
+
+t.test('a relative worker path that does not exist: the error says what it was resolved against', async (t) => {
+  const Fastify = (await import('fastify')).default
+  const poolPlugin = (await import('../../../plugins/pool/index.js')).default
+  for (const [filename, suggested] of [['./missing-worker.mjs', './missing-worker.mjs'], ['missing-worker.mjs', './missing-worker.mjs']] as const) {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    void app.register(poolPlugin, { filename, execArgv: [] })
+    const error = await settle(app.ready()) as Error & { code?: string }
+    t.equal(error.code, 'FST_BACKPRESSURE_WORKER_NOT_FOUND')
+    t.match(error.message, `${join(process.cwd(), 'missing-worker.mjs')} (the relative path "${filename}" was resolved against process.cwd(), ${process.cwd()}`)
+    t.match(error.message, `new URL('${suggested}', import.meta.url)`, 'shows the form that resolves next to the module')
   }
 })
 
@@ -360,10 +380,26 @@ t.test('queue-wait admission (CoDel): a standing queue sheds tasks that waited o
   t.match(app.pool.snapshot(), { queued: 0, running: 0 })
 })
 
+t.test('a worker file that throws on import: ready() rejects with WORKER_LOAD_FAILED naming pool.filename', async (t) => {
+  const error = await startPoolApp(t, { filename: BROKEN_WORKER, minThreads: 1, maxThreads: 1 }).then(() => undefined, (error: Error & { code?: string, cause?: Error }) => error)
+  t.equal(error?.code, 'FST_BACKPRESSURE_WORKER_LOAD_FAILED')
+  t.match(error?.message, 'pool.filename')
+  t.match(error?.message, BROKEN_WORKER, 'the message names the path')
+  t.match(error?.message, 'this worker cannot start', 'and the cause')
+  t.match(error?.cause?.message, 'this worker cannot start')
+})
+
+t.test('a worker file that loads but exports no function still passes the load check (its tasks fail, coded)', async (t) => {
+  const { app } = await startPoolApp(t, { filename: NO_EXPORT_WORKER, minThreads: 1, maxThreads: 1 }, { listen: false })
+  t.match(await settle(app.pool.run({ op: 'echo', value: 1 })), { code: 'FST_BACKPRESSURE_TASK_FAILED' })
+})
+
 t.test('a pool whose threads cannot start is down, rejects at once, and leaves no task hanging', async (t) => {
-  const { app, url, logs } = await startPoolApp(t, { filename: BROKEN_WORKER, minThreads: 1, maxThreads: 1 }, { routes: poolRoutes })
+  // The first thread loads (ready() passes); once it dies, every replacement fails to start.
+  const { app, url, logs } = await startPoolApp(t, { ...fragileWorker(1), minThreads: 1, maxThreads: 1 }, { routes: poolRoutes })
   // Not events.once(): it rejects on the 'error' events piscina emits for the failing threads.
   const down = new Promise((resolve) => { app.pool.once('down', (...args) => { resolve(args) }) })
+  t.match(await settle(app.pool.run({ op: 'exit' })), { code: 'FST_BACKPRESSURE_WORKER_CRASHED' }, 'the one healthy thread dies')
   const first = [1, 2, 3].map((value) => settle(app.pool.run({ op: 'echo', value })))
   const [reason, snapshot] = await down as [string, PoolSnapshot]
   t.equal(reason, 'worker threads fail to start')
@@ -445,4 +481,44 @@ t.test('request.runInPool: a client already gone, and a live caller signal', asy
   t.equal(await lateFailed, 'FST_BACKPRESSURE_TASK_ABORTED', 'the task of a client already gone is aborted at once')
   t.equal(app.pool.stats().aborted, 1)
   t.equal((await get(`${url}/signal`)).body.text, 'with signal', 'a live caller signal does not abort')
+})
+
+t.test('31 pipelined requests on one socket, each in request.runInPool: one close listener on the socket, no leak warning', async (t) => {
+  const { connect } = await import('node:net')
+  const gate = new Gate()
+  const PIPELINED = 31
+  let entered = 0
+  let before = -1
+  let during = -1
+  const { app } = await startPoolApp(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1 }, {
+    routes (app) {
+      app.get('/task', async (request) => {
+        const socket = request.raw.socket
+        if (before === -1) before = socket.listenerCount('close')
+        const result = request.runInPool({ op: 'gate', gate: gate.cell })
+        if (++entered === PIPELINED) {
+          // Every request is in flight at once (Node emits pipelined requests as it parses them).
+          during = socket.listenerCount('close')
+          gate.open()
+        }
+        return await result
+      })
+    }
+  })
+  const address = app.server.address() as { port: number }
+  const socket = connect({ host: '127.0.0.1', port: address.port })
+  t.teardown(() => { socket.destroy() })
+  await once(socket, 'connect')
+  let received = ''
+  const answered = new Promise<void>((resolve) => {
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1')
+      if ((received.match(/HTTP\/1\.1 200/g) ?? []).length === PIPELINED) resolve()
+    })
+  })
+  socket.write('GET /task HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(PIPELINED))
+  await answered
+  t.equal(entered, PIPELINED, 'all requests were in flight together')
+  t.equal(during, before + 1, `one close listener for ${PIPELINED} requests (before ${before}, during ${during})`)
+  t.equal(app.pool.stats().completed, PIPELINED)
 })

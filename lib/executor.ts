@@ -1,0 +1,65 @@
+/**
+ * What every executor of tasks has in common: the worker pool (`BackpressurePool`, tasks on worker
+ * threads) and each lane (`Lane`, async functions on the main thread). The health probe, the
+ * HAProxy agent and the metrics read executors through this interface only, so they treat a pool
+ * and a lane alike.
+ *
+ * Events: `'busy'` (snapshot) and `'free'` (snapshot), once per reported transition; `'down'`
+ * (reason, snapshot), once; `'capacity'` (newCapacity) when the number of tasks it runs at once
+ * changes (a lane with an adaptive limit).
+ */
+import type { EventEmitter } from 'node:events'
+
+/** An executor's state at one moment. Every field is read synchronously and cheaply. */
+export interface ExecutorSnapshot {
+  /** More tasks queued than free slots (as reported: after flap damping, when enabled). */
+  busy: boolean
+  /** Tasks waiting for a slot. */
+  queued: number
+  /** Tasks running now (submitted, not settled, not queued). */
+  running: number
+  /** Tasks that resolved. */
+  completed: number
+  /** Tasks that settled with an error, whatever the reason. */
+  failed: number
+  [key: string]: unknown
+}
+
+/** Lifetime counters. `submitted === completed + failed + inFlight` holds at every moment, and
+ * `failed === rejected + shed + aborted + timedOut + errored + crashed`. */
+export interface ExecutorStats {
+  submitted: number
+  completed: number
+  failed: number
+  inFlight: number
+  /** Refused before queuing: queue full (`_QUEUE_FULL`), closing (`_POOL_CLOSED`) or down (`_POOL_DOWN`). */
+  rejected: number
+  /** Shed by queue-wait admission (`_QUEUE_WAIT_EXCEEDED`). */
+  shed: number
+  /** The caller's signal fired (`_TASK_ABORTED`). */
+  aborted: number
+  /** The deadline passed, queued or running (`_TASK_TIMEOUT`). */
+  timedOut: number
+  /** The task threw or rejected (`_TASK_FAILED`). */
+  errored: number
+  /** The worker thread exited mid-task (`_WORKER_CRASHED`; always 0 for a lane). */
+  crashed: number
+  /** Reported transitions (after flap damping, when enabled). */
+  transitions: { busy: number, free: number }
+}
+
+export interface Executor extends EventEmitter {
+  /** `'pool'` for the worker pool; the lane's name for a lane. */
+  readonly name: string
+  /** More tasks queued than free slots (after flap damping). */
+  readonly busy: boolean
+  /** Closing, or cannot run tasks. */
+  readonly down: boolean
+  /** Tasks it runs at once now, an integer: pool = ceil(maxThreads) × concurrentTasksPerWorker;
+   * lane = its current limit. */
+  readonly capacity: number
+  /** Whether its busy state counts in the health probe and the agent's answer. */
+  readonly affectsProbe: boolean
+  snapshot: () => ExecutorSnapshot
+  stats: () => ExecutorStats
+}

@@ -1,0 +1,136 @@
+/**
+ * Drain and shutdown: the state turns `draining` at once; the app keeps serving for the grace
+ * (long enough for every balancer to see `fall` failed checks); then it closes; and the whole
+ * shutdown is bounded by a deadline past which every connection left is destroyed.
+ *
+ * - `drain()` and the configured signals serve the grace, then call `app.close()`.
+ * - A bare `app.close()` is prompt (no grace) unless `drain.onClose` is set.
+ * - When the app closes: HTTP/2 sessions get GOAWAY, never-used and idle connections are closed,
+ *   and again every `SWEEP_MS` while requests in progress finish (Node's `server.close()` closes
+ *   idle keep-alive connections once, and a connection that goes idle later would hold the close
+ *   until `keepAliveTimeout`, 72 s in Fastify 5).
+ */
+import type { FastifyInstance } from 'fastify'
+import type { ConnectionTracker } from '../../lib/connection-tracker.js'
+import type { Readiness } from '../../lib/readiness.js'
+
+/** How often connections that went idle are closed while the app closes. */
+const SWEEP_MS = 100
+
+export interface DrainOptions {
+  readiness: Readiness
+  tracker: ConnectionTracker
+  graceMs: number
+  deadlineMs: number
+  drainOnClose: boolean
+  signals: readonly NodeJS.Signals[]
+  /** True once a probe or agent check has been answered: someone is watching, so the grace matters. */
+  watched: () => boolean
+}
+
+export interface Drain {
+  drain: () => Promise<void>
+}
+
+export function setUpDrain (fastify: FastifyInstance, options: DrainOptions): Drain {
+  const { readiness, tracker, graceMs, deadlineMs, drainOnClose, signals, watched } = options
+  const log = fastify.log
+  let closeStarted = false
+  let graceWait: Promise<void> | undefined
+  let endGrace: (() => void) | undefined
+  let deadline: NodeJS.Timeout | undefined
+  let sweep: NodeJS.Timeout | undefined
+  let drainPromise: Promise<void> | undefined
+  let resolveClosed!: () => void
+  const closed = new Promise<void>((resolve) => { resolveClosed = resolve })
+
+  function startDraining (): void {
+    if (!readiness.startDraining()) return
+    log.info({ graceMs: graceFor(), deadlineMs }, 'draining: the probe and the agent now report draining')
+    // HTTP/2 clients open a new connection for their next request; HTTP/1 ones are told by
+    // `Connection: close` on each answer (the front door).
+    tracker.closeSessions()
+    deadline = setTimeout(function shutdownDeadline () {
+      log.warn({ connections: tracker.size, deadlineMs }, 'shutdown deadline passed: destroying the connections left')
+      tracker.destroyAll()
+    }, deadlineMs)
+    // The server and its connections keep the process alive while they are open; the deadline need not.
+    deadline.unref()
+  }
+
+  /** The grace that applies now: none when nothing can be watching (not listening, never probed). */
+  function graceFor (): number {
+    return graceMs > 0 && watched() && fastify.server.listening ? graceMs : 0
+  }
+
+  function waitForGrace (): Promise<void> {
+    if (graceWait !== undefined) return graceWait
+    const ms = graceFor()
+    graceWait = ms === 0
+      ? Promise.resolve()
+      : new Promise((resolve) => {
+        const timer = setTimeout(() => { endGrace?.() }, ms)
+        timer.unref()
+        endGrace = () => {
+          clearTimeout(timer)
+          endGrace = undefined
+          resolve()
+        }
+      })
+    return graceWait
+  }
+
+  function drain (): Promise<void> {
+    drainPromise ??= (async () => {
+      startDraining()
+      await waitForGrace()
+      // Fastify answers 503 to every request once close() starts (`return503OnClosing`), so the
+      // grace is served before close(), while the app is fully open.
+      if (closeStarted) await closed
+      else await fastify.close()
+    })()
+    return drainPromise
+  }
+
+  function onSignal (signal: NodeJS.Signals): void {
+    if (drainPromise !== undefined) {
+      // A second signal: stop waiting, close now.
+      log.info({ signal }, 'second signal while draining: closing without waiting for the grace period')
+      endGrace?.()
+      return
+    }
+    log.info({ signal }, 'signal received: draining before close')
+    drain().catch((error: unknown) => { log.error({ err: error }, 'closing after the drain failed') })
+  }
+
+  // Fastify sets its `closing` flag before preClose hooks run, and from then on answers 503 to every
+  // request itself (unless `return503OnClosing: false`); the server still accepts connections until
+  // preClose hooks are done. Draining here tells the balancer at once.
+  fastify.addHook('preClose', async function drainBeforeClose () {
+    closeStarted = true
+    startDraining()
+    if (drainOnClose) await waitForGrace()
+    tracker.closeIdle()
+    sweep = setInterval(() => { tracker.closeIdle() }, SWEEP_MS)
+    sweep.unref()
+  })
+
+  fastify.addHook('onClose', async function stopDraining () {
+    clearInterval(sweep)
+    clearTimeout(deadline)
+    endGrace?.()
+    tracker.dispose()
+    for (const signal of signals) process.off(signal, onSignal)
+    resolveClosed()
+  })
+
+  if (signals.length > 0) {
+    // Added once the app is ready, so a registration that fails leaves no handler behind.
+    fastify.addHook('onReady', function listenForSignals (done) {
+      for (const signal of signals) process.on(signal, onSignal)
+      done()
+    })
+  }
+
+  return { drain }
+}

@@ -1,0 +1,81 @@
+/**
+ * The readiness state's wiring: which executors it reads (the pool and the lanes, found when the
+ * app is ready, so they may be registered before or after this plugin), @fastify/under-pressure,
+ * the background dependency checks, and the move out of `starting`.
+ *
+ * onReady hooks run in registration order, so by the time ours runs the pool's own onReady hook has
+ * confirmed its worker file loads: `starting` ends here, after the first round of checks.
+ */
+import type { FastifyInstance } from 'fastify'
+import { DependencyChecks, type DependencyCheck } from '../../lib/dependency-checks.js'
+import { InvalidOptionError } from '../../lib/errors.js'
+import type { Executor } from '../../lib/executor.js'
+import { Readiness } from '../../lib/readiness.js'
+
+export interface ReadinessWiringOptions {
+  underPressure: boolean
+  checks: Record<string, DependencyCheck>
+  checkIntervalMs: number
+  checkTimeoutMs: number
+}
+
+/** True for what the pool and lanes plugins decorate (lib/executor.ts), false for anything else named alike. */
+function isExecutor (value: unknown): value is Executor {
+  const candidate = value as Partial<Executor> | undefined
+  return typeof candidate?.snapshot === 'function' && typeof candidate.capacity === 'number' && typeof candidate.busy === 'boolean'
+}
+
+/** The key a failing check's reason is kept under. */
+const checkKey = (name: string): string => `check:${name}`
+
+export function setUpReadiness (fastify: FastifyInstance, options: ReadinessWiringOptions): Readiness {
+  const log = fastify.log
+  let executors: readonly Executor[] = []
+  /** @fastify/under-pressure's check, found when the app is ready. */
+  let isUnderPressure: (() => boolean) | undefined
+  const readiness = new Readiness({
+    executors: () => executors,
+    underPressure: () => isUnderPressure?.() === true
+  })
+
+  const checks = new DependencyChecks({
+    checks: options.checks,
+    intervalMs: options.checkIntervalMs,
+    timeoutMs: options.checkTimeoutMs,
+    onResult (name, error) {
+      if (error === undefined) {
+        readiness.setReady(checkKey(name))
+        return
+      }
+      log.warn({ check: name, err: error }, 'dependency check failed: not ready')
+      readiness.setNotReady(`${name}: ${error.message}`, checkKey(name))
+    }
+  })
+
+  // Looked up when the app is ready rather than now, so that the pool, the lanes and
+  // @fastify/under-pressure may be registered after this plugin (under-pressure's own onRequest
+  // hook would then never see the probe, which the front door answers first anyway).
+  fastify.addHook('onReady', async function findExecutors () {
+    const decorated = fastify as unknown as { pool?: unknown, lanes?: Record<string, unknown> }
+    const candidates = [
+      fastify.hasDecorator('pool') ? decorated.pool : undefined,
+      ...(fastify.hasDecorator('lanes') ? Object.values(decorated.lanes as Record<string, unknown>) : [])
+    ]
+    // Another plugin may decorate `pool` too (a database pool): only executors count.
+    executors = candidates.filter(isExecutor)
+    if (options.underPressure) {
+      if (!fastify.hasDecorator('isUnderPressure')) {
+        throw new InvalidOptionError('httpchk.underPressure', 'false unless @fastify/under-pressure is registered in the same app', 'true')
+      }
+      isUnderPressure = (fastify as unknown as { isUnderPressure: () => boolean }).isUnderPressure
+    }
+    if (checks.size > 0) await checks.start()
+    readiness.markStarted()
+  })
+
+  fastify.addHook('onClose', async function stopChecks () {
+    checks.stop()
+  })
+
+  return readiness
+}

@@ -1,0 +1,14 @@
+import type { Lane, LaneRunOptions, LaneTask } from '../../lib/lane.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The lanes by name (fastify-backpressure lanes plugin): `app.lanes.upstream.run(fn)`. */
+    lanes: Record<string, Lane>
+  }
+  interface FastifyRequest {
+    /** `app.lanes[name].run(fn)`, aborted (`FST_BACKPRESSURE_TASK_ABORTED`, and `fn`'s signal
+     * fires) if the client disconnects before the answer is sent. An unknown name rejects with
+     * `FST_BACKPRESSURE_LANE_NOT_FOUND`. */
+    runInLane: <Result>(name: string, fn: LaneTask<Result>, options?: LaneRunOptions) => Promise<Result>
+  }
+}

@@ -1,0 +1,163 @@
+// The original topology: four HAProxy instances (nodes lb1–lb4), each with its own clients and its
+// own checks every `inter`, in front of three app processes bound to three loopback addresses
+// (127.0.0.2–127.0.0.4 stand in for three hosts). Every balancer sends X-Haproxy-Server-State.
+// - A blip on one process: all four balancers take it out and bring it back; its queue stays
+//   bounded; the other processes carry the load.
+// - A rolling restart of every process under steady load through all four: 0 failed requests,
+//   counted per balancer.
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import t, { type Test } from 'tap'
+import { startExampleApp, type ExampleApp } from '../../tools/example-app.mjs'
+import { freePort } from '../../tools/ports.mjs'
+import { startFaultProxy } from '../../tools/fault-proxy.mjs'
+import { haproxyBinaryOrSkip, metricValue, runLoad, startHaproxy, type Haproxy, type LoadResult } from '../helpers/haproxy.js'
+
+const HOSTS = ['127.0.0.2', '127.0.0.3', '127.0.0.4']
+const BALANCERS = 4
+const INTER = 200
+const FALL = 2
+const TIMINGS = { inter: INTER, fastinter: 100, downinter: 100, rise: 2, fall: FALL, servedBy: true }
+const MAX_QUEUE = 8
+
+interface Process { name: string, host: string, port: number, agentPort: number, env: Record<string, string>, app: ExampleApp }
+
+interface Fleet {
+  processes: Process[]
+  balancers: Haproxy[]
+  /** Every balancer's view of one process. */
+  statuses: (name: string) => Promise<string[]>
+  /** Resolves once every balancer sees `name` in `status`. */
+  waitAll: (name: string, status: string) => Promise<void>
+  restart: (index: number) => Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+}
+
+async function startFleet (t: Test, binary: string, env: (index: number) => Record<string, string>): Promise<Fleet> {
+  const processes: Process[] = []
+  for (const [index, host] of HOSTS.entries()) {
+    const port = await freePort(host)
+    const agentPort = await freePort(host)
+    const processEnv = { ...env(index), HOST: host, PORT: String(port), AGENT_PORT: String(agentPort) }
+    const process: Process = { name: `app${index + 1}`, host, port, agentPort, env: processEnv, app: await startExampleApp({ env: processEnv }) }
+    // Reads process.app at teardown time, so a restarted process is the one stopped.
+    t.teardown(async () => { await process.app.stop({ killAfterMs: 5000 }) })
+    processes.push(process)
+  }
+  const balancers: Haproxy[] = []
+  for (let index = 0; index < BALANCERS; index++) {
+    balancers.push(await startHaproxy(t, binary, {
+      recipe: 'httpchk',
+      node: `lb${index + 1}`,
+      ...TIMINGS,
+      servers: processes.map(({ name, host, port, agentPort }) => ({ name, host, port, agentPort }))
+    }))
+  }
+  const statuses = async (name: string): Promise<string[]> =>
+    await Promise.all(balancers.map(async (haproxy) => (await haproxy.servers()).find((row) => row.svname === name)?.status ?? '?'))
+  const waitAll = async (name: string, status: string): Promise<void> => {
+    await Promise.all(balancers.map(async (haproxy) => await haproxy.waitForServer(name, (current) => current === status, { timeout: 15000 })))
+  }
+  async function restart (index: number): Promise<{ code: number | null, signal: NodeJS.Signals | null }> {
+    const process = processes[index] as Process
+    const exit = await process.app.stop({ killAfterMs: 15000 })
+    process.app = await startExampleApp({ env: process.env })
+    await waitAll(process.name, 'UP')
+    return exit
+  }
+  return { processes, balancers, statuses, waitAll, restart }
+}
+
+/** Resolves once `process`'s metrics say every node in `nodes` considers it UP (the gauge is read at
+ * scrape time from `app.backpressure.serverStates()`; the nodes' checks arrive on their own timers). */
+async function waitForBalancerView (process: Process, nodes: string[]): Promise<void> {
+  const end = Date.now() + 15_000
+  for (;;) {
+    const text = await (await fetch(`${process.app.url}/metrics`)).text()
+    if (nodes.every((node) => metricValue(text, `backpressure_balancer_server_up{node="${node}"}`) === 1)) return
+    if (Date.now() > end) throw new Error(`not every node says UP:\n${text.split('\n').filter((line) => line.startsWith('backpressure_balancer_server_up')).join('\n')}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+/** Steady load through every balancer, each with its own client, until `signal` aborts. Four
+ * clients in all: what two of the three processes can carry without going busy (with httpchk only,
+ * a fleet that is busy everywhere is DOWN everywhere: test/e2e/queueing.test.ts shows that case). */
+function loadEach (balancers: Haproxy[], path: string, signal: AbortSignal): Promise<LoadResult[]> {
+  return Promise.all(balancers.map((haproxy) => runLoad({ url: `${haproxy.url}${path}`, concurrency: 1, maxRequests: 20000, maxMs: 90000, signal })))
+}
+
+const binary = haproxyBinaryOrSkip(t)
+if (binary !== undefined) {
+  t.test('a blip on one process: all four balancers take it out and bring it back; the others carry the load', async (t) => {
+    const upstream = createServer((_req, res) => { setTimeout(() => { res.end('{"ok":true}') }, 5) })
+    upstream.listen(0, '127.0.0.1')
+    await once(upstream, 'listening')
+    t.teardown(() => { upstream.closeAllConnections(); upstream.close() })
+    const upstreamUrl = `http://127.0.0.1:${(upstream.address() as { port: number }).port}/`
+    const proxy = await startFaultProxy(t, { port: (upstream.address() as { port: number }).port })
+    const fleet = await startFleet(t, binary, (index) => ({
+      // app1, the blip's victim: two threads. The survivors: room for the whole load.
+      POOL_MAX_THREADS: index === 0 ? '2' : '4',
+      POOL_MAX_QUEUE: String(MAX_QUEUE),
+      TASK_TIMEOUT_MS: '3000',
+      UPSTREAM_TIMEOUT_MS: '400',
+      UPSTREAM_URL: index === 0 ? proxy.url : upstreamUrl
+    }))
+    const [app1] = fleet.processes as [Process]
+
+    let sampling = true
+    let maxQueue = 0
+    const sampler = (async () => {
+      while (sampling) {
+        const text = await (await fetch(`${app1.app.url}/metrics`)).text()
+        maxQueue = Math.max(maxQueue, metricValue(text, 'backpressure_pool_queue_depth') ?? 0, metricValue(text, 'backpressure_lane_queue_depth') ?? 0)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    })()
+
+    const stop = new AbortController()
+    const loads = loadEach(fleet.balancers, '/upstream', stop.signal)
+    try {
+      await Promise.all(fleet.balancers.map((haproxy) => haproxy.waitForServer('app1', (_status, row) => Number(row.stot) >= 5, { timeout: 15000 })))
+      await t.resolves(fleet.waitAll('app1', 'UP'), 'steady: every balancer has app1 UP')
+      proxy.setDelay(1500)
+      await t.resolves(fleet.waitAll('app1', 'DOWN'), 'the blip: all four balancers take app1 out')
+      proxy.setDelay(0)
+      await t.resolves(fleet.waitAll('app1', 'UP'), 'the blip over: all four bring it back')
+      // app1 knows which balancers consider it UP: the four nodes, from their X-Haproxy-Server-State.
+      await t.resolves(waitForBalancerView(app1, ['lb1', 'lb2', 'lb3', 'lb4']), 'app1 sees all four balancers consider it UP')
+    } finally {
+      stop.abort()
+      sampling = false
+    }
+    const results = await loads
+    await sampler
+    t.ok(maxQueue <= MAX_QUEUE, `app1's queue stayed bounded (max ${maxQueue}, limit ${MAX_QUEUE})`)
+    t.ok(proxy.delayedChunks > 0, 'the fault proxy delayed app1\'s upstream calls')
+    for (const [index, load] of results.entries()) {
+      const unexpected = load.failures.filter((failure) => !failure.startsWith('status 504'))
+      t.same(unexpected, [], `lb${index + 1}: only upstream timeouts failed (${load.failures.length} of ${load.sent}); served ${JSON.stringify(load.byServer)}`)
+      t.ok((load.byServer.app2 ?? 0) > 0 && (load.byServer.app3 ?? 0) > 0, `lb${index + 1}: app2 and app3 carried load`)
+    }
+  })
+
+  t.test('a rolling restart of every process under load through all four balancers: 0 failed requests per balancer', async (t) => {
+    const grace = String(INTER * (FALL + 1) + 400)
+    const fleet = await startFleet(t, binary, () => ({ POOL_MAX_THREADS: '4', POOL_MAX_QUEUE: '16', TASK_TIMEOUT_MS: '10000', DRAIN_GRACE_MS: grace }))
+    const stop = new AbortController()
+    const loads = loadEach(fleet.balancers, '/block?ms=20', stop.signal)
+    const exits = []
+    try {
+      for (let index = 0; index < fleet.processes.length; index++) exits.push(await fleet.restart(index))
+    } finally {
+      stop.abort()
+    }
+    const results = await loads
+    t.same(exits, HOSTS.map(() => ({ code: 0, signal: null })), 'each old process drained and exited 0')
+    for (const [index, load] of results.entries()) {
+      t.same(load.failures, [], `lb${index + 1}: 0 failed of ${load.sent} (${JSON.stringify(load.byServer)})`)
+      t.ok(load.ok > 20, `lb${index + 1}: steady load ran throughout (${load.ok})`)
+    }
+    for (const process of fleet.processes) t.same(await fleet.statuses(process.name), ['UP', 'UP', 'UP', 'UP'], `${process.name} UP on every balancer`)
+  })
+}

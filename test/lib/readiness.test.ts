@@ -1,0 +1,71 @@
+import { EventEmitter } from 'node:events'
+import t from 'tap'
+import { PROBE_STATES, Readiness, STATE_TABLE, type ReadinessExecutor } from '../../lib/readiness.js'
+
+/** A stand-in executor whose flags the test sets: readiness only reads them. */
+class FakeExecutor extends EventEmitter implements ReadinessExecutor {
+  busy = false
+  down = false
+  capacity = 2
+  queued = 0
+  running = 0
+  constructor (readonly name: string, readonly affectsProbe = true) { super() }
+  snapshot (): { busy: boolean, queued: number, running: number, completed: number, failed: number } {
+    return { busy: this.busy, queued: this.queued, running: this.running, completed: 0, failed: 0 }
+  }
+}
+
+t.test('precedence: draining > down > starting > not-ready > busy > free', async (t) => {
+  const pool = new FakeExecutor('pool')
+  let pressure = false
+  const readiness = new Readiness({ executors: () => [pool], underPressure: () => pressure })
+  t.equal(readiness.state(), 'starting')
+  t.equal(readiness.reason(), 'starting')
+  readiness.markStarted()
+  t.equal(readiness.state(), 'free')
+  t.equal(readiness.reason(), undefined)
+  pressure = true
+  t.equal(readiness.state(), 'busy', 'under pressure')
+  pressure = false
+  pool.busy = true
+  t.equal(readiness.state(), 'busy')
+  readiness.setNotReady('warming')
+  readiness.setNotReady('db: down', 'check:db')
+  t.equal(readiness.state(), 'not-ready', 'not-ready outranks busy')
+  t.equal(readiness.reason(), 'warming, db: down')
+  readiness.setReady()
+  t.equal(readiness.reason(), 'db: down', 'each source clears its own reason')
+  readiness.setReady('check:db')
+  t.equal(readiness.state(), 'busy')
+  pool.down = true
+  t.equal(readiness.state(), 'down')
+  t.equal(readiness.reason(), 'pool down')
+  t.equal(readiness.startDraining(), true)
+  t.equal(readiness.startDraining(), false, 'once')
+  t.equal(readiness.state(), 'draining', 'a shutdown is not an outage')
+  t.equal(readiness.draining, true)
+})
+
+t.test('a lane with affectsProbe false never makes the process busy nor counts in the agent\'s load, but counts when down', async (t) => {
+  const pool = new FakeExecutor('pool')
+  const lane = new FakeExecutor('audit', false)
+  const readiness = new Readiness({ executors: () => [pool, lane] })
+  readiness.markStarted()
+  lane.busy = true
+  lane.queued = 3
+  lane.running = 2
+  pool.running = 1
+  t.equal(readiness.state(), 'free')
+  t.same(readiness.load(), { executors: [{ queued: 0, running: 1, capacity: 2 }] }, 'the lane that does not affect the probe is not told to the balancer')
+  t.same(Object.keys(readiness.snapshots()), ['pool', 'audit'])
+  lane.down = true
+  t.equal(readiness.state(), 'down')
+  t.equal(readiness.reason(), 'audit down')
+})
+
+t.test('the state table: only free answers 200; the agent drains for starting, not-ready and draining', async (t) => {
+  t.same(PROBE_STATES.filter((state) => STATE_TABLE[state].probeOk), ['free'])
+  t.same(Object.fromEntries(PROBE_STATES.map((state) => [state, STATE_TABLE[state].agent])), {
+    starting: 'drain', free: 'ready', busy: 'ready', 'not-ready': 'drain', draining: 'drain', down: 'down'
+  })
+})

@@ -1,0 +1,230 @@
+// The probe is answered at the server's front door: whatever the registration order, the context,
+// the hooks and plugins ahead of it, and the protocol (HTTP/1.x, HTTPS, HTTP/2), and without a log
+// line or a span.
+import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
+import { connect as http2Connect, type ClientHttp2Session } from 'node:http2'
+import { request as httpsRequest } from 'node:https'
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import cors from '@fastify/cors'
+import t, { type Test } from 'tap'
+import backpressure from '../../../index.js'
+import type { BackpressurePool } from '../../../lib/pool.js'
+import { LogCapture } from '../../helpers/pool.js'
+import { WORKER } from '../../helpers/app.js'
+import { haproxyProbe, rawHttp } from '../../helpers/raw-client.js'
+
+const TLS = {
+  key: readFileSync(fileURLToPath(new URL('../../fixtures/tls/key.pem', import.meta.url))),
+  cert: readFileSync(fileURLToPath(new URL('../../fixtures/tls/cert.pem', import.meta.url)))
+}
+const SUITE = { pool: { filename: WORKER, minThreads: 2, maxThreads: 2, execArgv: [] }, httpchk: { drain: { graceMs: 0 } }, metrics: false as const }
+
+async function listen (t: Test, app: FastifyInstance): Promise<number> {
+  t.teardown(() => app.close())
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  return (app.server.address() as AddressInfo).port
+}
+
+/** The probe answers 200 when free, 503 while the pool is saturated, 200 again after. */
+async function assertFreeBusyFree (t: Test, port: number, pool: BackpressurePool, label: string): Promise<void> {
+  t.equal((await haproxyProbe(port)).status, 200, `${label}: free → 200`)
+  const busy = once(pool, 'busy')
+  const tasks = [1, 2, 3].map(() => pool.run({ op: 'block', ms: 300 }))
+  await busy
+  const answer = await haproxyProbe(port)
+  t.equal(answer.status, 503, `${label}: busy → 503`)
+  t.equal(answer.body, 'busy\n')
+  const free = once(pool, 'free')
+  await Promise.all(tasks)
+  await free
+  t.equal((await haproxyProbe(port)).status, 200, `${label}: free again → 200`)
+}
+
+t.test('(a) registered at the root', async (t) => {
+  const app = Fastify()
+  await app.register(backpressure, SUITE)
+  await assertFreeBusyFree(t, await listen(t, app), app.pool, 'root')
+})
+
+t.test('(b) registered inside a prefixed encapsulated context', async (t) => {
+  const app = Fastify()
+  let child: FastifyInstance | undefined
+  app.register(async (api) => {
+    await api.register(backpressure, SUITE)
+    api.get('/work', async () => 'api work')
+    child = api
+  }, { prefix: '/api' })
+  const port = await listen(t, app)
+  t.notOk(app.hasDecorator('pool'), 'the pool is not visible at the root')
+  await assertFreeBusyFree(t, port, (child as FastifyInstance).pool, 'prefixed context')
+  t.equal((await rawHttp(port, 'GET /api/work HTTP/1.0\r\n\r\n')).body, 'api work', 'the context still serves its routes')
+})
+
+t.test('(c) in a fastify-cli + @fastify/autoload app (plugins/ and routes/ encapsulated)', async (t) => {
+  const { build } = await import('fastify-cli/helper.js') as { build: (args: string[], options: Record<string, unknown>) => Promise<FastifyInstance> }
+  let context: FastifyInstance | undefined
+  const app = await build([fileURLToPath(new URL('../../fixtures/autoload-app/app.mjs', import.meta.url)), '--log-level', 'silent'], {
+    backpressure,
+    backpressureOptions: SUITE,
+    expose (instance: FastifyInstance) { context = instance }
+  })
+  const port = await listen(t, app)
+  await assertFreeBusyFree(t, port, (context as FastifyInstance).pool, 'autoload')
+  t.same(JSON.parse((await rawHttp(port, 'GET / HTTP/1.0\r\n\r\n')).body), { root: true }, 'routes/ still serve GET /')
+})
+
+t.test('(d) after @fastify/cors with its defaults (strictPreflight refuses OPTIONS without Origin)', async (t) => {
+  const app = Fastify()
+  await app.register(cors)
+  await app.register(backpressure, SUITE)
+  app.get('/data', async () => 'data')
+  const port = await listen(t, app)
+  await assertFreeBusyFree(t, port, app.pool, 'after cors')
+  const preflight = await haproxyProbe(port, ['Origin: http://a.test', 'Access-Control-Request-Method: GET'])
+  t.equal(preflight.status, 204, 'a real CORS preflight still reaches @fastify/cors')
+  t.equal(preflight.headers['access-control-allow-origin'], '*')
+})
+
+t.test('(e) after a global auth hook, which still guards every other URL', async (t) => {
+  const app = Fastify()
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.headers.authorization !== 'Bearer ok') return reply.code(401).send({ error: 'auth required' })
+  })
+  await app.register(backpressure, SUITE)
+  app.get('/data', async () => 'data')
+  const port = await listen(t, app)
+  await assertFreeBusyFree(t, port, app.pool, 'after auth hook')
+  t.equal((await rawHttp(port, 'GET /data HTTP/1.0\r\n\r\n')).status, 401, 'the hook guards /data')
+  t.equal((await rawHttp(port, 'OPTIONS /data HTTP/1.0\r\n\r\n')).status, 401, 'and OPTIONS on other paths')
+  t.equal((await rawHttp(port, 'GET /data HTTP/1.0\r\nAuthorization: Bearer ok\r\n\r\n')).body, 'data')
+})
+
+t.test('a probe writes no log line at any level; an ordinary request does', async (t) => {
+  const logs = new LogCapture()
+  const app = Fastify({ logger: { level: 'trace', stream: logs } })
+  await app.register(backpressure, { ...SUITE, httpchk: { ...SUITE.httpchk, liveness: { url: '/livez' } } })
+  app.get('/data', async () => 'data')
+  const port = await listen(t, app)
+  const before = logs.lines.length
+  for (let i = 0; i < 5; i++) {
+    t.equal((await haproxyProbe(port, ['X-Haproxy-Server-State: UP 2/3; name=be/app1; node=lb1'])).status, 200)
+    t.equal((await rawHttp(port, 'GET /livez HTTP/1.0\r\n\r\n')).status, 200)
+  }
+  t.same(logs.lines.slice(before), [], 'ten checks, no line')
+  await rawHttp(port, 'GET /data HTTP/1.0\r\n\r\n')
+  t.ok(logs.lines.length > before, 'an ordinary request is logged (the capture works)')
+})
+
+t.test('a probe makes no OpenTelemetry span (@fastify/otel); an ordinary request does', async (t) => {
+  const { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace-base')
+  const { FastifyOtelInstrumentation } = await import('@fastify/otel')
+  const exporter = new InMemorySpanExporter()
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
+  const instrumentation = new FastifyOtelInstrumentation()
+  instrumentation.setTracerProvider(provider)
+  t.teardown(() => provider.shutdown())
+  const app = Fastify()
+  await app.register(instrumentation.plugin())
+  await app.register(backpressure, SUITE)
+  app.get('/data', async () => 'data')
+  const port = await listen(t, app)
+  for (let i = 0; i < 3; i++) t.equal((await haproxyProbe(port)).status, 200)
+  t.same(exporter.getFinishedSpans().map((span) => span.name), [], 'three probes, no span')
+  await rawHttp(port, 'GET /data HTTP/1.0\r\n\r\n')
+  t.ok(exporter.getFinishedSpans().length > 0, 'an ordinary request has spans (the instrumentation works)')
+})
+
+t.test('app.inject() still gets the probe (the onRequest hook, same matcher and answer)', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(backpressure, { ...SUITE, httpchk: { ...SUITE.httpchk, liveness: { url: '/livez' }, allow: ['127.0.0.1'] } })
+  const probe = await app.inject({ method: 'OPTIONS', url: '/' })
+  t.equal(probe.statusCode, 200)
+  t.equal(probe.body, 'free\n')
+  t.equal((await app.inject({ method: 'HEAD', url: '/livez' })).statusCode, 200)
+  t.equal((await app.inject({ method: 'OPTIONS', url: '/', remoteAddress: '127.0.0.9' })).statusCode, 404, 'a source outside allow gets the app')
+  t.equal((await app.inject({ method: 'GET', url: '/nothing' })).statusCode, 404)
+})
+
+t.test('allow: only the listed sources get the answer and record X-Haproxy-Server-State', async (t) => {
+  const app = Fastify()
+  await app.register(backpressure, { ...SUITE, httpchk: { ...SUITE.httpchk, allow: ['127.0.0.2/32', '::ffff:127.0.0.3'] } })
+  app.options('/', async () => 'the app')
+  const port = await listen(t, app)
+  const header = 'X-Haproxy-Server-State: UP 2/3; name=be/app1; node=lb1'
+  const from = (localAddress: string): Promise<{ status: number, body: string }> =>
+    rawHttpFrom(port, localAddress, `OPTIONS / HTTP/1.0\r\n${header}\r\n\r\n`)
+  t.equal((await from('127.0.0.1')).body, 'the app', '127.0.0.1 is not allowed: an ordinary request')
+  t.same(app.backpressure.serverStates(), [], 'its header was not recorded')
+  t.equal((await from('127.0.0.2')).body, 'free\n', '127.0.0.2 is allowed')
+  t.equal((await from('127.0.0.3')).body, 'free\n', 'an IPv4-mapped entry matches the IPv4 peer')
+  t.same(app.backpressure.serverStates().map((state) => state.node), ['lb1'])
+})
+
+t.test('HTTPS: the front door answers on the TLS server', async (t) => {
+  const app = Fastify({ https: TLS })
+  await app.register(backpressure, SUITE)
+  const port = await listen(t, app)
+  const answer = await new Promise<{ status: number, body: string }>((resolve, reject) => {
+    httpsRequest({ host: '127.0.0.1', port, method: 'OPTIONS', path: '/', rejectUnauthorized: false }, (response) => {
+      let body = ''
+      response.setEncoding('utf8').on('data', (chunk: string) => { body += chunk }).on('end', () => { resolve({ status: response.statusCode as number, body }) })
+    }).on('error', reject).end()
+  })
+  t.same(answer, { status: 200, body: 'free\n' })
+})
+
+t.test('HTTP/2: probe answered without connection headers; drain completes with an idle session open', async (t) => {
+  const warnings: string[] = []
+  const onWarning = (warning: Error): void => { warnings.push(warning.message) }
+  process.on('warning', onWarning)
+  t.teardown(() => { process.off('warning', onWarning) })
+  const app = Fastify({ http2: true } as FastifyServerOptions)
+  await app.register(backpressure, { ...SUITE, httpchk: { drain: { graceMs: 200, deadlineMs: 60_000 } } })
+  app.get('/data', async () => 'data')
+  const port = await listen(t, app)
+  const session = http2Connect(`http://127.0.0.1:${port}`)
+  t.teardown(() => { session.destroy() })
+  t.same(await h2Request(session, 'OPTIONS', '/'), { status: 200, body: 'free\n' })
+  t.same(await h2Request(session, 'GET', '/data'), { status: 200, body: 'data' })
+  // A second client holds an idle session: it has sent nothing since its settings.
+  const idle = http2Connect(`http://127.0.0.1:${port}`)
+  await once(idle, 'connect')
+  const idleClosed = once(idle, 'close')
+  const started = Date.now()
+  const drained = app.backpressure.drain()
+  t.same(await h2Request(session, 'OPTIONS', '/').catch(() => ({ status: 0, body: '' })), { status: 0, body: '' }, 'the first session got GOAWAY when draining started')
+  const again = http2Connect(`http://127.0.0.1:${port}`)
+  t.teardown(() => { again.destroy() })
+  t.same(await h2Request(again, 'GET', '/data'), { status: 200, body: 'data' }, 'a new session is served during the grace')
+  t.same(await h2Request(again, 'OPTIONS', '/'), { status: 503, body: 'draining\n' })
+  await drained
+  await idleClosed
+  t.ok(Date.now() - started < 30_000, `drained and closed in ${Date.now() - started} ms with an idle session open (deadline 60 s)`)
+  t.same(warnings.filter((message) => /connection/i.test(message)), [], 'no HTTP/2 connection-header warning')
+})
+
+function h2Request (session: ClientHttp2Session, method: string, path: string): Promise<{ status: number, body: string }> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':method': method, ':path': path })
+    let status = 0
+    let body = ''
+    stream.on('response', (headers) => { status = Number(headers[':status']) })
+    stream.setEncoding('utf8').on('data', (chunk: string) => { body += chunk })
+    stream.on('end', () => { resolve({ status, body }) })
+    stream.on('error', reject)
+    stream.end()
+  })
+}
+
+async function rawHttpFrom (port: number, localAddress: string, request: string): Promise<{ status: number, body: string }> {
+  const { connect } = await import('node:net')
+  const socket = connect({ host: '127.0.0.1', port, localAddress })
+  await once(socket, 'connect')
+  const { rawHttpOn } = await import('../../helpers/raw-client.js')
+  const answer = await rawHttpOn(socket, request)
+  return { status: answer.status, body: answer.body }
+}

@@ -1,0 +1,222 @@
+import { once } from 'node:events'
+import { request as httpRequest } from 'node:http'
+import Fastify, { type FastifyInstance } from 'fastify'
+import t, { type Test } from 'tap'
+import type { LaneSnapshot } from '../../../lib/lane.js'
+import lanesPlugin, { isRetryableLaneError, type LanesPluginOptions } from '../../../plugins/lanes/index.js'
+import { LogCapture } from '../../helpers/pool.js'
+
+interface LanesApp { app: FastifyInstance, url: string, logs: LogCapture }
+
+async function startLanesApp (t: Test, options: LanesPluginOptions, routes?: (app: FastifyInstance) => void): Promise<LanesApp> {
+  const logs = new LogCapture()
+  const app = Fastify({ logger: { level: 'info', stream: logs } })
+  t.teardown(() => app.close())
+  await app.register(lanesPlugin, options)
+  routes?.(app)
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = app.server.address() as { port: number }
+  return { app, url: `http://127.0.0.1:${port}`, logs }
+}
+
+function deferred<T = unknown> (): { promise: Promise<T>, resolve: (value: T) => void } {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>((res) => { resolve = res })
+  return { promise, resolve }
+}
+
+t.test('app.lanes and request.runInLane: a call runs in its lane; errors answer with their status', async (t) => {
+  const busy: LaneSnapshot[] = []
+  const free: LaneSnapshot[] = []
+  const hold = deferred<string>()
+  const { app, url } = await startLanesApp(t, {
+    lanes: { upstream: { concurrency: 1, maxQueue: 0, onBusy: (s) => busy.push(s), onFree: (s) => free.push(s) }, other: { concurrency: 2, affectsProbe: false } },
+    retryAfter: 7
+  }, (app) => {
+    app.get('/held', async (request) => await request.runInLane('upstream', async () => await hold.promise))
+    app.get('/fast', async (request) => ({ value: await request.runInLane('other', async (signal) => signal.aborted ? 'aborted' : 'ran') }))
+    app.get('/missing', async (request) => await request.runInLane('nope', async () => 1))
+  })
+  t.same(Object.keys(app.lanes).sort(), ['other', 'upstream'])
+  t.equal(app.lanes.other?.affectsProbe, false)
+  t.equal(app.lanes.upstream?.capacity, 1)
+
+  t.same(await (await fetch(`${url}/fast`)).json(), { value: 'ran' })
+  const held = fetch(`${url}/held`)
+  while (app.lanes.upstream?.snapshot().running !== 1) await once(app.lanes.upstream!, 'dispatch')
+  const full = await fetch(`${url}/held`)
+  t.equal(full.status, 503, 'queue full: 503')
+  t.equal(full.headers.get('retry-after'), '7')
+  t.match(await full.json(), { code: 'FST_BACKPRESSURE_QUEUE_FULL' })
+  hold.resolve('done')
+  t.equal(await (await held).text(), 'done')
+
+  const missing = await fetch(`${url}/missing`)
+  t.equal(missing.status, 500)
+  t.equal(missing.headers.get('retry-after'), null, 'not retryable')
+  t.match(await missing.json(), { code: 'FST_BACKPRESSURE_LANE_NOT_FOUND', message: /"nope".*upstream, other/ })
+  t.equal(busy.length, 0, 'maxQueue 0: nothing ever queued, never busy')
+  t.equal(free.length, 0)
+  t.ok(isRetryableLaneError(Object.assign(new Error('x'), { code: 'FST_BACKPRESSURE_LANE_CLOSED' })))
+  t.notOk(isRetryableLaneError('FST_BACKPRESSURE_LANE_CLOSED'))
+  t.notOk(isRetryableLaneError(new Error('no code')))
+})
+
+t.test('busy/free: logged once per transition and passed to onBusy/onFree', async (t) => {
+  const events: string[] = []
+  const hold = deferred<string>()
+  const { app, url, logs } = await startLanesApp(t, {
+    lanes: { upstream: { concurrency: 1, onBusy: () => events.push('busy'), onFree: () => events.push('free') } }
+  }, (app) => {
+    app.get('/held', async (request) => await request.runInLane('upstream', async () => await hold.promise))
+  })
+  const lane = app.lanes.upstream!
+  const first = fetch(`${url}/held`)
+  const second = fetch(`${url}/held`)
+  await once(lane, 'busy')
+  hold.resolve('ok')
+  t.same(await Promise.all([(await first).text(), (await second).text()]), ['ok', 'ok'])
+  t.same(events, ['busy', 'free'])
+  t.equal(logs.messages('lane busy').length, 1)
+  t.equal(logs.messages('lane free').length, 1)
+  t.match(logs.messages('lane busy')[0], { lane: 'upstream', snapshot: { busy: true, queued: 1 } })
+})
+
+t.test('a client that disconnects aborts its call: the function\'s signal fires, the slot frees', async (t) => {
+  const started = deferred<AbortSignal>()
+  const { app, url } = await startLanesApp(t, { lanes: { upstream: { concurrency: 1 } } }, (app) => {
+    app.get('/hang', async (request) => await request.runInLane('upstream', async (signal) => {
+      started.resolve(signal)
+      await new Promise((resolve) => { signal.addEventListener('abort', resolve) })
+      return 'never sent'
+    }))
+  })
+  const { port } = new URL(url)
+  const req = httpRequest({ host: '127.0.0.1', port, path: '/hang' })
+  req.on('error', () => {})
+  req.end()
+  const signal = await started.promise
+  req.destroy()
+  await once(signal, 'abort')
+  t.match((signal.reason as { code?: string }).code, 'FST_BACKPRESSURE_TASK_ABORTED')
+  const lane = app.lanes.upstream!
+  while (lane.snapshot().active !== 0) await new Promise((resolve) => setImmediate(resolve))
+  t.match(lane.stats(), { aborted: 1, inFlight: 0 })
+})
+
+t.test('runInLane with a caller signal; with a bad signal: coded, not a TypeError', async (t) => {
+  const { url } = await startLanesApp(t, { lanes: { upstream: { concurrency: 2 } } }, (app) => {
+    app.get('/signal', async (request) => await request.runInLane('upstream', async () => 'ok', { signal: new AbortController().signal }))
+    app.get('/aborted', async (request) => await request.runInLane('upstream', async () => 'ok', { signal: AbortSignal.abort() }))
+    app.get('/bad', async (request) => await request.runInLane('upstream', async () => 'ok', { signal: {} as AbortSignal }))
+  })
+  t.equal(await (await fetch(`${url}/signal`)).text(), 'ok')
+  t.match(await (await fetch(`${url}/aborted`)).json(), { code: 'FST_BACKPRESSURE_TASK_ABORTED' })
+  const bad = await fetch(`${url}/bad`)
+  t.equal(bad.status, 500)
+  t.match(await bad.json(), { code: 'FST_BACKPRESSURE_INVALID_OPTION', message: /run\.signal/ })
+})
+
+t.test('app.close() closes every lane, letting running calls finish', async (t) => {
+  const hold = deferred<string>()
+  const { app, url } = await startLanesApp(t, { lanes: { a: { concurrency: 1 }, b: { concurrency: 1, closeTimeout: Infinity } } }, (app) => {
+    app.get('/held', async (request) => await request.runInLane('b', async () => await hold.promise))
+  })
+  const held = fetch(`${url}/held`)
+  while (app.lanes.b?.snapshot().running !== 1) await once(app.lanes.b!, 'dispatch')
+  // Fastify closes the server (waiting for the request in flight) before its onClose hooks run.
+  const closed = app.close()
+  hold.resolve('finished')
+  t.equal(await (await held).text(), 'finished')
+  await closed
+  t.equal(app.lanes.a?.down, true)
+  t.equal(app.lanes.b?.down, true)
+  t.match(app.lanes.b?.stats(), { completed: 1, inFlight: 0 })
+})
+
+t.test('adaptive concurrency from options', async (t) => {
+  const { app } = await startLanesApp(t, { lanes: { up: { concurrency: { adaptive: { min: 2, max: 8 } } }, down: { concurrency: { adaptive: { min: 1, max: 64, initial: 32 } } } } })
+  t.equal(app.lanes.up?.capacity, 8, 'starts at 10, clamped to max')
+  t.equal(app.lanes.down?.capacity, 32)
+})
+
+const GOOD = { concurrency: 4 }
+const badOptions: Array<[option: string, options: unknown, received: RegExp]> = [
+  ['lanes', 'x', /'x'/],
+  ['lanes.lanes', { lanes: 5 }, /5/],
+  ['lanes', { lanes: {} }, /\{\}/],
+  ['lanes.retryAfter', { lanes: { a: GOOD }, retryAfter: -1 }, /-1/],
+  ['lanes.typo', { lanes: { a: GOOD }, typo: 1 }, /1/],
+  ['lanes.a b', { lanes: { 'a b': GOOD } }, /'a b'/],
+  ['lanes.a', { lanes: { a: null } }, /null/],
+  ['lanes.a.concurrency', { lanes: { a: {} } }, /undefined/],
+  ['lanes.a.concurrency', { lanes: { a: { concurrency: 0 } } }, /0/],
+  ['lanes.a.concurrency', { lanes: { a: { concurrency: 1.5 } } }, /1\.5/],
+  ['lanes.a.concurrency', { lanes: { a: { concurrency: 'many' } } }, /'many'/],
+  ['lanes.a.concurrency.fixed', { lanes: { a: { concurrency: { fixed: 2 } } } }, /2/],
+  ['lanes.a.concurrency.adaptive', { lanes: { a: { concurrency: { adaptive: 3 } } } }, /3/],
+  ['lanes.a.concurrency.adaptive.max', { lanes: { a: { concurrency: { adaptive: { min: 2 } } } } }, /undefined/],
+  ['lanes.a.concurrency.adaptive.max', { lanes: { a: { concurrency: { adaptive: { min: 4, max: 2 } } } } }, /2/],
+  ['lanes.a.concurrency.adaptive.min', { lanes: { a: { concurrency: { adaptive: { min: 0, max: 2 } } } } }, /0/],
+  ['lanes.a.concurrency.adaptive.initial', { lanes: { a: { concurrency: { adaptive: { min: 1, max: 4, initial: 9 } } } } }, /9/],
+  ['lanes.a.concurrency.adaptive.step', { lanes: { a: { concurrency: { adaptive: { max: 4, step: 1 } } } } }, /1/],
+  ['lanes.a.maxQueue', { lanes: { a: { ...GOOD, maxQueue: -1 } } }, /-1/],
+  ['lanes.a.maxQueue', { lanes: { a: { ...GOOD, maxQueue: 'auto' } } }, /'auto'/],
+  ['lanes.a.timeout', { lanes: { a: { ...GOOD, timeout: 2 ** 31 } } }, /2147483648/],
+  ['lanes.a.timeout', { lanes: { a: { ...GOOD, timeout: -1 } } }, /-1/],
+  ['lanes.a.closeTimeout', { lanes: { a: { ...GOOD, closeTimeout: 2 ** 31 } } }, /2147483648/],
+  ['lanes.a.admission', { lanes: { a: { ...GOOD, admission: 'on' } } }, /'on'/],
+  ['lanes.a.admission.target', { lanes: { a: { ...GOOD, admission: { target: -1 } } } }, /-1/],
+  ['lanes.a.dwell.busy', { lanes: { a: { ...GOOD, dwell: { busy: 'long' } } } }, /'long'/],
+  ['lanes.a.rejectStatusCode', { lanes: { a: { ...GOOD, rejectStatusCode: 500 } } }, /500/],
+  ['lanes.a.affectsProbe', { lanes: { a: { ...GOOD, affectsProbe: 'no' } } }, /'no'/],
+  ['lanes.a.onBusy', { lanes: { a: { ...GOOD, onBusy: 'log' } } }, /'log'/],
+  ['lanes.a.concurency', { lanes: { a: { concurency: 4 } } }, /4/]
+]
+
+for (const [option, options, received] of badOptions) {
+  t.test(`${option} = ${JSON.stringify(options)} is refused at ready()`, async (t) => {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    void app.register(lanesPlugin, options as never)
+    const error = await app.ready().then(() => undefined, (e: Error & { code?: string }) => e)
+    t.equal(error?.code, 'FST_BACKPRESSURE_INVALID_OPTION')
+    t.match(error?.message, `"${option}"`, 'names the option')
+    t.match(error?.message, received, 'names the value received')
+  })
+}
+
+t.test('good options are accepted', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(lanesPlugin, {
+    lanes: {
+      a: { concurrency: 3, maxQueue: 0, timeout: 2000, closeTimeout: Infinity, admission: true, dwell: { busy: 100, free: 200 }, rejectStatusCode: 429, affectsProbe: false },
+      b: { concurrency: { adaptive: { max: 16 } }, maxQueue: Infinity, admission: { target: 10, interval: 200 } }
+    },
+    retryAfter: 0
+  })
+  await app.ready()
+  t.equal(await app.lanes.a?.run(async () => 'a'), 'a')
+  t.equal(app.lanes.b?.capacity, 10)
+})
+
+t.test('a listener that throws is logged; an adaptive limit that changes is logged', async (t) => {
+  const { app, logs } = await startLanesApp(t, {
+    lanes: {
+      strict: { concurrency: 1, onBusy: () => { throw new Error('listener bug') } },
+      adaptive: { concurrency: { adaptive: { min: 1, max: 50, initial: 40 } }, timeout: 5 }
+    }
+  })
+  const strict = app.lanes.strict!
+  const hold = deferred<string>()
+  const calls = [strict.run(async () => await hold.promise), strict.run(async () => 'queued')]
+  hold.resolve('r')
+  await Promise.all(calls)
+  t.match(logs.messages('a lane listener threw')[0], { lane: 'strict', err: { message: 'listener bug' } })
+  const adaptive = app.lanes.adaptive!
+  const changed = once(adaptive, 'capacity')
+  await adaptive.run(async (signal) => { await new Promise((resolve) => { signal.addEventListener('abort', resolve) }) }).catch(() => undefined)
+  const [capacity] = await changed
+  t.ok(capacity < 40, `a timeout lowered the limit (${capacity as number})`)
+})

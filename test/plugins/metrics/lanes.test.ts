@@ -1,0 +1,143 @@
+// Lane metrics over a real listen() socket: one series per lane, labelled {lane="…"}, beside the
+// pool's; gauges that match each lane's snapshot while a lane is saturated; counters that mirror
+// stats() by reason; the Graphite figures; an app with lanes and no pool.
+import t from 'tap'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { Registry } from 'prom-client'
+import lanesPlugin from '../../../plugins/lanes/index.js'
+import poolPlugin from '../../../plugins/pool/index.js'
+import metricsPlugin from '../../../plugins/metrics/index.js'
+import { LaneMetrics } from '../../../lib/lane-metrics.js'
+import { Lane } from '../../../lib/lane.js'
+
+const GATE_WORKER = new URL('../../fixtures/gate-worker.mjs', import.meta.url).href
+
+function parseMetrics (text: string): Map<string, number> {
+  const values = new Map<string, number>()
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue
+    const space = line.lastIndexOf(' ')
+    values.set(line.slice(0, space), Number(line.slice(space + 1)))
+  }
+  return values
+}
+
+function deferred (): { promise: Promise<string>, resolve: (value: string) => void } {
+  let resolve!: (value: string) => void
+  const promise = new Promise<string>((res) => { resolve = res })
+  return { promise, resolve }
+}
+
+async function listen (app: FastifyInstance): Promise<string> {
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  return `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
+}
+
+t.test('lanes only: lane_* series per lane, gauges match the snapshots while saturated, counters by reason', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(lanesPlugin, { lanes: { upstream: { concurrency: 1, maxQueue: 1 }, db: { concurrency: { adaptive: { min: 1, max: 8, initial: 4 } } } } })
+  await app.register(metricsPlugin, { exposeRoute: '/metrics' })
+  const url = await listen(app)
+  const upstream = app.lanes.upstream!
+  const hold = deferred()
+  const running = upstream.run(async () => await hold.promise)
+  const queued = upstream.run(async () => 'q')
+  const full = upstream.run(async () => 'never').catch((e: { code: string }) => e.code)
+  await app.lanes.db!.run(async () => { throw new Error('db down') }).catch(() => undefined)
+  const scrape = parseMetrics(await (await fetch(`${url}/metrics`)).text())
+  const snapshot = upstream.snapshot()
+  t.equal(scrape.get('backpressure_lane_queue_depth{lane="upstream"}'), snapshot.queued)
+  t.equal(scrape.get('backpressure_lane_queue_depth{lane="upstream"}'), 1)
+  t.equal(scrape.get('backpressure_lane_busy{lane="upstream"}'), 1)
+  t.equal(scrape.get('backpressure_lane_running_calls{lane="upstream"}'), 1)
+  t.equal(scrape.get('backpressure_lane_limit{lane="upstream"}'), 1)
+  t.equal(scrape.get('backpressure_lane_limit{lane="db"}'), 4)
+  t.equal(scrape.get('backpressure_lane_busy{lane="db"}'), 0)
+  t.equal(scrape.get('backpressure_lane_down{lane="db"}'), 0)
+  t.equal(scrape.get('backpressure_lane_transitions_total{lane="upstream",to="busy"}'), 1)
+  t.equal(scrape.get('backpressure_lane_transitions_total{lane="upstream",to="free"}'), 0)
+  t.equal(scrape.get('backpressure_lane_calls_submitted_total{lane="upstream"}'), 3)
+  t.equal(scrape.get('backpressure_lane_calls_failed_total{lane="upstream",reason="rejected"}'), 1)
+  t.equal(scrape.get('backpressure_lane_calls_failed_total{lane="db",reason="errored"}'), 1)
+  t.equal(scrape.get('backpressure_lane_queue_wait_seconds_count{lane="db"}'), 1)
+  t.notOk([...scrape.keys()].some((key) => key.startsWith('backpressure_pool_')), 'no pool, no pool series')
+  t.equal(await full, 'FST_BACKPRESSURE_QUEUE_FULL')
+  hold.resolve('r')
+  await Promise.all([running, queued])
+  const after = parseMetrics(await (await fetch(`${url}/metrics`)).text())
+  t.equal(after.get('backpressure_lane_calls_completed_total{lane="upstream"}'), 2)
+  t.equal(after.get('backpressure_lane_transitions_total{lane="upstream",to="free"}'), 1)
+  t.equal(after.get('backpressure_lane_queue_wait_seconds_count{lane="upstream"}'), 2)
+  t.ok(app.backpressureMetrics.names.includes('backpressure_lane_limit'))
+})
+
+t.test('pool and lanes side by side; the Graphite figures carry lanes.<name>.…', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(poolPlugin, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, execArgv: [] })
+  await app.register(lanesPlugin, { lanes: { upstream: { concurrency: 2 } } })
+  await app.register(metricsPlugin, { exposeRoute: '/metrics' })
+  const url = await listen(app)
+  const scrape = parseMetrics(await (await fetch(`${url}/metrics`)).text())
+  t.ok(scrape.has('backpressure_pool_queue_depth'))
+  t.ok(scrape.has('backpressure_lane_queue_depth{lane="upstream"}'))
+
+  const registry = new Registry()
+  const lane = new Lane({ name: 'upstream', concurrency: 2 })
+  t.teardown(() => lane.close())
+  const metrics = new LaneMetrics({ lanes: [lane], registry, prefix: 'x_', queueWaitBuckets: [0.1, 1] })
+  await lane.run(async () => 'ok')
+  const figures = new Map(metrics.graphiteFigures())
+  t.equal(figures.get('lanes.upstream.calls.completed'), 1)
+  t.equal(figures.get('lanes.upstream.limit'), 2)
+  t.equal(figures.get('lanes.upstream.queue_wait.count'), 1)
+  t.equal(figures.get('lanes.upstream.down'), 0)
+  t.equal(figures.get('lanes.upstream.busy'), 0)
+  t.equal(figures.get('lanes.upstream.calls.failed.rejected'), 0)
+  t.notOk(figures.has('lanes.upstream.calls.failed.crashed'), 'lanes have no threads to crash')
+  const hold = deferred()
+  const held = [lane.run(async () => await hold.promise), lane.run(async () => await hold.promise), lane.run(async () => 'queued')]
+  await new Promise((resolve) => setImmediate(resolve)) // one reading per turn: the next turn reads afresh
+  t.equal(new Map(metrics.graphiteFigures()).get('lanes.upstream.busy'), 1, 'busy while a call waits with no free slot')
+  hold.resolve('r')
+  await Promise.all(held)
+  await lane.close()
+  await new Promise((resolve) => setImmediate(resolve)) // the next turn reads afresh
+  t.equal(new Map(metrics.graphiteFigures()).get('lanes.upstream.down'), 1, 'down once closed')
+  t.match(await registry.getSingleMetricAsString('x_lane_down'), /x_lane_down\{lane="upstream"\} 1/)
+  metrics.close()
+  t.equal(registry.getMetricsAsArray().length, 0, 'close() removes every lane metric')
+})
+
+t.test('a lane metric name clash registers nothing, the pool\'s included', async (t) => {
+  const registry = new Registry()
+  const taken = Fastify()
+  t.teardown(() => taken.close())
+  await taken.register(lanesPlugin, { lanes: { a: { concurrency: 1 } } })
+  await taken.register(metricsPlugin, { registry })
+  await taken.ready()
+  const before = registry.getMetricsAsArray().length
+  const app = Fastify()
+  t.teardown(() => app.close())
+  void app.register(poolPlugin, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, execArgv: [] })
+  void app.register(lanesPlugin, { lanes: { a: { concurrency: 1 } } })
+  void app.register(metricsPlugin, { registry, prefix: 'backpressure_' })
+  const error = await app.ready().then(() => undefined, (e: { code?: string }) => e)
+  t.equal(error?.code, 'FST_BACKPRESSURE_METRIC_ALREADY_REGISTERED')
+  t.equal(registry.getMetricsAsArray().length, before, 'nothing more registered')
+})
+
+t.test('lanes only with Graphite: the push carries lanes.<name>.… and no pool figure', async (t) => {
+  const { startGraphiteListener } = await import('../../helpers/graphite-listener.js')
+  const listener = await startGraphiteListener(t.teardown)
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(lanesPlugin, { lanes: { upstream: { concurrency: 2 } } })
+  await app.register(metricsPlugin, { graphite: { host: '127.0.0.1', port: listener.port, prefix: 'bp', intervalMs: 20, reconnectMinMs: 10, reconnectMaxMs: 100 } })
+  await app.ready()
+  await app.lanes.upstream!.run(async () => 'ok')
+  const line = await listener.waitForLine((received) => received.path === 'bp.lanes.upstream.calls.completed' && received.value === 1)
+  t.equal(line.value, 1, 'the lane\'s completed calls reached carbon')
+  t.notOk(listener.lines.some((received) => received.path.startsWith('bp.pool.')), 'no pool, no pool figures')
+})
