@@ -1,4 +1,4 @@
-// B8, probe cost at fleet scale: the CPU one process spends answering four HAProxy instances, as a
+// B10, probe cost at fleet scale: the CPU one process spends answering four HAProxy instances, as a
 // share of one core, at `inter 2s` (the incident's setting) and at `inter 100ms`, for the HTTP probe
 // alone (recipe `httpchk`) and with the agent-check too (recipe `agent`: the HTTP check plus
 // `agent-check` at the same interval). Target: under 0.1% of a core at `inter 2s`.
@@ -64,7 +64,7 @@ export async function benchProbeCost ({ seconds = 20, rounds = 3, log = console.
       for (const scenario of SCENARIOS) {
         const share = await measure(server, scenario, seconds)
         samples.get(scenario.id).push(share)
-        log(`[B8] round ${round} ${scenario.id}: ${(share * 100).toFixed(4)}% of a core`)
+        log(`[B10] round ${round} ${scenario.id}: ${(share * 100).toFixed(4)}% of a core`)
       }
     }
   } finally {
@@ -81,7 +81,7 @@ export async function benchProbeCost ({ seconds = 20, rounds = 3, log = console.
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, rounds: { type: 'string', default: '3' } } })
   const rows = await benchProbeCost({ seconds: Number(values.seconds), rounds: Number(values.rounds) })
-  console.log(`\nB8 probe cost, ${BALANCERS} balancers, median of ${values.rounds} alternating rounds of ${values.seconds} s, idle subtracted`)
+  console.log(`\nB10 probe cost, ${BALANCERS} balancers, median of ${values.rounds} alternating rounds of ${values.seconds} s, idle subtracted`)
   for (const row of rows) {
     const verdict = row.target === null ? '' : `  target < ${(row.target * 100).toFixed(1)}%  ${row.pass ? 'PASS' : 'MISS'}`
     console.log(`  ${row.id.padEnd(14)} ${(row.share * 100).toFixed(4)}% of a core${verdict}`)

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// fastify-backpressure benchmarks: B1–B9, each against a baseline measured in the same
+// fastify-backpressure benchmarks: B1–B10, each against a baseline measured in the same
 // run, with the target beside each figure.
 //
 //   npm run bench              full run, about 7 minutes; writes bench/results/latest.json,
@@ -26,6 +26,7 @@ import { runToResult, startServer, startService } from './lib/children.mjs'
 import { median, pairedRatios, slope } from './lib/stats.mjs'
 import { renderTable, renderMarkdown } from './lib/report.mjs'
 import { writeB3Chart } from './lib/b3-chart.mjs'
+import { benchProbeCost } from './probe-cost.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const fixture = (name) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
@@ -449,6 +450,13 @@ function buildRows (results) {
     add('B9', `blip: worst fixed (${byGoodput.at(-1)})`, describe(byGoodput.at(-1)), 'report', 'INFO')
     notes.push(`B9: ${rate} calls/s open-loop for ${durationMs / 1000} s into an upstream that serves 8 at once in 10 ms, +1 s during the middle third; 500 ms deadline; goodput = answered calls/s, p99 of answered calls.`)
   }
+  if (results.probeCost !== undefined) {
+    for (const row of results.probeCost) {
+      add('B10', `probe cost, 4 balancers, ${row.id}: share of one core`, `${(row.share * 100).toFixed(3)}%`,
+        row.target === null ? 'report' : `< ${(row.target * 100).toFixed(1)}%`, row.target === null ? 'INFO' : verdict(row.pass))
+    }
+    notes.push('B10: CPU the app process spent answering four HAProxy instances (each its own checks), minus the same process idle, over equal windows; httpchk = the HTTP probe alone, agent = the HTTP probe plus agent-check at the same inter.')
+  }
   if (results.busyLatency !== undefined) {
     const { ours, underPressure } = results.busyLatency
     add('B6', 'queued > idle → onBusy', `p50 ${ours.p50Micros.toFixed(1)} µs, p99 ${ours.p99Micros.toFixed(1)} µs, max ${ours.maxMicros.toFixed(1)} µs`,
@@ -511,6 +519,7 @@ if (wants('B6')) results.busyLatency = await benchBusyLatency()
 if (wants('B7')) results.overload = await benchOverload()
 if (wants('B8')) results.laneThroughput = await benchLaneThroughput()
 if (wants('B9')) results.adaptiveBlip = await benchAdaptiveBlip()
+if (wants('B10')) results.probeCost = await benchProbeCost({ seconds: QUICK ? 4 : 20, rounds: QUICK ? 1 : 3, log })
 
 machine.loadAverageAtEnd = loadavg().map((value) => Math.round(value * 100) / 100)
 const { rows, notes } = buildRows(results)
