@@ -167,8 +167,8 @@ async function benchThroughput ({ bare, plain, suite }) {
   const probeStatus = await statusOf(`${suite.url}/`, 'OPTIONS')
   const comparisons = {
     B1: {
-      baseline: { name: 'bare node:http (200)', server: bare, method: 'OPTIONS', path: '/' },
-      subject: { name: 'suite: httpchk hook (OPTIONS /)', server: suite, method: 'OPTIONS', path: '/' }
+      baseline: { name: 'bare node:http (the probe\'s 200 answer)', server: bare, method: 'OPTIONS', path: '/' },
+      subject: { name: 'suite: httpchk front door (OPTIONS /)', server: suite, method: 'OPTIONS', path: '/' }
     },
     B2: {
       baseline: { name: 'Fastify, no plugins (GET /hello)', server: plain, method: 'GET', path: '/hello' },
