@@ -1,9 +1,14 @@
-// The demo: `npm run demo` (or `node example-app/demo.mjs [httpchk|disable-on-404|agent]`).
+// The demo: `npm run demo` (or `node example-app/demo.mjs [httpchk|disable-on-404|agent] [--balancers N]`).
 //
 // Two example-app instances behind a real HAProxy (the recipe from example-app/haproxy-config.mjs,
 // default "agent"), a bounded load through HAProxy, and a blip: app1's upstream turns slow for a few
 // seconds. Every second it prints each instance's queue depth, busy state and HAProxy's view, then
 // writes the same timeline as an SVG chart (docs/images/demo-timeline.svg, or DEMO_SVG=path).
+//
+// `--balancers N` (N > 1): the fleet instead, N HAProxy instances (nodes lb1…lbN), each with its own
+// share of the load, in front of three instances bound to 127.0.0.2, 127.0.0.3 and 127.0.0.4 (three
+// "hosts"); the chart (docs/images/demo-fleet.svg) shows how many balancers have each instance in
+// rotation, second by second.
 // Bounded: about 35 s and at most 50000 requests. Every process it starts is stopped by PID.
 //
 // Env: DEMO_SECONDS (32), DEMO_BLIP_FROM (10), DEMO_BLIP_SECONDS (8), DEMO_RATE (120 requests/s,
@@ -13,6 +18,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
 import { RECIPES } from './haproxy-config.mjs'
 import { startUpstream } from './upstream.mjs'
 import { startFaultProxy } from '../tools/fault-proxy.mjs'
@@ -26,17 +32,26 @@ import { metricValue } from '../tools/prometheus-text.mjs'
 import { HAPROXY, findProgram, missingMessage } from '../tools/system.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const recipe = process.argv[2] ?? 'agent'
+const { values: args, positionals } = parseArgs({ allowPositionals: true, options: { balancers: { type: 'string', default: '1' } } })
+const recipe = positionals[0] ?? 'agent'
+const BALANCERS = Number(args.balancers)
+const FLEET = BALANCERS > 1
+// The fleet: three "hosts" on loopback addresses; otherwise two instances on 127.0.0.1.
+const HOSTS = FLEET ? ['127.0.0.2', '127.0.0.3', '127.0.0.4'] : ['127.0.0.1', '127.0.0.1']
 const SECONDS = Number(process.env.DEMO_SECONDS ?? 32)
 const BLIP_FROM = Number(process.env.DEMO_BLIP_FROM ?? 10)
 const BLIP_SECONDS = Number(process.env.DEMO_BLIP_SECONDS ?? 8)
 const MAX_IN_FLIGHT = 64
 const RATE = Number(process.env.DEMO_RATE ?? 120)
 const MAX_REQUESTS = 50000
-const SVG_PATH = process.env.DEMO_SVG ?? join(ROOT, 'docs/images/demo-timeline.svg')
+const SVG_PATH = process.env.DEMO_SVG ?? join(ROOT, FLEET ? 'docs/images/demo-fleet.svg' : 'docs/images/demo-timeline.svg')
 const UPSTREAM_TIMEOUT_MS = 1000
 const BLIP_DELAY_MS = 3000
 
+if (!Number.isInteger(BALANCERS) || BALANCERS < 1 || BALANCERS > 8) {
+  console.error(`--balancers must be an integer from 1 to 8; received ${args.balancers}`)
+  process.exit(2)
+}
 if (!RECIPES.includes(recipe)) {
   console.error(`unknown recipe "${recipe}"; use one of ${RECIPES.join(', ')}`)
   process.exit(2)
@@ -59,7 +74,16 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 
 async function metrics (url) {
   const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(900) })).text()
-  return { queue: metricValue(text, 'backpressure_pool_queue_depth') ?? NaN, busy: metricValue(text, 'backpressure_pool_busy') ?? NaN }
+  // /upstream runs in the lane "upstream" (the pool serves /page and /block): both count.
+  const queue = (metricValue(text, 'backpressure_pool_queue_depth') ?? 0) + (metricValue(text, 'backpressure_lane_queue_depth') ?? 0)
+  const busy = Math.min(1, (metricValue(text, 'backpressure_pool_busy') ?? 0) + (metricValue(text, 'backpressure_lane_busy') ?? 0))
+  return { queue, busy }
+}
+
+/** A `show stat` row's effective weight, 0 when the server is out of rotation. */
+function inRotation (row) {
+  const status = row?.status ?? ''
+  return status.startsWith('UP') || status.startsWith('DRAIN') ? Number(row.weight ?? 0) : 0
 }
 
 async function main () {
@@ -69,16 +93,18 @@ async function main () {
   stoppers.push(upstream.close)
   const proxy = await startFaultProxy(undefined, { port: upstream.port })
   stoppers.push(proxy.close)
-  const upstreamUrls = [proxy.url, upstream.url]
+  const upstreamUrls = HOSTS.map((_host, index) => index === 0 ? proxy.url : upstream.url)
   const inter = 500
   const fall = 2
   const apps = []
   for (const [index, upstreamUrl] of upstreamUrls.entries()) {
+    const host = HOSTS[index]
     const app = await startExampleApp({
       stderr: 'inherit',
       env: {
-        PORT: String(await freePort()),
-        AGENT_PORT: recipe === 'agent' ? String(await freePort()) : 'off',
+        HOST: host,
+        PORT: String(await freePort(host)),
+        AGENT_PORT: recipe === 'agent' ? String(await freePort(host)) : 'off',
         POOL_MAX_THREADS: '2',
         POOL_MAX_QUEUE: '16',
         TASK_TIMEOUT_MS: '5000',
@@ -89,26 +115,37 @@ async function main () {
       }
     })
     stoppers.push(() => app.stop({ killAfterMs: 10000 }))
-    apps.push({ ...app, name: `app${index + 1}` })
+    apps.push({ ...app, name: `app${index + 1}`, host })
   }
-  // Ready once every server reads exactly UP on the stats socket.
-  const haproxy = await startHaproxy({
-    binary: haproxyBinary,
-    readyTimeout: 15000,
-    recipe,
-    servedBy: true,
-    inter,
-    fastinter: 250,
-    downinter: 500,
-    agentInter: inter,
-    rise: 2,
-    fall,
-    timeoutQueue: 5000,
-    servers: apps.map((app) => ({ name: app.name, port: app.port, agentPort: app.agentPort }))
-  })
-  stoppers.unshift(() => haproxy.stop())
-  console.log(`HAProxy ${haproxyBinary} (recipe "${recipe}") on ${haproxy.url}, ${apps.map((app) => `${app.name} ${app.url}`).join(', ')}`)
+  // Ready once every server reads exactly UP on each stats socket.
+  const balancers = []
+  for (let index = 0; index < BALANCERS; index++) {
+    const haproxy = await startHaproxy({
+      binary: haproxyBinary,
+      readyTimeout: 15000,
+      recipe,
+      node: `lb${index + 1}`,
+      servedBy: true,
+      inter,
+      fastinter: 250,
+      downinter: 500,
+      agentInter: inter,
+      rise: 2,
+      fall,
+      timeoutQueue: 5000,
+      servers: apps.map((app) => ({ name: app.name, host: app.host, port: app.port, agentPort: app.agentPort }))
+    })
+    stoppers.unshift(() => haproxy.stop())
+    balancers.push(haproxy)
+  }
+  console.log(`HAProxy ${haproxyBinary} (recipe "${recipe}") × ${BALANCERS} on ${balancers.map((haproxy) => haproxy.url).join(', ')}; ${apps.map((app) => `${app.name} ${app.url}`).join(', ')}`)
   console.log(`Load: ${RATE} requests/s (open loop, at most ${MAX_IN_FLIGHT} in flight) on GET /upstream for ${SECONDS} s; blip: app1's upstream answers after ${BLIP_DELAY_MS} ms (worker timeout ${UPSTREAM_TIMEOUT_MS} ms) from ${BLIP_FROM} s to ${BLIP_FROM + BLIP_SECONDS} s.\n`)
+
+  // Warm each instance's upstream connections first: a cold start (the first fetch opens its
+  // connection) would show up as a busy lane in the first second.
+  for (const app of apps) {
+    for (let i = 0; i < 4; i++) await (await fetch(`${app.url}/upstream`)).arrayBuffer()
+  }
 
   // ---- bounded load through HAProxy ----
   const started = Date.now()
@@ -120,12 +157,13 @@ async function main () {
   }
   // Open loop: RATE arrivals per second whatever the answers take (as real users arrive), at most
   // MAX_IN_FLIGHT outstanding so the load stays bounded (tools/load.mjs).
-  const loadDone = openLoopLoad({
+  const loadDone = Promise.all(balancers.map((haproxy) => openLoopLoad({
     url: `${haproxy.url}/upstream`,
-    ratePerS: RATE,
+    // Each balancer gets its own clients, and its share of the load.
+    ratePerS: RATE / BALANCERS,
     durationMs: SECONDS * 1000,
-    maxInFlight: MAX_IN_FLIGHT,
-    maxRequests: MAX_REQUESTS,
+    maxInFlight: Math.ceil(MAX_IN_FLIGHT / BALANCERS),
+    maxRequests: Math.ceil(MAX_REQUESTS / BALANCERS),
     onResult ({ status, headers }) {
       const counts = bucket()
       if (status !== undefined && status >= 200 && status < 300) {
@@ -136,28 +174,42 @@ async function main () {
         counts.failed++
       }
     }
-  })
+  })))
 
   // ---- the timeline: one sample per second ----
   const timeline = []
-  const header = ['  t', 'blip', ...apps.flatMap((app) => [`${app.name} queue`, 'busy', 'haproxy', 'weight']), 'hap queue', 'ok/s', 'err/s']
+  // With several balancers, "haproxy" says how many of them have the instance UP, and "weight" is
+  // the mean effective weight over all of them (0 where it is out of rotation).
+  const header = ['  t', 'blip', ...apps.flatMap((app) => [`${app.name} queue`, 'busy', FLEET ? 'UP on' : 'haproxy', 'weight']), 'hap queue', 'ok/s', 'err/s']
   console.log(header.join(' | '))
   for (let second = 1; second <= SECONDS; second++) {
     // The proxy holds the request and the answer each for half the blip.
     if (second - 1 === BLIP_FROM) proxy.setDelay(BLIP_DELAY_MS / 2)
     if (second - 1 === BLIP_FROM + BLIP_SECONDS) proxy.setDelay(0)
     await sleep(Math.max(0, started + second * 1000 - Date.now()))
-    const [stat, ...pools] = await Promise.all([haproxy.stat(), ...apps.map((app) => metrics(app.url).catch(() => ({ queue: NaN, busy: NaN })))])
-    const backend = stat.find((row) => row.pxname === 'be_app' && row.svname === 'BACKEND')
+    const [stats, pools] = await Promise.all([
+      Promise.all(balancers.map((haproxy) => haproxy.stat())),
+      Promise.all(apps.map((app) => metrics(app.url).catch(() => ({ queue: NaN, busy: NaN }))))
+    ])
+    const rowsOf = (name) => stats.map((stat) => stat.find((candidate) => candidate.pxname === 'be_app' && candidate.svname === name))
     const counts = perSecond[second - 1] ?? { ok: 0, failed: 0, byServer: {} }
     const sample = {
       t: second,
       blip: proxy.delayMs > 0,
       apps: apps.map((app, index) => {
-        const row = stat.find((candidate) => candidate.pxname === 'be_app' && candidate.svname === app.name)
-        return { name: app.name, queue: pools[index].queue, busy: pools[index].busy, status: row?.status ?? '?', weight: Number(row?.weight ?? 0), served: counts.byServer[app.name] ?? 0 }
+        const rows = rowsOf(app.name)
+        const statuses = rows.map((row) => row?.status ?? '?')
+        return {
+          name: app.name,
+          queue: pools[index].queue,
+          busy: pools[index].busy,
+          status: FLEET ? `${statuses.filter((status) => status.startsWith('UP')).length}/${BALANCERS}` : statuses[0],
+          upOn: statuses.filter((status) => status.startsWith('UP')).length,
+          weight: rows.reduce((sum, row) => sum + inRotation(row), 0) / BALANCERS,
+          served: counts.byServer[app.name] ?? 0
+        }
       }),
-      haproxyQueue: Number(backend?.qcur ?? 0),
+      haproxyQueue: stats.reduce((sum, stat) => sum + Number(stat.find((row) => row.pxname === 'be_app' && row.svname === 'BACKEND')?.qcur ?? 0), 0),
       ok: counts.ok,
       failed: counts.failed
     }
@@ -165,7 +217,7 @@ async function main () {
     console.log([
       String(second).padStart(3),
       sample.blip ? 'BLIP' : '    ',
-      ...sample.apps.flatMap((app) => [String(app.queue).padStart(app.name.length + 6), app.busy === 1 ? 'BUSY' : 'free', app.status.padEnd(7), String(app.weight).padStart(6)]),
+      ...sample.apps.flatMap((app) => [String(app.queue).padStart(app.name.length + 6), app.busy === 1 ? 'BUSY' : 'free', app.status.padEnd(7), String(Math.round(app.weight)).padStart(6)]),
       String(sample.haproxyQueue).padStart(9),
       String(sample.ok).padStart(4),
       String(sample.failed).padStart(5)
@@ -174,23 +226,32 @@ async function main () {
   await loadDone
 
   // ---- the chart ----
-  const inRotation = (app) => (app.status.startsWith('UP') || app.status.startsWith('DRAIN')) ? app.weight : 0
   const svg = chart({
-    title: `Two instances behind HAProxy (recipe "${recipe}"), a blip on app1's upstream`,
+    title: FLEET
+      ? `${apps.length} instances on 3 hosts behind ${BALANCERS} HAProxy instances (recipe "${recipe}"), a blip on app1's upstream`
+      : `Two instances behind HAProxy (recipe "${recipe}"), a blip on app1's upstream`,
     xLabel: 'seconds',
     xMin: 0,
     xMax: SECONDS,
     bands: [{ from: BLIP_FROM, to: BLIP_FROM + BLIP_SECONDS, label: `blip: app1's upstream +${BLIP_DELAY_MS} ms` }],
     panels: [
-      { title: 'Pool queue depth (tasks waiting for a thread)', yLabel: 'tasks', series: apps.map((app, index) => ({ name: app.name, points: timeline.map((s) => [s.t, s.apps[index].queue]) })).concat([{ name: 'HAProxy queue', dashed: true, color: '#555', points: timeline.map((s) => [s.t, s.haproxyQueue]) }]) },
-      { title: 'Pool busy (queued > idle threads)', yLabel: 'busy', yMin: -0.1, yMax: 1.1, yTicks: [[0, 'free'], [1, 'busy']], series: apps.map((app, index) => ({ name: app.name, step: true, points: timeline.map((s) => [s.t, s.apps[index].busy]) })) },
-      { title: 'HAProxy: effective weight (0 = out of rotation; the agent never sends less than 1)', yLabel: 'weight', yMin: 0, yMax: 105, series: apps.map((app, index) => ({ name: app.name, step: true, points: timeline.map((s) => [s.t, inRotation(s.apps[index])]) })) },
+      { title: 'Queue depth (tasks and upstream calls waiting for a slot)', yLabel: 'tasks', series: apps.map((app, index) => ({ name: app.name, points: timeline.map((s) => [s.t, s.apps[index].queue]) })).concat([{ name: 'HAProxy queue', dashed: true, color: '#555', points: timeline.map((s) => [s.t, s.haproxyQueue]) }]) },
+      { title: 'Busy (queued > free slots, pool or lane)', yLabel: 'busy', yMin: -0.1, yMax: 1.1, yTicks: [[0, 'free'], [1, 'busy']], series: apps.map((app, index) => ({ name: app.name, step: true, points: timeline.map((s) => [s.t, s.apps[index].busy]) })) },
+      ...(FLEET
+        ? [{ title: `Balancers that have the instance UP (of ${BALANCERS})`, yLabel: 'balancers', yMin: 0, yMax: BALANCERS + 0.2, yTicks: Array.from({ length: BALANCERS + 1 }, (_, n) => [n, String(n)]), series: apps.map((app, index) => ({ name: app.name, step: true, points: timeline.map((s) => [s.t, s.apps[index].upOn]) })) }]
+        : []),
+      { title: `HAProxy: effective weight${FLEET ? ', mean over the balancers' : ''} (0 = out of rotation; the agent never sends less than 1)`, yLabel: 'weight', yMin: 0, yMax: 105, series: apps.map((app, index) => ({ name: app.name, step: true, points: timeline.map((s) => [s.t, s.apps[index].weight]) })) },
       { title: 'Requests per second through HAProxy', yLabel: 'req/s', series: [...apps.map((app, index) => ({ name: `${app.name} ok`, points: timeline.map((s) => [s.t, s.apps[index].served]) })), { name: 'errors', color: '#000', dashed: true, points: timeline.map((s) => [s.t, s.failed]) }] }
     ]
   })
   mkdirSync(dirname(SVG_PATH), { recursive: true })
   writeFileSync(SVG_PATH, svg)
   const total = timeline.reduce((sum, s) => ({ ok: sum.ok + s.ok, failed: sum.failed + s.failed }), { ok: 0, failed: 0 })
+  if (FLEET) {
+    const app1Up = timeline.map((sample) => sample.apps[0].upOn)
+    const duringBlip = timeline.filter((sample) => sample.blip).map((sample) => sample.apps[0].upOn)
+    console.log(`\napp1 UP on ${Math.min(...duringBlip)} of ${BALANCERS} balancers at the low point of the blip; on ${app1Up.at(-1)} of ${BALANCERS} at the end.`)
+  }
   console.log(`\n${total.ok} requests served, ${total.failed} failed (requests that reached app1 during the blip end in its upstream timeout: 504).`)
   console.log(`Timeline chart: ${SVG_PATH}`)
 }
