@@ -1,3 +1,5 @@
 // Types for tools/prometheus-text.mjs.
 /** The sum of every series of `name` in a Prometheus text exposition, or undefined when there is none. */
 export declare function metricValue (text: string, name: string): number | undefined
+/** Scrapes `url` every `intervalMs` (default 50) until `stop()`; resolves with the highest value of each metric seen. */
+export declare function watchMax (url: string, names: string[], options?: { intervalMs?: number }): { stop: () => Promise<Record<string, number>> }

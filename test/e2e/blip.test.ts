@@ -7,7 +7,8 @@ import { once } from 'node:events'
 import { createServer } from 'node:http'
 import t from 'tap'
 import { startFaultProxy } from '../../tools/fault-proxy.mjs'
-import { haproxyBinaryOrSkip, metricValue, runLoad, startCluster } from '../helpers/haproxy.js'
+import { watchMax } from '../../tools/prometheus-text.mjs'
+import { haproxyBinaryOrSkip, runLoad, startCluster } from '../helpers/haproxy.js'
 
 const INTER = 200
 const FALL = 2
@@ -52,15 +53,7 @@ if (binary !== undefined) {
     const app1 = cluster.instances[0]!.app
 
     // app1's queue depth, sampled from its metrics for the whole run.
-    let sampling = true
-    let maxQueue = 0
-    const sampler = (async () => {
-      while (sampling) {
-        const text = await (await fetch(`${app1.url}/metrics`)).text()
-        maxQueue = Math.max(maxQueue, metricValue(text, 'backpressure_lane_queue_depth') ?? 0)
-        await new Promise((resolve) => setTimeout(resolve, 50))
-      }
-    })()
+    const queueWatch = watchMax(`${app1.url}/metrics`, ['backpressure_lane_queue_depth'])
 
     const stop = new AbortController()
     const loadDone = runLoad({ url: `${haproxy.url}/upstream`, concurrency: 3, maxRequests: 20000, maxMs: 30000, signal: stop.signal })
@@ -92,13 +85,13 @@ if (binary !== undefined) {
       const backMs = performance.now() - endAt
       t.comment(`blip over → app1 UP in ${Math.round(backMs)} ms`)
       await t.resolves(haproxy.waitForServer('app1', (_status, row) => Number(row.stot) >= Number(up.row.stot) + 10, { timeout: 10000 }), 'app1 serves again after the blip')
-      t.comment(`figures blip: out=${Math.round(outMs)} back=${Math.round(backMs)} maxQueue=${maxQueue}`)
+      t.comment(`figures blip: out=${Math.round(outMs)} back=${Math.round(backMs)}`)
     } finally {
       stop.abort()
-      sampling = false
     }
     const load = await loadDone
-    await sampler
+    const maxQueue = (await queueWatch.stop()).backpressure_lane_queue_depth as number
+    t.comment(`figures blip: maxQueue=${maxQueue}`)
 
     t.ok(maxQueue <= POOL_MAX_QUEUE, `app1's queue stayed bounded (max ${maxQueue}, limit ${POOL_MAX_QUEUE})`)
     t.ok(proxy.delayedChunks > 0, 'the fault proxy did delay app1\'s upstream calls')

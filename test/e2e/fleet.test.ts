@@ -5,12 +5,12 @@
 //   bounded; the other processes carry the load.
 // - A rolling restart of every process under steady load through all four: 0 failed requests,
 //   counted per balancer.
-import { once } from 'node:events'
-import { createServer } from 'node:http'
 import t, { type Test } from 'tap'
 import { startExampleApp, type ExampleApp } from '../../tools/example-app.mjs'
 import { freePort } from '../../tools/ports.mjs'
+import { startUpstream } from '../../example-app/upstream.mjs'
 import { startFaultProxy } from '../../tools/fault-proxy.mjs'
+import { watchMax } from '../../tools/prometheus-text.mjs'
 import { haproxyBinaryOrSkip, metricValue, runLoad, startHaproxy, type Haproxy, type LoadResult } from '../helpers/haproxy.js'
 
 const HOSTS = ['127.0.0.2', '127.0.0.3', '127.0.0.4']
@@ -89,12 +89,11 @@ function loadEach (balancers: Haproxy[], path: string, signal: AbortSignal): Pro
 const binary = haproxyBinaryOrSkip(t)
 if (binary !== undefined) {
   t.test('a blip on one process: all four balancers take it out and bring it back; the others carry the load', async (t) => {
-    const upstream = createServer((_req, res) => { setTimeout(() => { res.end('{"ok":true}') }, 5) })
-    upstream.listen(0, '127.0.0.1')
-    await once(upstream, 'listening')
-    t.teardown(() => { upstream.closeAllConnections(); upstream.close() })
-    const upstreamUrl = `http://127.0.0.1:${(upstream.address() as { port: number }).port}/`
-    const proxy = await startFaultProxy(t, { port: (upstream.address() as { port: number }).port })
+    // The example app's own upstream, answering in 5 ms; app1 reaches it through the fault proxy.
+    const upstream = await startUpstream({ host: '127.0.0.1', delayMs: 5 })
+    t.teardown(() => upstream.close())
+    const upstreamUrl = upstream.url
+    const proxy = await startFaultProxy(t, { port: upstream.port })
     const fleet = await startFleet(t, binary, (index) => ({
       // app1, the blip's victim: two threads. The survivors: room for the whole load.
       POOL_MAX_THREADS: index === 0 ? '2' : '4',
@@ -105,15 +104,7 @@ if (binary !== undefined) {
     }))
     const [app1] = fleet.processes as [Process]
 
-    let sampling = true
-    let maxQueue = 0
-    const sampler = (async () => {
-      while (sampling) {
-        const text = await (await fetch(`${app1.app.url}/metrics`)).text()
-        maxQueue = Math.max(maxQueue, metricValue(text, 'backpressure_pool_queue_depth') ?? 0, metricValue(text, 'backpressure_lane_queue_depth') ?? 0)
-        await new Promise((resolve) => setTimeout(resolve, 50))
-      }
-    })()
+    const queueWatch = watchMax(`${app1.app.url}/metrics`, ['backpressure_pool_queue_depth', 'backpressure_lane_queue_depth'])
 
     const stop = new AbortController()
     const loads = loadEach(fleet.balancers, '/upstream', stop.signal)
@@ -128,10 +119,9 @@ if (binary !== undefined) {
       await t.resolves(waitForBalancerView(app1, ['lb1', 'lb2', 'lb3', 'lb4']), 'app1 sees all four balancers consider it UP')
     } finally {
       stop.abort()
-      sampling = false
     }
     const results = await loads
-    await sampler
+    const maxQueue = Math.max(...Object.values(await queueWatch.stop()))
     t.ok(maxQueue <= MAX_QUEUE, `app1's queue stayed bounded (max ${maxQueue}, limit ${MAX_QUEUE})`)
     t.ok(proxy.delayedChunks > 0, 'the fault proxy delayed app1\'s upstream calls')
     for (const [index, load] of results.entries()) {

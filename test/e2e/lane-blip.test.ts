@@ -8,7 +8,8 @@ import { once } from 'node:events'
 import { createServer } from 'node:http'
 import t from 'tap'
 import { startFaultProxy } from '../../tools/fault-proxy.mjs'
-import { haproxyBinaryOrSkip, metricValue, runLoad, startCluster } from '../helpers/haproxy.js'
+import { watchMax } from '../../tools/prometheus-text.mjs'
+import { haproxyBinaryOrSkip, runLoad, startCluster } from '../helpers/haproxy.js'
 
 const INTER = 200
 const FALL = 2
@@ -49,19 +50,7 @@ if (binary !== undefined) {
       const app1 = cluster.instances[0]!.app
 
       // app1's lane, sampled from its metrics for the whole run: queue depth and busy.
-      let sampling = true
-      let maxQueue = 0
-      let sawBusy = false
-      let lanePoolTasks = 0
-      const sampler = (async () => {
-        while (sampling) {
-          const text = await (await fetch(`${app1.url}/metrics`)).text()
-          maxQueue = Math.max(maxQueue, metricValue(text, 'backpressure_lane_queue_depth') ?? 0)
-          sawBusy ||= metricValue(text, 'backpressure_lane_busy') === 1
-          lanePoolTasks = metricValue(text, 'backpressure_pool_tasks_submitted_total') ?? 0
-          await new Promise((resolve) => setTimeout(resolve, 50))
-        }
-      })()
+      const watch = watchMax(`${app1.url}/metrics`, ['backpressure_lane_queue_depth', 'backpressure_lane_busy', 'backpressure_pool_tasks_submitted_total'])
 
       const stop = new AbortController()
       const loadDone = runLoad({ url: `${haproxy.url}/upstream`, concurrency: 3, maxRequests: 20000, maxMs: 30000, signal: stop.signal })
@@ -92,10 +81,12 @@ if (binary !== undefined) {
         await t.resolves(haproxy.waitForServer('app1', (_status, row) => Number(row.stot) >= Number(up.row.stot) + 10, { timeout: 10000 }), 'app1 serves again after the blip')
       } finally {
         stop.abort()
-        sampling = false
       }
       const load = await loadDone
-      await sampler
+      const max = await watch.stop()
+      const maxQueue = max.backpressure_lane_queue_depth as number
+      const sawBusy = max.backpressure_lane_busy === 1
+      const lanePoolTasks = max.backpressure_pool_tasks_submitted_total as number
 
       t.ok(sawBusy, 'app1\'s lane went busy (the probe\'s input, with no worker thread involved)')
       t.equal(lanePoolTasks, 0, 'no upstream call ran in the worker pool')
