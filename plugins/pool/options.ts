@@ -16,7 +16,7 @@
  * | rejectStatusCode | 503                            | status of QUEUE_FULL/QUEUE_WAIT_EXCEEDED answers: 503 or 429 |
  * | retryAfter       | 1                              | `Retry-After` seconds on 503/429 answers from pool errors |
  * | onBusy / onFree  | none                           | called once per transition with the snapshot            |
- * | (any other piscina option) | piscina's            | passed through unchanged                                |
+ * | (any other name) | piscina's                      | passed to piscina unchanged; piscina's errors come back coded, naming pool.<option> |
  */
 import { existsSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
@@ -26,7 +26,7 @@ import { InvalidOptionError, WorkerNotFoundError, describeValue } from '../../li
 import type { CodelOptions } from '../../lib/codel.js'
 import type { DwellTimes } from '../../lib/flap-damper.js'
 import { admissionOption, closeTimeoutOption, dwellOption, timeoutOption } from '../../lib/core/executor-options.js'
-import { booleanOption, functionOption, numberOption, objectOption, oneOfOption, rejectUnknownKeys } from '../../lib/validate.js'
+import { booleanOption, functionOption, numberOption, objectOption, oneOfOption } from '../../lib/validate.js'
 
 export interface PoolPluginOptions extends Omit<PiscinaOptions, 'filename' | 'maxQueue'> {
   /** The worker file: an absolute path, a `file:` URL string (`new URL('./w.js', import.meta.url).href`) or a URL. */
@@ -60,14 +60,6 @@ export interface NormalizedPoolOptions {
   onFree: ((snapshot: PoolSnapshot) => void) | undefined
 }
 
-const PISCINA_KEYS = [
-  'filename', 'name', 'minThreads', 'maxThreads', 'idleTimeout', 'maxQueue', 'concurrentTasksPerWorker',
-  'atomics', 'resourceLimits', 'argv', 'execArgv', 'env', 'workerData', 'taskQueue', 'niceIncrement',
-  'trackUnmanagedFds', 'closeTimeout', 'recordTiming', 'stricterFIFO', 'loadBalancer', 'workerHistogram'
-] as const
-const OWN_KEYS = ['timeout', 'admission', 'dwell', 'rejectStatusCode', 'retryAfter', 'onBusy', 'onFree'] as const
-const KNOWN_KEYS: ReadonlySet<string> = new Set<string>([...PISCINA_KEYS, ...OWN_KEYS])
-
 function normalizeFilename (value: unknown): string {
   let path: string
   if (value instanceof URL) {
@@ -92,14 +84,17 @@ function normalizeFilename (value: unknown): string {
 
 function normalizeMaxQueue (value: unknown): number | 'auto' | undefined {
   if (value === undefined || value === 'auto') return value
-  // The pool enforces it on its own queue (lib/pool.ts). 0 stays refused: piscina 5.3.2 breaks on
+  // The pool enforces it on its own queue (lib/core/engine.ts). 0 stays refused: piscina 5.3.2 breaks on
   // it (the refused task runs later), so it never meant "no queue" for this plugin's users.
   return numberOption('pool.maxQueue', value, Infinity, { integer: true, min: 1, allowInfinity: true })
 }
 
 export function normalizePoolOptions (raw: unknown): NormalizedPoolOptions {
   const options = objectOption('pool', raw)
-  rejectUnknownKeys('pool', options, KNOWN_KEYS)
+  // No list of piscina's options here: names we do not own go to piscina unchanged (a later
+  // piscina's new options work as they come), piscina checks its own, and lib/executors/piscina.ts
+  // turns its errors into ours, naming `pool.<option>`. TypeScript's excess-property check catches
+  // a misspelt name.
   const { timeout, admission, dwell, rejectStatusCode, retryAfter, onBusy, onFree, ...rest } = options
   const piscina: Record<string, unknown> = { ...rest }
 
@@ -116,7 +111,7 @@ export function normalizePoolOptions (raw: unknown): NormalizedPoolOptions {
   const maxQueue = normalizeMaxQueue(options.maxQueue)
   if (maxQueue !== undefined) piscina.maxQueue = maxQueue
   // piscina's default (false) lets tasks overtake each other. piscina only holds the tasks it can
-  // start (lib/pool.ts), so this now orders just those waiting for a thread that is starting.
+  // start (lib/executors/piscina-executor.ts), so this now orders just those waiting for a thread that is starting.
   piscina.stricterFIFO = booleanOption('pool.stricterFIFO', options.stricterFIFO, true)
   if (options.loadBalancer !== undefined) functionOption('pool.loadBalancer', options.loadBalancer)
 

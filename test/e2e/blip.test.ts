@@ -99,6 +99,8 @@ if (binary !== undefined) {
     // request found HAProxy without a server (503) and nothing else failed.
     const unexpected = load.failures.filter((failure) => !failure.startsWith('status 504'))
     t.same(unexpected, [], `only upstream timeouts failed (${load.failures.length} of ${load.sent})`)
-    t.ok(load.failures.length < load.sent / 10, 'the blip cost few requests')
+    // How many that is depends on the machine's speed (how many requests reach app1 before HAProxy
+    // takes it out): a figure for the log, not a bound.
+    t.comment(`figures blip: timedOut=${load.failures.length} sent=${load.sent}`)
   })
 }

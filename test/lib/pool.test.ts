@@ -150,3 +150,13 @@ t.test('a worker that throws null or undefined: FST_BACKPRESSURE_TASK_FAILED, ne
   t.equal(await pool.run({ op: 'echo', value: null }), null, 'a function that returns null still resolves with null')
   t.match(pool.stats(), { errored: 2, completed: 1, inFlight: 0 })
 })
+
+t.test('pool.piscina destroyed directly (the escape hatch): what ran rejects POOL_CLOSED, coded and counted', async (t) => {
+  const pool = createPool(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1 })
+  await pool.run({ op: 'echo', value: 'warm' })
+  const gate = new Gate()
+  const running = pool.run({ op: 'gate', gate: gate.cell }).then(() => 'resolved', (error: Error & { code?: string }) => error.code)
+  await pool.piscina.destroy()
+  t.equal(await running, 'FST_BACKPRESSURE_POOL_CLOSED')
+  t.match(pool.stats(), { inFlight: 0, completed: 1, rejected: 1 })
+})

@@ -1,0 +1,485 @@
+/**
+ * The engine every executor runs on: the worker pool (tasks on piscina's threads) and each lane
+ * (async functions on the main thread) are this class with a different `TaskExecutor`. One
+ * implementation of what they promise alike:
+ * - the FIFO queue and its `maxQueue` (`JobQueue`), and queue-wait admission (`QueueAdmission`);
+ * - per-call option checks (`checkRunOptions`);
+ * - deadlines counted from submission, the caller's AbortSignal, and what stopping means;
+ * - the accounting and its invariant (`Accounting`);
+ * - busy = more calls queued than free slots (`BusyTracker`), flap damping (`FlapDamper`), and the
+ *   `busy`/`free`/`down` events once per transition, each listener called on its own;
+ * - close: queued and running calls finish within `closeTimeoutMs`, then what is left is refused.
+ *
+ * The executor decides only what differs: how many calls run at once, how to start one, what a
+ * rejection from it means, and what to release once everything has settled.
+ *
+ * **Stopping.** A call stopped by its deadline, its caller, admission or the close settles at once
+ * with its coded error; if it was running, its signal fires (piscina then terminates the thread
+ * running it; an async function is expected to pass the signal on). Its slot stays taken until the
+ * executor reports that it really ended, because until then it still holds a thread or whatever the
+ * function was using; the engine never starts more than `capacity` calls.
+ */
+import { EventEmitter } from 'node:events'
+import { BusyTracker, type QueueSource } from '../busy-tracker.js'
+import type { CodelOptions } from '../codel.js'
+import { QueueFullError, QueueWaitExceededError, TaskAbortedError, TaskTimeoutError } from '../errors.js'
+import type { ExecutorStats } from '../executor.js'
+import { FlapDamper, type DamperTimers, type DwellTimes } from '../flap-damper.js'
+import { Accounting, type Outcome } from './accounting.js'
+import { QueueAdmission } from './admission.js'
+import { JobQueue } from './job-queue.js'
+import { checkRunOptions } from './run-options.js'
+
+/** Why the engine stopped a call before it ended on its own. */
+export type StopReason = 'caller' | 'timeout' | 'shed' | 'closed'
+
+/** One submitted call, from `submit()` to settlement. */
+export interface Job<Task = unknown, Extra = unknown> {
+  readonly task: Task
+  /** What the executor needs beyond the task (the pool: the export name and transfer list). */
+  readonly extra: Extra
+  readonly timeoutMs: number
+  /** `performance.now()` at submission, or 0 when nothing needed the time (see `timed`). */
+  readonly submittedAt: number
+  readonly resolve: (value: unknown) => void
+  readonly reject: (error: Error) => void
+  /** The signal handed to the running call; only when the executor asked for one. One per call,
+   * never shared: code that adds a listener to its signal and never removes it would otherwise
+   * pile listeners onto one long-lived signal. */
+  readonly controller: AbortController | undefined
+  readonly callerSignal: AbortSignal | undefined
+  readonly onCallerAbort: (() => void) | undefined
+  deadline: NodeJS.Timeout | undefined
+  stoppedBy: StopReason | undefined
+  /** Settled for the caller. */
+  settled: boolean
+  /** Holding a slot. */
+  started: boolean
+  startedAt: number
+  /** Calls holding a slot when this one started, itself included (for an adaptive limit). */
+  startedWith: number
+}
+
+/** What the engine tells its executor, and lets it call back. */
+export interface EngineHost {
+  /** Re-reads busy/free now (the executor's own numbers changed: a thread started or stopped). */
+  recompute: () => void
+  /** The executor can no longer run calls: the engine refuses what waits and every new call.
+   * Call it once, while `down` is false. */
+  fail: (reason: string) => void
+  /** Why the executor failed, if it has. */
+  readonly failure: string | undefined
+  /** Closing, or failed. */
+  readonly down: boolean
+  /** Calls waiting: the engine's queue plus those inside the executor. */
+  readonly queued: number
+  /** Reports that a call started `waitMs` after its submission (executors that say when). */
+  dispatched: (waitMs: number) => void
+  /** Hands an error that belongs to no call to the owner's `error` listeners, or `onListenerError`. */
+  error: (error: Error) => void
+}
+
+/** What differs between a worker thread and an async function on the main thread. */
+export interface TaskExecutor<Task, Extra> {
+  /** Calls it runs at once now (an adaptive limit may move it). */
+  readonly capacity: number
+  /** Free slots as the busy rule counts them, with `active` slots taken. */
+  idle: (active: number) => number
+  /** Calls waiting inside the executor itself (piscina's queue while a thread starts). */
+  readonly waitingInside: number
+  /** Calls beyond `capacity` it may be handed, to start the moment a slot frees (only calls that
+   * need no signal: they can never be stopped once handed over). */
+  readonly prefetch: number
+  /** Whether every call needs its submission time even when no one listens to `dispatch`. */
+  readonly timed: boolean
+  /** True: the engine reports `dispatch` when it starts a call; false: the executor does, through
+   * `EngineHost.dispatched`, when the call really starts (a thread picks it up). */
+  readonly dispatchOnStart: boolean
+  /** Whether this call's run needs an AbortSignal. */
+  wantsSignal: (task: Task, timeoutMs: number, callerSignal: AbortSignal | undefined) => boolean
+  /** Starts the call; the promise settles when it has really ended. */
+  start: (job: Job<Task, Extra>) => PromiseLike<unknown>
+  /** A started call ended (`stoppedBy` says whether the engine had stopped it). Returns true when
+   * that changed `capacity`. */
+  ended: (job: Job<Task, Extra>) => boolean
+  /** How a call nobody stopped settles when its run rejects. */
+  classify: (error: unknown) => [Outcome, Error]
+  /** The error for a call refused or stopped because the executor is closing. */
+  closedError: () => Error
+  /** The error for a call refused because the executor failed (only executors that can fail). */
+  downError?: (reason: string) => Error
+  /** Once nothing is in flight (or the close bound passed): release threads and files. */
+  close: () => Promise<void>
+}
+
+export interface EngineOptions {
+  /** Most calls that may wait. Infinity: unbounded. A function is called once the executor
+   * exists (the pool's `'auto'` needs piscina's own reading of `maxThreads`). */
+  maxQueue: number | (() => number)
+  /** Deadline per call in ms from submission; 0 = none. */
+  timeoutMs: number
+  /** How long close lets queued and running calls finish, in ms (Infinity: no bound). */
+  closeTimeoutMs: number
+  /** Queue-wait admission; off when undefined. */
+  admission: CodelOptions | undefined
+  dwell: DwellTimes
+  /** Timers for the flap damper (tests inject fake ones). */
+  dwellTimers?: DamperTimers | undefined
+  /** HTTP status of `_QUEUE_FULL` / `_QUEUE_WAIT_EXCEEDED`. */
+  rejectStatusCode: number
+  /** Called when a listener throws (and for executor errors nobody listens to). */
+  onListenerError: (error: unknown) => void
+}
+
+/** The fields every executor's snapshot has. */
+// A type, not an interface: its implicit index signature makes it an `ExecutorSnapshot`.
+// eslint-disable-next-line @typescript-eslint/consistent-type-definitions
+export type EngineSnapshot = {
+  busy: boolean
+  /** Calls waiting for a slot (the engine's queue plus any inside the executor). */
+  queued: number
+  /** Calls submitted, not settled, not queued. */
+  running: number
+  completed: number
+  failed: number
+}
+
+export abstract class Engine<Task, Extra, Events extends Record<keyof Events, unknown[]> = Record<string, unknown[]>> extends EventEmitter<Events> {
+  readonly #executor: TaskExecutor<Task, Extra>
+  readonly #queue: JobQueue<Job<Task, Extra>>
+  readonly #admission: QueueAdmission<Job<Task, Extra>> | undefined
+  readonly #damper: FlapDamper
+  readonly #tracker: BusyTracker
+  readonly #accounting = new Accounting()
+  readonly #transitions = { busy: 0, free: 0 }
+  readonly #running = new Set<Job<Task, Extra>>()
+  readonly #defaultTimeout: number
+  readonly #closeTimeout: number
+  readonly #rejectStatusCode: number
+  readonly #onListenerError: (error: unknown) => void
+  /** Slots taken: started calls whose run has not ended (stopped ones included). */
+  #active = 0
+  /** Whether calls are timed: `performance.now()` costs about 10% of a bare lane call, so only when
+   * admission, the executor or a `dispatch` listener needs it. */
+  #timed: boolean
+  #failure: string | undefined
+  #closed: Promise<void> | undefined
+  #onDrained: (() => void) | undefined
+
+  constructor (options: EngineOptions, makeExecutor: (host: EngineHost) => TaskExecutor<Task, Extra>) {
+    super()
+    this.#defaultTimeout = options.timeoutMs
+    this.#closeTimeout = options.closeTimeoutMs
+    this.#rejectStatusCode = options.rejectStatusCode
+    this.#onListenerError = options.onListenerError
+    const engine = this
+    // Events are typed by the owner (pool or lane); inside, the engine emits its own untyped.
+    const emitter = this as EventEmitter
+    this.#executor = makeExecutor({
+      recompute: () => { this.#tracker.recompute() },
+      fail: (reason) => { this.#fail(reason) },
+      get failure () { return engine.#failure },
+      get down () { return engine.down },
+      get queued () { return engine.#queue.size + engine.#executor.waitingInside },
+      dispatched: (waitMs) => { emitter.emit('dispatch', waitMs) },
+      error: (error) => {
+        if (emitter.listenerCount('error') > 0) emitter.emit('error', error)
+        else this.#onListenerError(error)
+      }
+    })
+    this.#queue = new JobQueue(typeof options.maxQueue === 'function' ? options.maxQueue() : options.maxQueue)
+    this.#admission = options.admission === undefined ? undefined : new QueueAdmission(options.admission, () => { this.#pump() })
+    this.#timed = this.#admission !== undefined || this.#executor.timed
+    emitter.on('newListener', (event: string | symbol) => { if (event === 'dispatch') this.#timed = true })
+    this.#damper = new FlapDamper(options.dwell, (busy) => { this.#report(busy) }, options.dwellTimers)
+    const executor = this.#executor
+    const source: QueueSource = {
+      get queueSize () { return engine.#queue.size + executor.waitingInside },
+      get idleThreads () { return executor.idle(engine.#active) }
+    }
+    this.#tracker = new BusyTracker(source, (to) => { this.#damper.update(to === 'busy') })
+  }
+
+  /** Calls it runs at once now. */
+  get capacity (): number {
+    return this.#executor.capacity
+  }
+
+  /** More calls queued than free slots (as reported: after flap damping, when enabled). */
+  get busy (): boolean {
+    return this.#damper.busy
+  }
+
+  /** True once `close()` has been called. */
+  get closing (): boolean {
+    return this.#closed !== undefined
+  }
+
+  /** True when it cannot run calls: it is closing, or its executor failed. */
+  get down (): boolean {
+    return this.closing || this.#failure !== undefined
+  }
+
+  /** Slots taken: running calls, plus stopped ones whose run has not ended yet. */
+  protected get active (): number {
+    return this.#active
+  }
+
+  protected engineSnapshot (): EngineSnapshot {
+    const queued = this.#queue.size + this.#executor.waitingInside
+    return {
+      busy: this.#damper.busy,
+      queued,
+      running: Math.max(0, this.#accounting.inFlight - queued),
+      completed: this.#accounting.completed,
+      failed: this.#accounting.failed
+    }
+  }
+
+  /** Lifetime counters (see `ExecutorStats` for the invariants). */
+  stats (): ExecutorStats {
+    return this.#accounting.stats(this.#transitions)
+  }
+
+  /** The owner's full snapshot (the engine's fields and its executor's), also passed with
+   * `busy`/`free`/`down`. */
+  abstract snapshot (): EngineSnapshot
+
+  /**
+   * Checks the call's `signal` and `timeout` (a bad one rejects it, counting nothing; the owner
+   * checks the rest), then counts and runs it: refused at once when closing,
+   * failed, already aborted or the queue is full; started at once when nothing waits and a slot is
+   * free; queued otherwise.
+   */
+  protected submit<Result> (task: Task, extra: Extra, options: unknown): Promise<Result> {
+    let timeoutMs: number
+    let callerSignal: AbortSignal | undefined
+    try {
+      ({ timeoutMs, signal: callerSignal } = checkRunOptions(options, this.#defaultTimeout))
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    this.#accounting.submit()
+    if (this.#failure !== undefined) return this.#refuseNow('rejected', this.#downError(this.#failure))
+    if (this.closing) return this.#refuseNow('rejected', this.#executor.closedError())
+    if (callerSignal?.aborted === true) return this.#refuseNow('aborted', new TaskAbortedError({ cause: callerSignal.reason }))
+    const wantsSignal = this.#executor.wantsSignal(task, timeoutMs, callerSignal)
+    const fastPath = this.#queue.size === 0 && this.#active < this.#limitFor(wantsSignal)
+    // A call that finds no free slot waits, here or in the executor's queue: `maxQueue` counts both.
+    if (this.#active >= this.#executor.capacity && this.#queue.full(this.#executor.waitingInside)) {
+      return this.#refuseNow('rejected', this.#withStatus(new QueueFullError()))
+    }
+    const now = this.#timed ? performance.now() : 0
+    return new Promise<Result>((resolve, reject) => {
+      const job: Job<Task, Extra> = {
+        task,
+        extra,
+        timeoutMs,
+        submittedAt: now,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        controller: wantsSignal ? new AbortController() : undefined,
+        callerSignal,
+        onCallerAbort: callerSignal === undefined ? undefined : () => { this.#stop(job, 'caller') },
+        deadline: undefined,
+        stoppedBy: undefined,
+        settled: false,
+        started: false,
+        startedAt: 0,
+        startedWith: 0
+      }
+      if (timeoutMs > 0) {
+        job.deadline = setTimeout(() => { this.#stop(job, 'timeout') }, timeoutMs)
+        // The call itself keeps the process alive while it runs; its deadline need not.
+        job.deadline.unref()
+      }
+      // A listener rather than AbortSignal.any(): the caller's signal may outlive the call by far
+      // (a server-wide signal), and AbortSignal.any() keeps every composite alive with it.
+      if (callerSignal !== undefined) callerSignal.addEventListener('abort', job.onCallerAbort as () => void, { once: true })
+      if (fastPath) {
+        // Nothing waits and a slot is free: it skips the queue (and admission, which judges only
+        // queued calls).
+        this.#start(job, now)
+        this.#tracker.recompute()
+        return
+      }
+      this.#queue.add(job)
+      this.#admission?.queueLength(this.#queue.size, job.submittedAt)
+      this.#pump()
+    })
+  }
+
+  /**
+   * Stops accepting calls; queued and running ones finish, bounded by `closeTimeoutMs`. Past the
+   * bound, queued calls are refused and running ones are stopped, with the executor's closed error.
+   * Then the executor releases what it holds. Calling it again returns the same promise.
+   */
+  close (): Promise<void> {
+    this.#closed ??= this.#shutDown()
+    return this.#closed
+  }
+
+  async #shutDown (): Promise<void> {
+    if (this.#failure === undefined) this.#emitSafely('down', 'closing', this.snapshot())
+    if (this.#accounting.inFlight > 0) {
+      let bound: NodeJS.Timeout | undefined
+      await new Promise<void>((resolve) => {
+        this.#onDrained = resolve
+        if (this.#closeTimeout !== Infinity) bound = setTimeout(resolve, this.#closeTimeout)
+      })
+      clearTimeout(bound)
+      this.#onDrained = undefined
+      for (const job of this.#queue) this.#stop(job, 'closed')
+      for (const job of this.#running) this.#stop(job, 'closed')
+    }
+    await this.#executor.close()
+    this.#damper.dispose()
+    this.#admission?.dispose()
+    this.#tracker.recompute()
+  }
+
+  /** Starts queued calls while slots are free (after shedding what admission refuses). */
+  #pump (): void {
+    this.#admission?.admit(this.#queue, (job) => { this.#stop(job, 'shed') })
+    if (this.#queue.size > 0 && this.#failure === undefined) {
+      const now = this.#timed ? performance.now() : 0
+      for (let job = this.#queue.next(); job !== undefined && this.#active < this.#limitFor(job.controller !== undefined); job = this.#queue.next()) {
+        this.#dequeue(job)
+        this.#start(job, now)
+      }
+    }
+    this.#tracker.recompute()
+  }
+
+  /** How many calls may be in the executor's hands when this one starts: `capacity`, plus the
+   * executor's `prefetch` for a call that can never be stopped once handed over (no signal), and
+   * only when no admission has to judge every call that waits. */
+  #limitFor (withSignal: boolean): number {
+    const capacity = this.#executor.capacity
+    return withSignal || this.#admission !== undefined ? capacity : capacity + this.#executor.prefetch
+  }
+
+  #start (job: Job<Task, Extra>, now: number): void {
+    job.started = true
+    this.#active++
+    this.#running.add(job)
+    job.startedAt = now
+    job.startedWith = this.#active
+    // A call submitted before anyone timed it has no submission time: no wait to report.
+    if (this.#timed && job.submittedAt > 0 && this.#executor.dispatchOnStart) (this as EventEmitter).emit('dispatch', now - job.submittedAt)
+    let pending: PromiseLike<unknown>
+    try {
+      pending = this.#executor.start(job)
+    } catch (error) {
+      pending = Promise.reject(error)
+    }
+    pending.then(
+      (value) => { this.#ended(job, true, value) },
+      (error: unknown) => { this.#ended(job, false, error) }
+    )
+  }
+
+  /** A started call ended: free its slot; settle it unless it was stopped already. (A rejection
+   * may carry any value, `undefined` included: `resolved` tells them apart.) */
+  #ended (job: Job<Task, Extra>, resolved: boolean, valueOrError: unknown): void {
+    this.#active--
+    this.#running.delete(job)
+    if (!job.settled) {
+      if (resolved) this.#settle(job, 'completed', undefined, valueOrError)
+      else this.#settle(job, ...this.#executor.classify(valueOrError))
+    }
+    if (this.#executor.ended(job)) this.#emitSafely('capacity', this.#executor.capacity)
+    this.#pump()
+    this.#checkDrained()
+  }
+
+  /** The deadline, the caller's signal, admission or the close stopped a call: it settles now. A
+   * queued call leaves the queue; a running one has its signal fired and keeps its slot until its
+   * run ends. */
+  #stop (job: Job<Task, Extra>, reason: StopReason): void {
+    if (job.settled) return
+    job.stoppedBy = reason
+    const [outcome, error] = this.#stopError(job, reason)
+    if (job.started) job.controller?.abort(error)
+    else this.#dequeue(job)
+    this.#settle(job, outcome, error)
+    this.#tracker.recompute()
+    this.#checkDrained()
+  }
+
+  #stopError (job: Job<Task, Extra>, reason: StopReason): [Outcome, Error] {
+    switch (reason) {
+      case 'timeout': return ['timedOut', new TaskTimeoutError(job.timeoutMs)]
+      case 'caller': return ['aborted', new TaskAbortedError({ cause: job.callerSignal?.reason })]
+      case 'closed': return ['rejected', this.#failure === undefined ? this.#executor.closedError() : this.#downError(this.#failure)]
+      case 'shed': {
+        const waitedMs = Math.round(performance.now() - job.submittedAt)
+        return ['shed', this.#withStatus(new QueueWaitExceededError(waitedMs, (this.#admission as QueueAdmission<Job<Task, Extra>>).targetMs))]
+      }
+    }
+  }
+
+  #settle (job: Job<Task, Extra>, outcome: Outcome, error: Error | undefined, value?: unknown): void {
+    job.settled = true
+    clearTimeout(job.deadline)
+    if (job.onCallerAbort !== undefined) (job.callerSignal as AbortSignal).removeEventListener('abort', job.onCallerAbort)
+    this.#accounting.settle(outcome)
+    if (error === undefined) job.resolve(value)
+    else job.reject(error)
+  }
+
+  /** The executor can no longer run calls: say so, and refuse what waits. The executor calls it
+   * once, only while the engine is up (`EngineHost.down` false). */
+  #fail (reason: string): void {
+    this.#failure = reason
+    this.#emitSafely('down', reason, this.snapshot())
+    for (const job of this.#queue) this.#stop(job, 'closed')
+  }
+
+  /** Only an executor that can fail (it has `downError`) ever sets `#failure`. */
+  #downError (reason: string): Error {
+    return (this.#executor.downError as (reason: string) => Error)(reason)
+  }
+
+  #dequeue (job: Job<Task, Extra>): void {
+    this.#queue.delete(job)
+    this.#admission?.queueLength(this.#queue.size, performance.now())
+  }
+
+  #refuseNow (outcome: Outcome, error: Error): Promise<never> {
+    this.#accounting.settle(outcome)
+    return Promise.reject(error)
+  }
+
+  #checkDrained (): void {
+    if (this.#onDrained !== undefined && this.#accounting.inFlight === 0) this.#onDrained()
+  }
+
+  #withStatus<E extends Error & { statusCode?: number }> (error: E): E {
+    error.statusCode = this.#rejectStatusCode
+    return error
+  }
+
+  /** Announces a reported transition (after flap damping). */
+  #report (busy: boolean): void {
+    const to = busy ? 'busy' : 'free'
+    this.#transitions[to]++
+    this.#emitSafely(to, this.snapshot())
+  }
+
+  /** Calls each listener on its own, so one that throws neither breaks `run()` nor starves the rest. */
+  #emitSafely (event: 'busy' | 'free' | 'down' | 'capacity', ...args: unknown[]): void {
+    for (const listener of (this as EventEmitter).listeners(event)) {
+      try {
+        (listener as (...args: unknown[]) => void)(...args)
+      } catch (error) {
+        this.#onListenerError(error)
+      }
+    }
+  }
+}
+
+/** The default `onListenerError`: a process warning. */
+export function warnListenerError (error: unknown): void {
+  process.emitWarning(error instanceof Error ? error : new Error(String(error)))
+}

@@ -1,0 +1,73 @@
+/**
+ * The engine's executor for async functions on the main thread (a lane): a call is the function
+ * itself, given an AbortSignal when it declares a parameter to receive one. Its slots are its
+ * limit, fixed or adaptive (lib/adaptive-limit.ts: each call that ends is a latency sample).
+ */
+import { AdaptiveLimit, type AdaptiveLimitOptions } from '../adaptive-limit.js'
+import type { Job, TaskExecutor } from '../core/engine.js'
+import type { Outcome } from '../core/accounting.js'
+import { LaneClosedError, TaskFailedError } from '../errors.js'
+
+/** The function a lane runs: it receives a signal to pass on (`fetch(url, { signal })`). */
+export type LaneTask<Result> = (signal: AbortSignal) => Result | PromiseLike<Result>
+
+/** Passed to a function that declares no parameter (it cannot read it); never fires. */
+const NO_SIGNAL = new AbortController().signal
+
+export class AsyncExecutor implements TaskExecutor<LaneTask<unknown>, undefined> {
+  readonly dispatchOnStart = true
+  readonly #name: string
+  readonly #fixedLimit: number
+  readonly #adaptive: AdaptiveLimit | undefined
+
+  constructor (name: string, concurrency: number | { adaptive: AdaptiveLimitOptions }) {
+    this.#name = name
+    if (typeof concurrency === 'number') {
+      this.#fixedLimit = concurrency
+    } else {
+      this.#adaptive = new AdaptiveLimit(concurrency.adaptive)
+      this.#fixedLimit = 0
+    }
+  }
+
+  /** The adaptive limit needs each call's start time. */
+  get timed (): boolean {
+    return this.#adaptive !== undefined
+  }
+
+  get capacity (): number {
+    return this.#adaptive?.limit ?? this.#fixedLimit
+  }
+
+  idle (active: number): number {
+    return Math.max(0, this.capacity - active)
+  }
+
+  readonly waitingInside = 0
+  readonly prefetch = 0
+
+  /** A function that declares no parameter cannot read a signal: it gets none (the fast path). */
+  wantsSignal (fn: LaneTask<unknown>): boolean {
+    return fn.length > 0
+  }
+
+  start (job: Job<LaneTask<unknown>, undefined>): PromiseLike<unknown> {
+    return Promise.resolve(job.task(job.controller?.signal ?? NO_SIGNAL))
+  }
+
+  ended (job: Job<LaneTask<unknown>, undefined>): boolean {
+    return this.#adaptive?.sample(performance.now() - job.startedAt, job.startedWith, job.stoppedBy === 'timeout') === true
+  }
+
+  /** Whatever the function threw or rejected with, `null` included, is the cause. */
+  classify (error: unknown): [Outcome, Error] {
+    return ['errored', new TaskFailedError({ cause: error })]
+  }
+
+  closedError (): Error {
+    return new LaneClosedError(this.#name)
+  }
+
+  /** Nothing to release: the functions were the caller's. */
+  async close (): Promise<void> {}
+}

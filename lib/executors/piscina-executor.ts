@@ -1,0 +1,181 @@
+/**
+ * The engine's executor for worker threads: a call is handed to piscina only when piscina can start
+ * it at once (a thread free, or starting), so piscina's own queues, and their unfairness to tasks
+ * with an AbortSignal (piscina keeps those in a second queue), are never used for waiting. The
+ * engine's queue does the waiting. The exception is `prefetch`: a call with no signal may wait in
+ * piscina's FIFO queue, one per slot, so that a thread that finishes starts the next call at once
+ * instead of idling for a round trip through the main thread (what raw piscina does with its own
+ * queue). Such a call can never be stopped once handed over, so nothing is lost by it waiting there.
+ *
+ * What is piscina's here: the number of calls it runs at once (ceil(maxThreads) ×
+ * concurrentTasksPerWorker), its idle threads (the busy rule's "free slots"), the hand-off through
+ * the throw guard, the meaning of its rejections (their messages, pinned in piscina.ts), the exact
+ * moment a task starts on a thread (a wrapped load balancer), and noticing when no thread can
+ * start any more.
+ */
+import type { Piscina } from 'piscina'
+import type { EngineHost, Job, TaskExecutor } from '../core/engine.js'
+import type { Outcome } from '../core/accounting.js'
+import { PoolClosedError, PoolDownError, TaskFailedError, WorkerCrashedError } from '../errors.js'
+import { leastBusyBalancer, observeDispatch, type BalancerTask } from '../dispatch-balancer.js'
+import { TERMINATED_MESSAGE, WORKER_EXIT_PREFIX, createPiscina, type PiscinaOptions } from './piscina.js'
+import { ThrowGuard } from './throw-guard.js'
+
+/** What a pool call carries beyond its task. */
+export interface PoolCallExtra {
+  /** The worker function to run (piscina `name`); null: the pool's default. */
+  readonly name: string | null
+  readonly transferList: unknown
+}
+
+/** When a handed-off call was given to piscina: piscina stamps the task's `created` synchronously
+ * inside `run()`, between these two, which is how a later dispatch is matched to its call. */
+interface HandOff {
+  readonly at: number
+  by: number
+}
+
+export class PiscinaExecutor implements TaskExecutor<unknown, PoolCallExtra> {
+  readonly piscina: Piscina
+  readonly capacity: number
+  /** One call waiting in piscina per slot (see above). */
+  readonly prefetch: number
+  readonly timed = false
+  readonly dispatchOnStart = false
+  readonly #host: EngineHost
+  /** Runs each task through a module that turns a thrown `null` into an Error (throw-guard.ts). */
+  readonly #guard: ThrowGuard
+  /** Timed calls handed to piscina and not yet on a thread (at most `capacity`). */
+  readonly #awaitingThread = new Map<Job<unknown, PoolCallExtra>, HandOff>()
+
+  constructor (options: PiscinaOptions, host: EngineHost) {
+    this.#host = host
+    const { loadBalancer, ...rest } = options
+    const balancer = loadBalancer ?? leastBusyBalancer(rest.concurrentTasksPerWorker ?? 1)
+    this.piscina = createPiscina({
+      ...rest,
+      loadBalancer: observeDispatch(balancer, (waitMs, task) => { this.#onDispatch(waitMs, task) })
+    })
+    // piscina has turned a `file:` URL into a path by now.
+    this.#guard = new ThrowGuard(this.piscina.options.filename as string)
+    const { maxThreads, concurrentTasksPerWorker } = this.piscina.options
+    this.capacity = Math.ceil(maxThreads) * concurrentTasksPerWorker
+    this.prefetch = this.capacity
+    // A thread that starts or stops changes idleThreads; piscina updates its bookkeeping after the
+    // event returns, hence the microtask.
+    this.piscina.on('workerCreate', this.#recomputeSoon)
+    this.piscina.on('workerDestroy', this.#recomputeSoon)
+    // An unhandled 'error' emit would throw from inside piscina; forward it.
+    this.piscina.on('error', (error: Error) => {
+      host.error(error)
+      queueMicrotask(this.#checkStranded)
+    })
+  }
+
+  idle (): number {
+    return this.piscina.idleThreads
+  }
+
+  /** Tasks piscina holds for a thread that is still starting (its `queueSize`). */
+  get waitingInside (): number {
+    return this.piscina.queueSize
+  }
+
+  /** piscina gives a task with a signal a thread to itself, and kills that thread to stop it: only
+   * a call that may have to stop while running gets one. */
+  wantsSignal (_task: unknown, timeoutMs: number, callerSignal: AbortSignal | undefined): boolean {
+    return timeoutMs > 0 || callerSignal !== undefined
+  }
+
+  start (job: Job<unknown, PoolCallExtra>): PromiseLike<unknown> {
+    const filename = this.#guard.moduleFor(job.extra.name ?? this.piscina.options.name)
+    const options = { signal: job.controller?.signal ?? null, filename, name: 'default', transferList: job.extra.transferList as never }
+    // Only timed calls are matched to their dispatch (someone listens, or admission needs the time).
+    if (job.submittedAt === 0) return this.piscina.run(job.task, options)
+    // piscina may dispatch it synchronously, inside run(): until run() returns, any later stamp matches.
+    const handOff: HandOff = { at: performance.now(), by: Infinity }
+    this.#awaitingThread.set(job, handOff)
+    const pending = this.piscina.run(job.task, options)
+    handOff.by = performance.now()
+    return pending
+  }
+
+  /** Recompute now-ish: piscina may still be replacing a thread when a call's promise settles. */
+  ended (job: Job<unknown, PoolCallExtra>): boolean {
+    this.#awaitingThread.delete(job)
+    queueMicrotask(this.#recompute)
+    return false
+  }
+
+  /** Maps a rejection from piscina to how the call settled and a coded error. */
+  classify (error: unknown): [Outcome, Error] {
+    const message = error instanceof Error ? error.message : ''
+    const cause = { cause: error }
+    if (message === TERMINATED_MESSAGE) {
+      const failure = this.#host.failure
+      return ['rejected', failure !== undefined ? new PoolDownError(failure, cause) : new PoolClosedError(cause)]
+    }
+    if (message.startsWith(WORKER_EXIT_PREFIX)) return ['crashed', new WorkerCrashedError(cause)]
+    return ['errored', new TaskFailedError(cause)]
+  }
+
+  closedError (): Error {
+    return new PoolClosedError()
+  }
+
+  downError (reason: string): Error {
+    return new PoolDownError(reason)
+  }
+
+  /**
+   * Not `piscina.close()`: in piscina 5.3.2 it can spin forever. While closing, `_addNewWorker()`
+   * returns at once, yet `_onWorkerAvailable()` `continue`s its loop whenever a queued task finds
+   * no free thread and fewer than maxThreads threads exist: the main thread burns 100% CPU and
+   * nothing settles, not even a timer (reproduced on raw piscina by the scenario in
+   * test/lib/pool.test.ts). The engine knows when every call has settled, so it waits for that
+   * itself and then the threads are destroyed; `destroy()` rejects what still runs.
+   */
+  async close (): Promise<void> {
+    await this.piscina.destroy()
+    this.#guard.dispose()
+  }
+
+  readonly #recompute = (): void => {
+    this.#host.recompute()
+    this.#checkStranded()
+  }
+
+  readonly #recomputeSoon = (): void => { queueMicrotask(this.#recompute) }
+
+  /**
+   * piscina stops replacing threads for the rest of the pool's life once one fails while starting
+   * (piscina 5.3 `_onError`, `workerFailsDuringBootstrap`), and tasks queued then never settle.
+   * When the last thread is gone while calls wait, no thread will ever run them: the pool is down,
+   * so it says so and refuses what waits rather than let requests hang.
+   */
+  readonly #checkStranded = (): void => {
+    if (this.#host.down) return
+    if (this.piscina.threads.length > 0 || this.#host.queued === 0) return
+    this.#host.fail('worker threads fail to start')
+    // destroy() rejects every task piscina holds ('Terminating worker thread'), mapped to _POOL_DOWN.
+    this.piscina.destroy().then(this.#recompute, this.#host.error)
+  }
+
+  /**
+   * The wrapped load balancer saw a task start on a thread. Almost always that happens inside
+   * `start()` (a thread is free), so the wait is the time in the engine's queue; a task handed over
+   * while its thread was still starting waits in piscina too, and is matched by the hand-off
+   * window. Either way the figure is `run()` → start on a thread.
+   */
+  #onDispatch (waitMs: number, task: BalancerTask): void {
+    for (const [job, handOff] of this.#awaitingThread) {
+      if (handOff.at <= task.created && task.created <= handOff.by) {
+        this.#awaitingThread.delete(job)
+        this.#host.dispatched(performance.now() - job.submittedAt)
+        return
+      }
+    }
+    // A task given to `pool.piscina` directly, or submitted before anyone timed calls: piscina's own wait.
+    this.#host.dispatched(waitMs)
+  }
+}
