@@ -1,7 +1,7 @@
 /**
  * Pool test helpers: `createPool` builds a bare `BackpressurePool` on the test worker and closes it
  * in `t.teardown`; worker fixtures and gates; fake timers. A Fastify app with the pool plugin is
- * ./app.ts `startApp` (`startPoolApp` is re-exported from there until its callers call startApp).
+ * ./app.ts `startApp`.
  *
  * Importing this module also installs the process guards (listener leaks, unhandled rejections).
  */
@@ -11,7 +11,7 @@ import { BackpressurePool, type BackpressurePoolOptions } from '../../lib/pool.j
 import { THREAD_DEFAULTS, WORKER, type Teardown } from './app.js'
 import './process-guards.js'
 
-export { LogCapture, WORKER, startPoolApp, type StartedApp as PoolApp, type Teardown } from './app.js'
+export { LogCapture, WORKER, type Teardown } from './app.js'
 export const WORKER_URL = new URL('../fixtures/worker.mjs', import.meta.url).href
 
 export function createPool (t: Teardown, options: Partial<BackpressurePoolOptions> = {}): BackpressurePool {

@@ -5,7 +5,7 @@
  */
 import { connect } from 'node:net'
 import t from 'tap'
-import { startHttpchkApp } from '../../helpers/app.js'
+import { startApp, TWO_THREADS } from '../../helpers/app.js'
 import { agentCheck, rawHttp } from '../../helpers/raw-client.js'
 import { seededRandom } from '../../helpers/random.js'
 
@@ -60,7 +60,8 @@ function isExactProbe (method: string, path: string, headers: string[]): boolean
 
 t.test('random requests: no crash, no 500, only the exact probe gets a probe answer', async (t) => {
   t.comment(`seed ${SEED}`)
-  const { app, port } = await startHttpchkApp(t, {
+  const { app, port } = await startApp(t, {
+    pool: TWO_THREADS,
     httpchk: { maxServerStateNodes: 4 },
     setup (app) {
       app.get('/app', async () => 'app')
@@ -97,7 +98,7 @@ t.test('random requests: no crash, no 500, only the exact probe gets a probe ans
 })
 
 t.test('random bytes on the agent port: always one well-formed line, never a crash', async (t) => {
-  const { app } = await startHttpchkApp(t, { httpchk: { agent: { port: 0, timeoutMs: 2000 } } })
+  const { app } = await startApp(t, { pool: TWO_THREADS, httpchk: { agent: { port: 0, timeoutMs: 2000 } } })
   const port = app.backpressure.agentPort as number
   let hangUps = 0
   for (let i = 0; i < 200; i++) {
