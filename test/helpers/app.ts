@@ -31,6 +31,9 @@ function threadEnv (): NodeJS.ProcessEnv {
 }
 export const THREAD_DEFAULTS: { execArgv: string[], env: NodeJS.ProcessEnv } = { execArgv: [], env: threadEnv() }
 
+/** Two threads, both up from the start: the httpchk tests' pool (the agent's maxconn counts them). */
+export const TWO_THREADS = { minThreads: 2, maxThreads: 2 } as const satisfies Partial<PoolPluginOptions>
+
 /** A pino destination that keeps every log line, parsed. */
 export class LogCapture extends Writable {
   readonly lines: Array<Record<string, unknown>> = []
@@ -86,33 +89,4 @@ export async function startApp (t: Teardown, options: StartAppOptions = {}): Pro
   const address = app.server.address()
   if (address === null || typeof address === 'string') throw new Error('expected a TCP address')
   return { app, url: `http://127.0.0.1:${address.port}`, port: address.port, logs }
-}
-
-// ---- the two former helpers, as thin aliases until their callers call startApp ----
-
-export interface HttpchkAppOptions {
-  httpchk?: HttpchkPluginOptions
-  pool?: Partial<PoolPluginOptions>
-  fastify?: FastifyServerOptions
-  setup?: (app: FastifyInstance) => void | Promise<void>
-  noListen?: boolean
-}
-
-export type StartOptions = HttpchkAppOptions
-
-/** startApp with httpchk registered, two threads and no logger (the former httpchk-app.ts). */
-export async function startHttpchkApp (t: Teardown, options: HttpchkAppOptions = {}): Promise<StartedApp> {
-  const { noListen, ...rest } = options
-  return await startApp(t, {
-    ...rest,
-    fastify: { logger: false, ...rest.fastify },
-    pool: { minThreads: 2, maxThreads: 2, ...rest.pool },
-    httpchk: rest.httpchk ?? {},
-    listen: noListen !== true
-  })
-}
-
-/** startApp with the pool plugin only (the former pool.ts helper). */
-export async function startPoolApp (t: Teardown, pool: Partial<PoolPluginOptions>, options: { routes?: (app: FastifyInstance) => void, listen?: boolean } = {}): Promise<StartedApp> {
-  return await startApp(t, { pool, setup: options.routes, listen: options.listen })
 }

@@ -1,17 +1,16 @@
 /**
  * Pool test helpers: `createPool` builds a bare `BackpressurePool` on the test worker and closes it
- * in `t.teardown`; worker fixtures and gates; fake timers. A Fastify app with the pool plugin is
- * ./app.ts `startApp` (`startPoolApp` is re-exported from there until its callers call startApp).
+ * in `t.teardown`; worker fixtures and gates. A Fastify app with the pool plugin is
+ * ./app.ts `startApp`.
  *
  * Importing this module also installs the process guards (listener leaks, unhandled rejections).
  */
 import { fileURLToPath } from 'node:url'
-import { createClock, type Clock } from '@sinonjs/fake-timers'
 import { BackpressurePool, type BackpressurePoolOptions } from '../../lib/pool.js'
 import { THREAD_DEFAULTS, WORKER, type Teardown } from './app.js'
 import './process-guards.js'
 
-export { LogCapture, WORKER, startPoolApp, type StartedApp as PoolApp, type Teardown } from './app.js'
+export { LogCapture, WORKER, type Teardown } from './app.js'
 export const WORKER_URL = new URL('../fixtures/worker.mjs', import.meta.url).href
 
 export function createPool (t: Teardown, options: Partial<BackpressurePoolOptions> = {}): BackpressurePool {
@@ -21,30 +20,6 @@ export function createPool (t: Teardown, options: Partial<BackpressurePoolOption
 }
 
 export { seededRandom } from './random.js'
-
-/**
- * Fake timers for the flap damper, from @sinonjs/fake-timers (a clock of its own, not installed over
- * the globals): time moves only when `tick()` says so. `fakeClock()` is the clock itself;
- * `FakeTimers` keeps the shape test/lib/flap-damper.test.ts uses (`now`, `tick`, `pending`).
- */
-export function fakeClock (): Clock {
-  return createClock(0)
-}
-
-export class FakeTimers {
-  readonly #clock = fakeClock()
-  // Under Node the clock returns timer objects with ref()/unref(), as Node does; its types say
-  // `number | object` because it also fakes browsers' numeric ids.
-  readonly setTimeout = (callback: () => void, ms: number): FakeTimer => this.#clock.setTimeout(callback, ms) as unknown as FakeTimer
-  readonly clearTimeout = (timer: unknown): void => { this.#clock.clearTimeout(timer as Parameters<Clock['clearTimeout']>[0]) }
-  get now (): number { return this.#clock.now }
-  /** Timers set and not yet fired or cleared. */
-  get pending (): number { return this.#clock.countTimers() }
-  /** Advances time by `ms`, firing due timers in order. */
-  tick (ms: number): void { this.#clock.tick(ms) }
-}
-
-interface FakeTimer { unref: () => unknown }
 
 export const GATE_WORKER = fileURLToPath(new URL('../fixtures/gate-worker.mjs', import.meta.url))
 export const BROKEN_WORKER = fileURLToPath(new URL('../fixtures/broken-worker.mjs', import.meta.url))

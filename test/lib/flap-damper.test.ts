@@ -1,7 +1,20 @@
+import { createClock, type Clock } from '@sinonjs/fake-timers'
 import t from 'tap'
-import { FlapDamper } from '../../lib/flap-damper.js'
+import { FlapDamper, type DamperTimers } from '../../lib/flap-damper.js'
 import type { PoolSnapshot } from '../../lib/pool.js'
-import { FakeTimers, GATE_WORKER, Gate, createPool } from '../helpers/pool.js'
+import { GATE_WORKER, Gate, createPool } from '../helpers/pool.js'
+
+/**
+ * The damper's timers from a @sinonjs/fake-timers clock of its own (not installed over the
+ * globals): time moves only when `clock.tick()` says so. Under Node the clock's timers have
+ * ref()/unref(), as Node's do; its types say `number | object` because it also fakes browsers'.
+ */
+function damperTimers (clock: Clock): DamperTimers {
+  return {
+    setTimeout: (callback, ms) => clock.setTimeout(callback, ms) as NodeJS.Timeout,
+    clearTimeout: (timer) => { clock.clearTimeout(timer as NodeJS.Timeout) }
+  }
+}
 
 t.test('without dwell times every change is reported at once', async (t) => {
   const reports: boolean[] = []
@@ -15,9 +28,9 @@ t.test('without dwell times every change is reported at once', async (t) => {
 })
 
 t.test('a change is reported only after it held for its dwell time (fake timers)', async (t) => {
-  const clock = new FakeTimers()
+  const clock = createClock(0)
   const reports: Array<[boolean, number]> = []
-  const damper = new FlapDamper({ toBusyMs: 50, toFreeMs: 200 }, (busy) => { reports.push([busy, clock.now]) }, clock)
+  const damper = new FlapDamper({ toBusyMs: 50, toFreeMs: 200 }, (busy) => { reports.push([busy, clock.now]) }, damperTimers(clock))
   damper.update(true)
   clock.tick(49)
   t.same(reports, [], 'not before 50 ms')
@@ -29,7 +42,7 @@ t.test('a change is reported only after it held for its dwell time (fake timers)
   damper.update(false)
   clock.tick(150)
   damper.update(true) // a flap back to busy before 200 ms: nothing to report
-  t.equal(clock.pending, 0, 'the pending report was cancelled')
+  t.equal(clock.countTimers(), 0, 'the pending report was cancelled')
   clock.tick(1000)
   t.same(reports, [[true, 50]], 'the short free spell was never reported')
 
@@ -40,9 +53,9 @@ t.test('a change is reported only after it held for its dwell time (fake timers)
   t.same(reports, [[true, 50], [false, 1400]], 'free after it held 200 ms')
 
   damper.update(true)
-  t.equal(clock.pending, 1)
+  t.equal(clock.countTimers(), 1)
   damper.dispose()
-  t.equal(clock.pending, 0, 'dispose cancels a pending report')
+  t.equal(clock.countTimers(), 0, 'dispose cancels a pending report')
   damper.dispose()
 })
 
@@ -64,8 +77,8 @@ t.test('real timers: a pending report fires, and dispose() clears it', async (t)
 })
 
 t.test('the pool reports busy/free only after the dwell times (fake timers, real piscina)', async (t) => {
-  const clock = new FakeTimers()
-  const pool = createPool(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, dwell: { toBusyMs: 1000, toFreeMs: 500 }, dwellTimers: clock })
+  const clock = createClock(0)
+  const pool = createPool(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, dwell: { toBusyMs: 1000, toFreeMs: 500 }, dwellTimers: damperTimers(clock) })
   await pool.run({ op: 'echo', value: 'warm' })
   const reports: Array<[string, PoolSnapshot]> = []
   pool.on('busy', (s) => { reports.push(['busy', s]) })

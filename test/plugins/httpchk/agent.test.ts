@@ -5,7 +5,7 @@ import t from 'tap'
 import { AgentServer } from '../../../lib/agent-server.js'
 import httpchkPlugin from '../../../plugins/httpchk/index.js'
 import poolPlugin from '../../../plugins/pool/index.js'
-import { startHttpchkApp, WORKER } from '../../helpers/app.js'
+import { startApp, TWO_THREADS, WORKER } from '../../helpers/app.js'
 import { agentCheck } from '../../helpers/raw-client.js'
 
 /**
@@ -43,7 +43,7 @@ function agentPort (app: { backpressure: { agentPort: number | null } }): number
 }
 
 t.test('answers one line from the pool state; the port is exposed (port 0 works)', async (t) => {
-  const { app } = await startHttpchkApp(t, { httpchk: { agent: { port: 0 } } })
+  const { app } = await startApp(t, { pool: TWO_THREADS, httpchk: { agent: { port: 0 } } })
   const port = agentPort(app)
   t.ok(port > 0)
   t.equal(await agentCheck(port), 'up ready 100% maxconn:4\n', '2 threads + a queue of 2 by default')
@@ -58,7 +58,7 @@ t.test('answers one line from the pool state; the port is exposed (port 0 works)
 })
 
 t.test('agent.queue, agent.minWeight and a down pool', async (t) => {
-  const { app } = await startHttpchkApp(t, { httpchk: { agent: { port: 0, queue: 0, minWeight: 0 } } })
+  const { app } = await startApp(t, { pool: TWO_THREADS, httpchk: { agent: { port: 0, queue: 0, minWeight: 0 } } })
   const port = agentPort(app)
   t.equal(await agentCheck(port), 'up ready 100% maxconn:2\n')
   const busy = once(app.pool, 'busy')
@@ -72,7 +72,7 @@ t.test('agent.queue, agent.minWeight and a down pool', async (t) => {
 })
 
 t.test('garbage, early hang-ups and silent clients never break it; close() destroys held sockets', async (t) => {
-  const { app } = await startHttpchkApp(t, { httpchk: { agent: { port: 0, timeoutMs: 300 } } })
+  const { app } = await startApp(t, { pool: TWO_THREADS, httpchk: { agent: { port: 0, timeoutMs: 300 } } })
   const port = agentPort(app)
   // Binary garbage and a large write.
   t.equal(await agentCheck(port, Buffer.from([0, 255, 13, 10, 0x1b])), 'up ready 100% maxconn:4\n')
@@ -108,7 +108,8 @@ t.test('the agent closes with the app; sockets held are destroyed', async (t) =>
 
 t.test('a failing snapshot: the agent sends an empty line (HAProxy keeps its state) and logs the error', async (t) => {
   const logged: string[] = []
-  const { app } = await startHttpchkApp(t, {
+  const { app } = await startApp(t, {
+    pool: TWO_THREADS,
     httpchk: { agent: { port: 0 } },
     fastify: { logger: { level: 'error', stream: { write (line: string) { logged.push(line) } } } }
   })
@@ -121,7 +122,7 @@ t.test('a failing snapshot: the agent sends an empty line (HAProxy keeps its sta
 })
 
 t.test('agent off: agentPort is null', async (t) => {
-  const { app } = await startHttpchkApp(t, { noListen: true })
+  const { app } = await startApp(t, { pool: TWO_THREADS, httpchk: {}, listen: false })
   t.equal(app.backpressure.agentPort, null)
 })
 

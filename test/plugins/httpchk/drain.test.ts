@@ -1,13 +1,13 @@
 import { once } from 'node:events'
 import { connect } from 'node:net'
 import t from 'tap'
-import { startHttpchkApp, type StartOptions } from '../../helpers/app.js'
+import { startApp, TWO_THREADS, type StartAppOptions } from '../../helpers/app.js'
 import { agentCheck, haproxyProbe, rawHttp, rawHttpOn } from '../../helpers/raw-client.js'
 
 const work = (port: number, ms: number): Promise<{ status: number, body: string }> =>
   rawHttp(port, `GET /work?ms=${ms} HTTP/1.0\r\n\r\n`, { timeoutMs: 20_000 })
 
-function withWorkRoute (options: StartOptions): StartOptions {
+function withWorkRoute (options: StartAppOptions): StartAppOptions {
   return {
     ...options,
     setup (app) {
@@ -20,7 +20,7 @@ function withWorkRoute (options: StartOptions): StartOptions {
 }
 
 t.test('drain(): reports draining at once, serves through the grace, lets work finish, then closes', async (t) => {
-  const { app, port } = await startHttpchkApp(t, withWorkRoute({ httpchk: { agent: { port: 0 }, drain: { graceMs: 500 } } }))
+  const { app, port } = await startApp(t, withWorkRoute({ pool: TWO_THREADS, httpchk: { agent: { port: 0 }, drain: { graceMs: 500 } } }))
   const agentPort = app.backpressure.agentPort as number
   t.equal((await haproxyProbe(port)).status, 200, 'HAProxy has probed: the grace period now matters')
   t.equal(app.backpressure.draining, false)
@@ -57,7 +57,8 @@ t.test('drain(): reports draining at once, serves through the grace, lets work f
 })
 
 t.test('drain.onClose: app.close() serves the grace too: the probe fails at once and accepted work finishes', async (t) => {
-  const { app, port } = await startHttpchkApp(t, withWorkRoute({
+  const { app, port } = await startApp(t, withWorkRoute({
+    pool: TWO_THREADS,
     fastify: { return503OnClosing: false },
     httpchk: { busyStatusCode: 404, drain: { graceMs: 400, onClose: true } }
   }))
@@ -79,7 +80,7 @@ t.test('drain.onClose: app.close() serves the grace too: the probe fails at once
 })
 
 t.test('app.close() is prompt by default: draining at once, no grace, even after probes', async (t) => {
-  const { app, port } = await startHttpchkApp(t, withWorkRoute({ httpchk: { drain: { graceMs: 60_000 } } }))
+  const { app, port } = await startApp(t, withWorkRoute({ pool: TWO_THREADS, httpchk: { drain: { graceMs: 60_000 } } }))
   t.equal((await haproxyProbe(port)).status, 200, 'probed: a grace would matter')
   const inFlight = work(port, 200)
   await once(app.pool, 'dispatch')
@@ -97,7 +98,7 @@ t.test('app.close() is prompt by default: draining at once, no grace, even after
 })
 
 t.test('a connected, never-used socket does not hold the close', async (t) => {
-  const { app, port } = await startHttpchkApp(t, { httpchk: { drain: { graceMs: 60_000 } } })
+  const { app, port } = await startApp(t, { pool: TWO_THREADS, httpchk: { drain: { graceMs: 60_000 } } })
   await haproxyProbe(port)
   const idle = connect({ host: '127.0.0.1', port })
   await once(idle, 'connect')
@@ -108,7 +109,7 @@ t.test('a connected, never-used socket does not hold the close', async (t) => {
 })
 
 t.test('the grace is skipped when no probe or agent check ever came', async (t) => {
-  const { app } = await startHttpchkApp(t, { httpchk: { drain: { graceMs: 60_000 } } })
+  const { app } = await startApp(t, { pool: TWO_THREADS, httpchk: { drain: { graceMs: 60_000 } } })
   const started = Date.now()
   await app.close()
   t.equal(app.backpressure.draining, true)
@@ -117,7 +118,7 @@ t.test('the grace is skipped when no probe or agent check ever came', async (t) 
 
 t.test('an agent check alone makes the grace matter; a second signal ends it', async (t) => {
   const before = process.listenerCount('SIGUSR2')
-  const { app } = await startHttpchkApp(t, { httpchk: { agent: { port: 0 }, drain: { graceMs: 60_000, signals: ['SIGUSR2'] } } })
+  const { app } = await startApp(t, { pool: TWO_THREADS, httpchk: { agent: { port: 0 }, drain: { graceMs: 60_000, signals: ['SIGUSR2'] } } })
   t.equal(process.listenerCount('SIGUSR2'), before + 1)
   t.equal(await agentCheck(app.backpressure.agentPort as number), 'up ready 100% maxconn:4\n')
   const draining = once(process, 'SIGUSR2')
@@ -136,7 +137,7 @@ t.test('an agent check alone makes the grace matter; a second signal ends it', a
 t.test('signals: true handles SIGTERM and SIGINT, and removes both handlers on close', async (t) => {
   const term = process.listenerCount('SIGTERM')
   const int = process.listenerCount('SIGINT')
-  const { app } = await startHttpchkApp(t, { httpchk: { drain: { signals: true } } })
+  const { app } = await startApp(t, { pool: TWO_THREADS, httpchk: { drain: { signals: true } } })
   t.equal(process.listenerCount('SIGTERM'), term + 1)
   t.equal(process.listenerCount('SIGINT'), int + 1)
   await app.close()
@@ -145,7 +146,7 @@ t.test('signals: true handles SIGTERM and SIGINT, and removes both handlers on c
 })
 
 t.test('app.close() during a drain grace: one close, both resolve', async (t) => {
-  const { app, port } = await startHttpchkApp(t, { httpchk: { drain: { graceMs: 300 } } })
+  const { app, port } = await startApp(t, { pool: TWO_THREADS, httpchk: { drain: { graceMs: 300 } } })
   await haproxyProbe(port)
   const drain = app.backpressure.drain()
   const close = app.close()
@@ -155,7 +156,7 @@ t.test('app.close() during a drain grace: one close, both resolve', async (t) =>
 })
 
 t.test('with Fastify defaults and drain.onClose, app.close() fails the probe during the grace', async (t) => {
-  const { app, port } = await startHttpchkApp(t, { httpchk: { drain: { graceMs: 300, onClose: true } } })
+  const { app, port } = await startApp(t, { pool: TWO_THREADS, httpchk: { drain: { graceMs: 300, onClose: true } } })
   await haproxyProbe(port)
   const closing = app.close()
   const probe = await haproxyProbe(port)
@@ -165,7 +166,7 @@ t.test('with Fastify defaults and drain.onClose, app.close() fails the probe dur
 
 t.test('while draining, answers say Connection: close, and a busy keep-alive connection cannot hold the close', async (t) => {
   const { request, Agent } = await import('node:http')
-  const { app, port } = await startHttpchkApp(t, withWorkRoute({ httpchk: { drain: { graceMs: 300 } } }))
+  const { app, port } = await startApp(t, withWorkRoute({ pool: TWO_THREADS, httpchk: { drain: { graceMs: 300 } } }))
   await haproxyProbe(port)
   const agent = new Agent({ keepAlive: true, maxSockets: 1 })
   const fresh = new Agent({ keepAlive: true, maxSockets: 1 })
@@ -217,7 +218,8 @@ t.test('SIGTERM with a connected, never-used socket open: the process drains and
 t.test('drain.deadlineMs bounds the shutdown: a request that never ends is cut, and said so in the log', async (t) => {
   const { LogCapture } = await import('../../helpers/pool.js')
   const logs = new LogCapture()
-  const { app, port } = await startHttpchkApp(t, {
+  const { app, port } = await startApp(t, {
+    pool: TWO_THREADS,
     fastify: { logger: { level: 'warn', stream: logs } },
     httpchk: { drain: { graceMs: 0, deadlineMs: 200 } },
     setup (app) { app.get('/hang', () => new Promise(() => {})) }
@@ -233,7 +235,7 @@ t.test('drain.deadlineMs bounds the shutdown: a request that never ends is cut, 
 })
 
 t.test('drain() with drain.onClose: the grace is served once, not again by the close it leads to', async (t) => {
-  const { app, port } = await startHttpchkApp(t, { httpchk: { drain: { graceMs: 3000, onClose: true } } })
+  const { app, port } = await startApp(t, { pool: TWO_THREADS, httpchk: { drain: { graceMs: 3000, onClose: true } } })
   await haproxyProbe(port)
   const started = Date.now()
   await app.backpressure.drain()

@@ -5,11 +5,15 @@
  */
 import { connect } from 'node:net'
 import t from 'tap'
-import { startHttpchkApp } from '../../helpers/app.js'
+import { startApp, TWO_THREADS } from '../../helpers/app.js'
 import { agentCheck, rawHttp } from '../../helpers/raw-client.js'
 import { seededRandom } from '../../helpers/random.js'
+import { runs } from '../../helpers/tier.js'
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed)
+// The unit loop (TEST_UNIT_LOOP=1) runs a quarter of the iterations, from the same seed.
+const REQUESTS = runs(400, 100)
+const AGENT_INPUTS = runs(200, 50)
 
 const random = seededRandom(SEED)
 const int = (n: number): number => Math.floor(random() * n)
@@ -60,7 +64,8 @@ function isExactProbe (method: string, path: string, headers: string[]): boolean
 
 t.test('random requests: no crash, no 500, only the exact probe gets a probe answer', async (t) => {
   t.comment(`seed ${SEED}`)
-  const { app, port } = await startHttpchkApp(t, {
+  const { app, port } = await startApp(t, {
+    pool: TWO_THREADS,
     httpchk: { maxServerStateNodes: 4 },
     setup (app) {
       app.get('/app', async () => 'app')
@@ -68,7 +73,7 @@ t.test('random requests: no crash, no 500, only the exact probe gets a probe ans
   })
   const statuses = new Map<number, number>()
   let probes = 0
-  for (let i = 0; i < 400; i++) {
+  for (let i = 0; i < REQUESTS; i++) {
     const method = random() < 0.4 ? 'OPTIONS' : pick(METHODS)
     const path = randomPath()
     const headers = randomHeaders()
@@ -97,10 +102,10 @@ t.test('random requests: no crash, no 500, only the exact probe gets a probe ans
 })
 
 t.test('random bytes on the agent port: always one well-formed line, never a crash', async (t) => {
-  const { app } = await startHttpchkApp(t, { httpchk: { agent: { port: 0, timeoutMs: 2000 } } })
+  const { app } = await startApp(t, { pool: TWO_THREADS, httpchk: { agent: { port: 0, timeoutMs: 2000 } } })
   const port = app.backpressure.agentPort as number
   let hangUps = 0
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < AGENT_INPUTS; i++) {
     const bytes = Buffer.from(Array.from({ length: int(4096) }, () => int(256)))
     if (random() < 0.2) {
       // Connect, write, and vanish without reading.

@@ -4,7 +4,7 @@ import underPressure from '@fastify/under-pressure'
 import t from 'tap'
 import httpchkPlugin, { HTTPCHK_PLUGIN_NAME } from '../../../plugins/httpchk/index.js'
 import poolPlugin from '../../../plugins/pool/index.js'
-import { startHttpchkApp, WORKER } from '../../helpers/app.js'
+import { startApp, TWO_THREADS, WORKER } from '../../helpers/app.js'
 import { agentCheck, haproxyProbe, rawHttp } from '../../helpers/raw-client.js'
 
 /** Blocks every thread of a 2-thread pool and waits until the pool reports busy. */
@@ -17,7 +17,7 @@ async function saturate (pool: import('../../../lib/pool.js').BackpressurePool, 
 }
 
 t.test('HAProxy default probe: OPTIONS / HTTP/1.0 without Host, with no route for / or OPTIONS', async (t) => {
-  const { port } = await startHttpchkApp(t)
+  const { port } = await startApp(t, { pool: TWO_THREADS, httpchk: {} })
   const answer = await haproxyProbe(port)
   t.equal(answer.status, 200)
   t.equal(answer.body, 'free\n')
@@ -33,7 +33,7 @@ t.test('HAProxy default probe: OPTIONS / HTTP/1.0 without Host, with no route fo
 })
 
 t.test('busy: 503 with Retry-After, and back to 200 once free', async (t) => {
-  const { app, port } = await startHttpchkApp(t)
+  const { app, port } = await startApp(t, { pool: TWO_THREADS, httpchk: {} })
   const tasks = await saturate(app.pool, 300)
   const busy = await haproxyProbe(port)
   t.equal(busy.status, 503)
@@ -47,7 +47,8 @@ t.test('busy: 503 with Retry-After, and back to 200 once free', async (t) => {
 })
 
 t.test('busyStatusCode 404 (disable-on-404), retryAfter 0, several methods, custom url', async (t) => {
-  const { app, port } = await startHttpchkApp(t, {
+  const { app, port } = await startApp(t, {
+    pool: TWO_THREADS,
     httpchk: { method: ['get', 'POST'], url: '/healthz', busyStatusCode: 404, retryAfter: 0 }
   })
   t.equal((await haproxyProbe(port, [], 'GET /healthz HTTP/1.0')).status, 200)
@@ -66,7 +67,8 @@ t.test('busyStatusCode 404 (disable-on-404), retryAfter 0, several methods, cust
 
 t.test('exact match: traversal, encodings, prefixes and other methods are not the probe', async (t) => {
   const seen: string[] = []
-  const { port } = await startHttpchkApp(t, {
+  const { port } = await startApp(t, {
+    pool: TWO_THREADS,
     httpchk: { method: 'GET', url: '/healthz' },
     setup (app) {
       app.addHook('onRequest', async (request, reply) => {
@@ -92,7 +94,9 @@ t.test('exact match: traversal, encodings, prefixes and other methods are not th
 })
 
 t.test('CORS preflight on the probe path goes to the app untouched', async (t) => {
-  const { port } = await startHttpchkApp(t, {
+  const { port } = await startApp(t, {
+    pool: TWO_THREADS,
+    httpchk: {},
     setup (app) {
       app.options('/', async (request) => ({ preflight: request.headers['access-control-request-method'] }))
     }
@@ -105,7 +109,9 @@ t.test('CORS preflight on the probe path goes to the app untouched', async (t) =
 
 t.test("the app's onSend hooks never touch the probe", async (t) => {
   let onSend = 0
-  const { port } = await startHttpchkApp(t, {
+  const { port } = await startApp(t, {
+    pool: TWO_THREADS,
+    httpchk: {},
     setup (app) {
       app.addHook('onSend', async () => { onSend++ })
       app.get('/app', async () => 'app')
@@ -118,7 +124,7 @@ t.test("the app's onSend hooks never touch the probe", async (t) => {
 })
 
 t.test('verbose reveals the snapshot; the default reveals one word', async (t) => {
-  const { port } = await startHttpchkApp(t, { httpchk: { verbose: true } })
+  const { port } = await startApp(t, { pool: TWO_THREADS, httpchk: { verbose: true } })
   const answer = await haproxyProbe(port)
   t.equal(answer.status, 200)
   t.equal(answer.headers['content-type'], 'application/json; charset=utf-8')
@@ -131,7 +137,7 @@ t.test('verbose reveals the snapshot; the default reveals one word', async (t) =
 })
 
 t.test('a pool that is down makes the probe fail', async (t) => {
-  const { app, port } = await startHttpchkApp(t)
+  const { app, port } = await startApp(t, { pool: TWO_THREADS, httpchk: {} })
   // The pool is down while it closes (outside an app close, which would report draining first).
   const closing = app.pool.close()
   const answer = await haproxyProbe(port)
@@ -142,7 +148,8 @@ t.test('a pool that is down makes the probe fail', async (t) => {
 
 t.test('underPressure: @fastify/under-pressure registered after the suite makes the probe busy', async (t) => {
   let healthy = true
-  const { app, port } = await startHttpchkApp(t, {
+  const { app, port } = await startApp(t, {
+    pool: TWO_THREADS,
     httpchk: { underPressure: true, busyStatusCode: 404 },
     async setup (app) {
       await app.register(underPressure, { healthCheck: async () => healthy, healthCheckInterval: 20 })
@@ -182,7 +189,8 @@ t.test('httpchk without any executor: the probe reports readiness alone', async 
 
 t.test('the probe answers in a few ms while every thread is blocked and hundreds of tasks queue', async (t) => {
   let bodyParsed = 0
-  const { app, port } = await startHttpchkApp(t, {
+  const { app, port } = await startApp(t, {
+    pool: TWO_THREADS,
     httpchk: { method: ['OPTIONS', 'POST'] },
     setup (app) {
       app.addContentTypeParser('text/plain', (_request, _payload, done) => { bodyParsed++; done(null, '') })

@@ -5,7 +5,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import t from 'tap'
 import { leastBusyBalancer } from '../../../lib/dispatch-balancer.js'
 import type { PoolSnapshot } from '../../../lib/pool.js'
-import { BROKEN_WORKER, GATE_WORKER, Gate, NO_EXPORT_WORKER, WORKER, fragileWorker, startPoolApp } from '../../helpers/pool.js'
+import { BROKEN_WORKER, GATE_WORKER, Gate, NO_EXPORT_WORKER, WORKER, fragileWorker } from '../../helpers/pool.js'
+import { startApp } from '../../helpers/app.js'
 
 /** The value or the error a promise settles with. */
 const settle = async (promise: PromiseLike<unknown>): Promise<unknown> => await promise.then((v) => v, (e: unknown) => e)
@@ -13,13 +14,16 @@ const settle = async (promise: PromiseLike<unknown>): Promise<unknown> => await 
 t.test('busy/free: callbacks, events and info logs once per transition, with the snapshot', async (t) => {
   const onBusy: PoolSnapshot[] = []
   const onFree: PoolSnapshot[] = []
-  const { app, logs } = await startPoolApp(t, {
-    filename: GATE_WORKER,
-    minThreads: 1,
-    maxThreads: 1,
-    onBusy: (s) => { onBusy.push(s) },
-    onFree: (s) => { onFree.push(s) }
-  }, { listen: false })
+  const { app, logs } = await startApp(t, {
+    pool: {
+      filename: GATE_WORKER,
+      minThreads: 1,
+      maxThreads: 1,
+      onBusy: (s) => { onBusy.push(s) },
+      onFree: (s) => { onFree.push(s) }
+    },
+    listen: false
+  })
   await app.pool.run({ op: 'echo', value: 1 }) // the thread is up
   const events: Array<[string, PoolSnapshot]> = []
   app.pool.on('busy', (s) => { events.push(['busy', s]) })
@@ -50,7 +54,7 @@ t.test('busy/free: callbacks, events and info logs once per transition, with the
 })
 
 t.test('app.close() lets queued tasks finish', async (t) => {
-  const { app } = await startPoolApp(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1 }, { listen: false })
+  const { app } = await startApp(t, { pool: { filename: GATE_WORKER, minThreads: 1, maxThreads: 1 }, listen: false })
   await app.pool.run({ op: 'echo', value: 0 }) // the thread is up
   const gate = new Gate()
   const running = app.pool.run({ op: 'gate', gate: gate.cell })
@@ -69,7 +73,7 @@ t.test('app.close() lets queued tasks finish', async (t) => {
 })
 
 t.test('app.close() is bounded by closeTimeout', async (t) => {
-  const { app } = await startPoolApp(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, closeTimeout: 200 }, { listen: false })
+  const { app } = await startApp(t, { pool: { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, closeTimeout: 200 }, listen: false })
   const gate = new Gate()
   const stuck = settle(app.pool.run({ op: 'gate', gate: gate.cell, ms: 20000 }))
   const started = performance.now()
@@ -159,7 +163,7 @@ t.test('good option values are accepted', async (t) => {
     { filename: pathToFileURL(WORKER) }, { filename: pathToFileURL(WORKER).href }, { loadBalancer: leastBusyBalancer(1) },
     { closeTimeout: Infinity, recordTiming: true }
   ]) {
-    const { app } = await startPoolApp(t, options, { listen: false })
+    const { app } = await startApp(t, { pool: options, listen: false })
     // Queue-wait admission counts a thread's start-up as queueing; start from a ready thread.
     if (app.pool.piscina.idleThreads === 0) await once(app.pool.piscina, 'workerCreate')
     t.equal(await app.pool.run({ op: 'echo', value: 'ok' }), 'ok', JSON.stringify(options))
@@ -224,7 +228,7 @@ function poolRoutes (app: import('fastify').FastifyInstance): void {
 }
 
 t.test('queue full: 503 with Retry-After; the queue stays bounded', async (t) => {
-  const { app, url } = await startPoolApp(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, maxQueue: 3 }, { routes: poolRoutes })
+  const { app, url } = await startApp(t, { pool: { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, maxQueue: 3 }, setup: poolRoutes })
   const gate = new Gate()
   const held = await saturate(app, gate)
   t.ok(app.pool.snapshot().queued <= 4, `queue bounded (${app.pool.snapshot().queued})`)
@@ -242,8 +246,9 @@ t.test('queue full: 503 with Retry-After; the queue stays bounded', async (t) =>
 
 t.test('queue full as 429 (rejectStatusCode), Retry-After from retryAfter, through the app\'s own error handler', async (t) => {
   const handled: string[] = []
-  const { app, url } = await startPoolApp(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, maxQueue: 2, rejectStatusCode: 429, retryAfter: 7 }, {
-    routes (app) {
+  const { app, url } = await startApp(t, {
+    pool: { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, maxQueue: 2, rejectStatusCode: 429, retryAfter: 7 },
+    setup (app) {
       app.setErrorHandler(function appErrorHandler (error: Error & { statusCode?: number, code?: string }, _request, reply) {
         handled.push(error.code ?? '')
         void reply.code(error.statusCode ?? 500).send({ mine: true, code: error.code })
@@ -263,7 +268,7 @@ t.test('queue full as 429 (rejectStatusCode), Retry-After from retryAfter, throu
 })
 
 t.test('deadlines: 504; a queued task never starts, a running one has its thread replaced', async (t) => {
-  const { app, url } = await startPoolApp(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1 }, { routes: poolRoutes })
+  const { app, url } = await startApp(t, { pool: { filename: GATE_WORKER, minThreads: 1, maxThreads: 1 }, setup: poolRoutes })
   await app.pool.run({ op: 'echo', value: 'warm' })
   let dispatched = 0
   app.pool.on('dispatch', () => { dispatched++ })
@@ -285,7 +290,7 @@ t.test('deadlines: 504; a queued task never starts, a running one has its thread
 })
 
 t.test('pool default timeout counts from submission', async (t) => {
-  const { app } = await startPoolApp(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, timeout: 150 }, { listen: false })
+  const { app } = await startApp(t, { pool: { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, timeout: 150 }, listen: false })
   await app.pool.run({ op: 'echo', value: 'warm' }, { timeout: 0 }) // a cold thread start can take longer than 150 ms
   const gate = new Gate()
   const started = performance.now()
@@ -299,7 +304,7 @@ t.test('pool default timeout counts from submission', async (t) => {
 })
 
 t.test('worker faults: throw → 500 with the message hidden; crash → 500, only that task', async (t) => {
-  const { app, url } = await startPoolApp(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1 }, { routes: poolRoutes })
+  const { app, url } = await startApp(t, { pool: { filename: GATE_WORKER, minThreads: 1, maxThreads: 1 }, setup: poolRoutes })
   const thrown = await get(`${url}/throw`)
   t.equal(thrown.status, 500)
   t.equal(thrown.body.code, 'FST_BACKPRESSURE_TASK_FAILED')
@@ -323,8 +328,9 @@ t.test('worker faults: throw → 500 with the message hidden; crash → 500, onl
 
 t.test('request.runInPool: a client that disconnects aborts its queued task; a POST body does not', async (t) => {
   const aborted: string[] = []
-  const { app, url } = await startPoolApp(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1 }, {
-    routes (app) {
+  const { app, url } = await startApp(t, {
+    pool: { filename: GATE_WORKER, minThreads: 1, maxThreads: 1 },
+    setup (app) {
       app.get('/queued', async (request) => await request.runInPool({ op: 'echo', value: 'queued' }))
       app.post('/body', async (request) => await request.runInPool({ op: 'echo', value: request.body }))
       app.get('/cancelled', async (request) => {
@@ -367,7 +373,7 @@ t.test('request.runInPool: a client that disconnects aborts its queued task; a P
 })
 
 t.test('queue-wait admission (CoDel): a standing queue sheds tasks that waited over target', async (t) => {
-  const { app, url } = await startPoolApp(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, admission: { target: 5, interval: 100 } }, { routes: poolRoutes })
+  const { app, url } = await startApp(t, { pool: { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, admission: { target: 5, interval: 100 } }, setup: poolRoutes })
   await app.pool.run({ op: 'echo', value: 'warm' })
   const gate = new Gate()
   const started = performance.now()
@@ -394,7 +400,7 @@ t.test('queue-wait admission (CoDel): a standing queue sheds tasks that waited o
 })
 
 t.test('a worker file that throws on import: ready() rejects with WORKER_LOAD_FAILED naming pool.filename', async (t) => {
-  const error = await startPoolApp(t, { filename: BROKEN_WORKER, minThreads: 1, maxThreads: 1 }).then(() => undefined, (error: Error & { code?: string, cause?: Error }) => error)
+  const error = await startApp(t, { pool: { filename: BROKEN_WORKER, minThreads: 1, maxThreads: 1 } }).then(() => undefined, (error: Error & { code?: string, cause?: Error }) => error)
   t.equal(error?.code, 'FST_BACKPRESSURE_WORKER_LOAD_FAILED')
   t.match(error?.message, 'pool.filename')
   t.match(error?.message, BROKEN_WORKER, 'the message names the path')
@@ -403,13 +409,13 @@ t.test('a worker file that throws on import: ready() rejects with WORKER_LOAD_FA
 })
 
 t.test('a worker file that loads but exports no function still passes the load check (its tasks fail, coded)', async (t) => {
-  const { app } = await startPoolApp(t, { filename: NO_EXPORT_WORKER, minThreads: 1, maxThreads: 1 }, { listen: false })
+  const { app } = await startApp(t, { pool: { filename: NO_EXPORT_WORKER, minThreads: 1, maxThreads: 1 }, listen: false })
   t.match(await settle(app.pool.run({ op: 'echo', value: 1 })), { code: 'FST_BACKPRESSURE_TASK_FAILED' })
 })
 
 t.test('a pool whose threads cannot start is down, rejects at once, and leaves no task hanging', async (t) => {
   // The first thread loads (ready() passes); once it dies, every replacement fails to start.
-  const { app, url, logs } = await startPoolApp(t, { ...fragileWorker(1), minThreads: 1, maxThreads: 1 }, { routes: poolRoutes })
+  const { app, url, logs } = await startApp(t, { pool: { ...fragileWorker(1), minThreads: 1, maxThreads: 1 }, setup: poolRoutes })
   // Not events.once(): it rejects on the 'error' events piscina emits for the failing threads.
   const down = new Promise((resolve) => { app.pool.once('down', (...args) => { resolve(args) }) })
   t.match(await settle(app.pool.run({ op: 'exit' })), { code: 'FST_BACKPRESSURE_WORKER_CRASHED' }, 'the one healthy thread dies')
@@ -431,7 +437,7 @@ t.test('a pool whose threads cannot start is down, rejects at once, and leaves n
 })
 
 t.test('maxQueue also bounds tasks with a signal or a deadline (piscina queues those apart)', async (t) => {
-  const { app } = await startPoolApp(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, maxQueue: 3 }, { listen: false })
+  const { app } = await startApp(t, { pool: { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, maxQueue: 3 }, listen: false })
   await app.pool.run({ op: 'echo', value: 'warm' })
   const gate = new Gate()
   const controller = new AbortController()
@@ -447,12 +453,15 @@ t.test('maxQueue also bounds tasks with a signal or a deadline (piscina queues t
 })
 
 t.test('a listener that throws is logged and does not break run() or the other listeners', async (t) => {
-  const { app, logs } = await startPoolApp(t, {
-    filename: GATE_WORKER,
-    minThreads: 1,
-    maxThreads: 1,
-    onBusy: () => { throw new Error('listener bug') }
-  }, { listen: false })
+  const { app, logs } = await startApp(t, {
+    pool: {
+      filename: GATE_WORKER,
+      minThreads: 1,
+      maxThreads: 1,
+      onBusy: () => { throw new Error('listener bug') }
+    },
+    listen: false
+  })
   await app.pool.run({ op: 'echo', value: 'warm' })
   let freeSeen = 0
   app.pool.on('free', () => { freeSeen++ })
@@ -474,8 +483,9 @@ t.test('request.runInPool: a client already gone, and a live caller signal', asy
   const requestArrived = new Promise<void>((resolve) => { arrived = resolve })
   let failed: (code: string) => void = () => {}
   const lateFailed = new Promise<string>((resolve) => { failed = resolve })
-  const { app, url } = await startPoolApp(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1 }, {
-    routes (app) {
+  const { app, url } = await startApp(t, {
+    pool: { filename: GATE_WORKER, minThreads: 1, maxThreads: 1 },
+    setup (app) {
       app.get('/late', async (request) => {
         arrived()
         // Start the task only once the client has hung up.
@@ -503,8 +513,9 @@ t.test('31 pipelined requests on one socket, each in request.runInPool: one clos
   let entered = 0
   let before = -1
   let during = -1
-  const { app } = await startPoolApp(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1 }, {
-    routes (app) {
+  const { app } = await startApp(t, {
+    pool: { filename: GATE_WORKER, minThreads: 1, maxThreads: 1 },
+    setup (app) {
       app.get('/task', async (request) => {
         const socket = request.raw.socket
         if (before === -1) before = socket.listenerCount('close')
