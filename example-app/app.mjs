@@ -20,8 +20,10 @@ export async function buildApp (config, { upstreamUrl }) {
     // /upstream calls the upstream on the main thread, through a lane: a hung upstream fills the
     // lane's slots, the lane goes busy, and the probe says so (a worker thread is not needed for I/O).
     // It keeps the capacity the calls had when they ran in worker threads (POOL_MAX_THREADS calls at
-    // once, POOL_MAX_QUEUE waiting), so the same env gives the same behaviour.
-    lanes: { upstream: { concurrency: config.maxThreads, maxQueue: config.maxQueue, timeout: config.upstreamTimeoutMs, affectsProbe: config.upstreamAffectsProbe } },
+    // once, POOL_MAX_QUEUE waiting), so the same env gives the same behaviour. UPSTREAM_ADAPTIVE
+    // makes its limit adaptive instead: it follows the upstream's latency (docs/lanes.md), and the
+    // agent's `maxconn` follows the limit.
+    lanes: { upstream: { concurrency: config.upstreamAdaptive === null ? config.maxThreads : { adaptive: config.upstreamAdaptive }, maxQueue: config.maxQueue, timeout: config.upstreamTimeoutMs, affectsProbe: config.upstreamAffectsProbe } },
     httpchk: {
       method: config.probeMethods,
       url: config.probeUrl,

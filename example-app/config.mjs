@@ -13,6 +13,7 @@ export const ENV_DEFAULTS = Object.freeze({
   UPSTREAM_DELAY_MS: '300', // delay of the built-in upstream
   UPSTREAM_TIMEOUT_MS: '1000', // the upstream call's timeout for /upstream (in its lane)
   UPSTREAM_AFFECTS_PROBE: '1', // '0' = the /upstream lane never makes the probe busy nor counts in the agent's answer
+  UPSTREAM_ADAPTIVE: '', // '' = the /upstream lane has POOL_MAX_THREADS slots; 'MIN:MAX' or 'MIN:MAX:INITIAL' = an adaptive limit
   DRAIN_GRACE_MS: '', // '' = the httpchk plugin's default
   HTTPCHK_METHOD: 'OPTIONS', // probe method(s), comma-separated (HAProxy's default probe is OPTIONS /)
   HTTPCHK_URL: '/', // probe path
@@ -37,6 +38,24 @@ function integer (env, name, { min, max }) {
 function optionalInteger (env, name, range) {
   const raw = env[name] ?? ENV_DEFAULTS[name]
   return raw === '' ? undefined : integer(env, name, range)
+}
+
+/**
+ * UPSTREAM_ADAPTIVE: '' (a fixed lane), or `MIN:MAX[:INITIAL]`, integers with
+ * 1 <= MIN <= INITIAL <= MAX <= 10000: the lane's `concurrency: { adaptive: { min, max, initial } }`.
+ * @returns {{ min: number, max: number, initial?: number } | null}
+ */
+function adaptive (env) {
+  const raw = env.UPSTREAM_ADAPTIVE ?? ENV_DEFAULTS.UPSTREAM_ADAPTIVE
+  if (raw.trim() === '') return null
+  const fail = () => new Error(`Invalid env UPSTREAM_ADAPTIVE=${JSON.stringify(raw)}: expected '' (a fixed limit) or MIN:MAX or MIN:MAX:INITIAL, integers with 1 <= MIN <= INITIAL <= MAX <= 10000`)
+  const parts = raw.split(':')
+  if (parts.length < 2 || parts.length > 3 || parts.some((part) => !/^\s*\d+\s*$/.test(part))) throw fail()
+  const [min, max, initial] = parts.map(Number)
+  if (min < 1 || max < min || max > 10000) throw fail()
+  if (initial === undefined) return { min, max }
+  if (initial < min || initial > max) throw fail()
+  return { min, max, initial }
 }
 
 /** @param {NodeJS.ProcessEnv} env */
@@ -64,6 +83,7 @@ export function readConfig (env = process.env) {
     upstreamUrl: upstreamUrl === '' ? null : upstreamUrl,
     upstreamDelayMs: integer(env, 'UPSTREAM_DELAY_MS', ms),
     upstreamTimeoutMs: integer(env, 'UPSTREAM_TIMEOUT_MS', { min: 1, max: 2 ** 31 - 1 }),
+    upstreamAdaptive: adaptive(env),
     upstreamAffectsProbe: (env.UPSTREAM_AFFECTS_PROBE ?? ENV_DEFAULTS.UPSTREAM_AFFECTS_PROBE) !== '0',
     drainGraceMs: optionalInteger(env, 'DRAIN_GRACE_MS', ms),
     probeMethods: (env.HTTPCHK_METHOD ?? ENV_DEFAULTS.HTTPCHK_METHOD).split(',').map((method) => method.trim()),

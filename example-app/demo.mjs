@@ -1,4 +1,4 @@
-// The demo: `npm run demo` (or `node example-app/demo.mjs [httpchk|disable-on-404|agent] [--balancers N]`).
+// The demo: `npm run demo` (or `node example-app/demo.mjs [httpchk|disable-on-404|agent] [--balancers N | --adaptive]`).
 //
 // Two example-app instances behind a real HAProxy (the recipe from example-app/haproxy-config.mjs,
 // default "agent"), a bounded load through HAProxy, and a blip: app1's upstream turns slow for a few
@@ -9,6 +9,11 @@
 // share of the load, in front of three instances bound to 127.0.0.2, 127.0.0.3 and 127.0.0.4 (three
 // "hosts"); the chart (docs/images/demo-fleet.svg) shows how many balancers have each instance in
 // rotation, second by second.
+//
+// `--adaptive`: both instances' `upstream` lanes get an adaptive limit (UPSTREAM_ADAPTIVE=1:16:8)
+// instead of 2 fixed slots; the table and the chart (docs/images/demo-adaptive.svg) add each lane's
+// limit and, with the agent recipe, the maxconn HAProxy applies to the server (the agent's reply
+// follows the limit).
 // Bounded: about 35 s and at most 50000 requests. Every process it starts is stopped by PID.
 //
 // Env: DEMO_SECONDS (32), DEMO_BLIP_FROM (10), DEMO_BLIP_SECONDS (8), DEMO_RATE (120 requests/s,
@@ -32,10 +37,13 @@ import { metricValue } from '../tools/prometheus-text.mjs'
 import { HAPROXY, findProgram, missingMessage } from '../tools/system.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const { values: args, positionals } = parseArgs({ allowPositionals: true, options: { balancers: { type: 'string', default: '1' } } })
+const { values: args, positionals } = parseArgs({ allowPositionals: true, options: { balancers: { type: 'string', default: '1' }, adaptive: { type: 'boolean', default: false } } })
 const recipe = positionals[0] ?? 'agent'
 const BALANCERS = Number(args.balancers)
 const FLEET = BALANCERS > 1
+const ADAPTIVE = args.adaptive
+// The adaptive lane: from 1 to 16 calls at once, starting at 8 (the fixed lane has 2 slots).
+const UPSTREAM_ADAPTIVE = '1:16:8'
 // The fleet: three "hosts" on loopback addresses; otherwise two instances on 127.0.0.1.
 const HOSTS = FLEET ? ['127.0.0.2', '127.0.0.3', '127.0.0.4'] : ['127.0.0.1', '127.0.0.1']
 const SECONDS = Number(process.env.DEMO_SECONDS ?? 32)
@@ -44,12 +52,16 @@ const BLIP_SECONDS = Number(process.env.DEMO_BLIP_SECONDS ?? 8)
 const MAX_IN_FLIGHT = 64
 const RATE = Number(process.env.DEMO_RATE ?? 120)
 const MAX_REQUESTS = 50000
-const SVG_PATH = process.env.DEMO_SVG ?? join(ROOT, FLEET ? 'docs/images/demo-fleet.svg' : 'docs/images/demo-timeline.svg')
+const SVG_PATH = process.env.DEMO_SVG ?? join(ROOT, FLEET ? 'docs/images/demo-fleet.svg' : ADAPTIVE ? 'docs/images/demo-adaptive.svg' : 'docs/images/demo-timeline.svg')
 const UPSTREAM_TIMEOUT_MS = 1000
 const BLIP_DELAY_MS = 3000
 
 if (!Number.isInteger(BALANCERS) || BALANCERS < 1 || BALANCERS > 8) {
   console.error(`--balancers must be an integer from 1 to 8; received ${args.balancers}`)
+  process.exit(2)
+}
+if (FLEET && ADAPTIVE) {
+  console.error('--adaptive runs with one balancer; leave out --balancers')
   process.exit(2)
 }
 if (!RECIPES.includes(recipe)) {
@@ -77,7 +89,9 @@ async function metrics (url) {
   // /upstream runs in the lane "upstream" (the pool serves /page and /block): both count.
   const queue = (metricValue(text, 'backpressure_pool_queue_depth') ?? 0) + (metricValue(text, 'backpressure_lane_queue_depth') ?? 0)
   const busy = Math.min(1, (metricValue(text, 'backpressure_pool_busy') ?? 0) + (metricValue(text, 'backpressure_lane_busy') ?? 0))
-  return { queue, busy }
+  // The lane's current limit (fixed: its slots; adaptive: where latency has taken it).
+  const limit = metricValue(text, 'backpressure_lane_limit') ?? NaN
+  return { queue, busy, limit }
 }
 
 /** A `show stat` row's effective weight, 0 when the server is out of rotation. */
@@ -111,6 +125,7 @@ async function main () {
         UPSTREAM_URL: upstreamUrl,
         UPSTREAM_TIMEOUT_MS: String(UPSTREAM_TIMEOUT_MS),
         DRAIN_GRACE_MS: String(inter * (fall + 1)),
+        ...(ADAPTIVE ? { UPSTREAM_ADAPTIVE } : {}),
         ...(recipe === 'disable-on-404' ? { HTTPCHK_METHOD: 'GET', HTTPCHK_URL: '/healthz', HTTPCHK_BUSY_STATUS: '404' } : {})
       }
     })
@@ -139,6 +154,7 @@ async function main () {
     balancers.push(haproxy)
   }
   console.log(`HAProxy ${haproxyBinary} (recipe "${recipe}") × ${BALANCERS} on ${balancers.map((haproxy) => haproxy.url).join(', ')}; ${apps.map((app) => `${app.name} ${app.url}`).join(', ')}`)
+  if (ADAPTIVE) console.log(`Adaptive upstream lanes: UPSTREAM_ADAPTIVE=${UPSTREAM_ADAPTIVE} (min:max:initial)${recipe === 'agent' ? '; the agent\'s maxconn = pool threads + lane limit, doubled for the queue' : ''}.`)
   console.log(`Load: ${RATE} requests/s (open loop, at most ${MAX_IN_FLIGHT} in flight) on GET /upstream for ${SECONDS} s; blip: app1's upstream answers after ${BLIP_DELAY_MS} ms (worker timeout ${UPSTREAM_TIMEOUT_MS} ms) from ${BLIP_FROM} s to ${BLIP_FROM + BLIP_SECONDS} s.\n`)
 
   // Warm each instance's upstream connections first: a cold start (the first fetch opens its
@@ -180,7 +196,7 @@ async function main () {
   const timeline = []
   // With several balancers, "haproxy" says how many of them have the instance UP, and "weight" is
   // the mean effective weight over all of them (0 where it is out of rotation).
-  const header = ['  t', 'blip', ...apps.flatMap((app) => [`${app.name} queue`, 'busy', FLEET ? 'UP on' : 'haproxy', 'weight']), 'hap queue', 'ok/s', 'err/s']
+  const header = ['  t', 'blip', ...apps.flatMap((app) => [`${app.name} queue`, 'busy', ...(ADAPTIVE ? ['limit', 'maxconn'] : []), FLEET ? 'UP on' : 'haproxy', 'weight']), 'hap queue', 'ok/s', 'err/s']
   console.log(header.join(' | '))
   for (let second = 1; second <= SECONDS; second++) {
     // The proxy holds the request and the answer each for half the blip.
@@ -189,7 +205,7 @@ async function main () {
     await sleep(Math.max(0, started + second * 1000 - Date.now()))
     const [stats, pools] = await Promise.all([
       Promise.all(balancers.map((haproxy) => haproxy.stat())),
-      Promise.all(apps.map((app) => metrics(app.url).catch(() => ({ queue: NaN, busy: NaN }))))
+      Promise.all(apps.map((app) => metrics(app.url).catch(() => ({ queue: NaN, busy: NaN, limit: NaN }))))
     ])
     const rowsOf = (name) => stats.map((stat) => stat.find((candidate) => candidate.pxname === 'be_app' && candidate.svname === name))
     const counts = perSecond[second - 1] ?? { ok: 0, failed: 0, byServer: {} }
@@ -203,6 +219,10 @@ async function main () {
           name: app.name,
           queue: pools[index].queue,
           busy: pools[index].busy,
+          limit: pools[index].limit,
+          // The server's maxconn as HAProxy applies it (`slim` in `show stat`): the agent's last
+          // `maxconn:N` (configuration.txt §5.2 "agent-check"), else the config's static one.
+          maxconn: Number(rows[0]?.slim ?? NaN),
           status: FLEET ? `${statuses.filter((status) => status.startsWith('UP')).length}/${BALANCERS}` : statuses[0],
           upOn: statuses.filter((status) => status.startsWith('UP')).length,
           weight: rows.reduce((sum, row) => sum + inRotation(row), 0) / BALANCERS,
@@ -217,7 +237,7 @@ async function main () {
     console.log([
       String(second).padStart(3),
       sample.blip ? 'BLIP' : '    ',
-      ...sample.apps.flatMap((app) => [String(app.queue).padStart(app.name.length + 6), app.busy === 1 ? 'BUSY' : 'free', app.status.padEnd(7), String(Math.round(app.weight)).padStart(6)]),
+      ...sample.apps.flatMap((app) => [String(app.queue).padStart(app.name.length + 6), app.busy === 1 ? 'BUSY' : 'free', ...(ADAPTIVE ? [String(app.limit).padStart(5), String(app.maxconn).padStart(7)] : []), app.status.padEnd(7), String(Math.round(app.weight)).padStart(6)]),
       String(sample.haproxyQueue).padStart(9),
       String(sample.ok).padStart(4),
       String(sample.failed).padStart(5)
@@ -229,13 +249,23 @@ async function main () {
   const svg = chart({
     title: FLEET
       ? `${apps.length} instances on 3 hosts behind ${BALANCERS} HAProxy instances (recipe "${recipe}"), a blip on app1's upstream`
-      : `Two instances behind HAProxy (recipe "${recipe}"), a blip on app1's upstream`,
+      : `Two instances behind HAProxy (recipe "${recipe}"${ADAPTIVE ? ', adaptive upstream lanes' : ''}), a blip on app1's upstream`,
     xLabel: 'seconds',
     xMin: 0,
     xMax: SECONDS,
     bands: [{ from: BLIP_FROM, to: BLIP_FROM + BLIP_SECONDS, label: `blip: app1's upstream +${BLIP_DELAY_MS} ms` }],
     panels: [
       { title: 'Queue depth (tasks and upstream calls waiting for a slot)', yLabel: 'tasks', series: apps.map((app, index) => ({ name: app.name, points: timeline.map((s) => [s.t, s.apps[index].queue]) })).concat([{ name: 'HAProxy queue', dashed: true, color: '#555', points: timeline.map((s) => [s.t, s.haproxyQueue]) }]) },
+      ...(ADAPTIVE
+        ? [{
+            title: recipe === 'agent' ? 'Upstream lane: adaptive limit (solid) and HAProxy\'s maxconn for the server (dashed)' : 'Upstream lane: adaptive limit',
+            yLabel: 'calls',
+            yMin: 0,
+            series: apps.map((app, index) => ({ name: `${app.name} limit`, step: true, points: timeline.map((s) => [s.t, s.apps[index].limit]) }))
+              // Each instance's maxconn in the colour of its limit (scripts/svg-chart.mjs's first colours).
+              .concat(recipe === 'agent' ? apps.map((app, index) => ({ name: `${app.name} maxconn`, color: ['#1f77b4', '#d62728'][index], step: true, dashed: true, points: timeline.map((s) => [s.t, s.apps[index].maxconn]) })) : [])
+          }]
+        : []),
       { title: 'Busy (queued > free slots, pool or lane)', yLabel: 'busy', yMin: -0.1, yMax: 1.1, yTicks: [[0, 'free'], [1, 'busy']], series: apps.map((app, index) => ({ name: app.name, step: true, points: timeline.map((s) => [s.t, s.apps[index].busy]) })) },
       ...(FLEET
         ? [{ title: `Balancers that have the instance UP (of ${BALANCERS})`, yLabel: 'balancers', yMin: 0, yMax: BALANCERS + 0.2, yTicks: Array.from({ length: BALANCERS + 1 }, (_, n) => [n, String(n)]), series: apps.map((app, index) => ({ name: app.name, step: true, points: timeline.map((s) => [s.t, s.apps[index].upOn]) })) }]
@@ -251,6 +281,13 @@ async function main () {
     const app1Up = timeline.map((sample) => sample.apps[0].upOn)
     const duringBlip = timeline.filter((sample) => sample.blip).map((sample) => sample.apps[0].upOn)
     console.log(`\napp1 UP on ${Math.min(...duringBlip)} of ${BALANCERS} balancers at the low point of the blip; on ${app1Up.at(-1)} of ${BALANCERS} at the end.`)
+  }
+  if (ADAPTIVE) {
+    const during = timeline.filter((sample) => sample.blip).map((sample) => sample.apps[0])
+    const before = timeline.filter((sample) => sample.t <= BLIP_FROM).at(-1)?.apps[0]
+    const last = timeline.at(-1)?.apps[0]
+    console.log(`\napp1's lane limit: ${before?.limit} before the blip, down to ${Math.min(...during.map((app) => app.limit))} during it, ${last?.limit} at the end` +
+      (recipe === 'agent' ? `; HAProxy's maxconn for app1: ${before?.maxconn}, down to ${Math.min(...during.map((app) => app.maxconn))}, ${last?.maxconn} at the end.` : '.'))
   }
   console.log(`\n${total.ok} requests served, ${total.failed} failed (requests that reached app1 during the blip end in its upstream timeout: 504).`)
   console.log(`Timeline chart: ${SVG_PATH}`)

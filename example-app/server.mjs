@@ -56,6 +56,7 @@ const lines = [
   `               server app1 ${config.host}:${port} check inter 1s fall 3 rise 2 weight 100${agentPort === null ? '' : ` agent-check agent-port ${agentPort} agent-inter 1s`}`,
   '             full recipes: node example-app/haproxy-config.mjs [httpchk|disable-on-404|agent]',
   `  pool       ${config.maxThreads} threads, queue limit ${config.maxQueue}, task timeout ${config.taskTimeoutMs} ms`,
+  `  lane       upstream: ${config.upstreamAdaptive === null ? `${config.maxThreads} slots` : `adaptive limit ${config.upstreamAdaptive.min}..${config.upstreamAdaptive.max}`}, queue limit ${config.maxQueue}, timeout ${config.upstreamTimeoutMs} ms`,
   `  stop       Ctrl-C or SIGTERM: drain${config.drainGraceMs === undefined ? '' : ` (${config.drainGraceMs} ms grace once a balancer has probed)`}, then exit; a second Ctrl-C skips the grace`,
   ''
 ]

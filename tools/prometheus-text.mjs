@@ -13,21 +13,28 @@ export function metricValue (text, name) {
 }
 
 /**
- * Scrapes `url` (a `/metrics` route) every `intervalMs` until `stop()`, keeping the highest value
- * seen of each metric in `names` (all its series summed, as `metricValue`). For the e2e tests that
- * check a queue stayed bounded for a whole run.
+ * Scrapes `url` (a `/metrics` route) every `intervalMs` until `stop()`, keeping the lowest and the
+ * highest value seen of each metric in `names` (all its series summed, as `metricValue`). A metric
+ * never seen reads Infinity as its lowest and 0 as its highest. For the e2e tests that check a queue
+ * stayed bounded, or that an adaptive limit went down, over a whole phase of a run.
  * @param {string} url
  * @param {string[]} names
  * @param {{ intervalMs?: number }} [options]
- * @returns {{ stop: () => Promise<Record<string, number>> }}
+ * @returns {{ stop: () => Promise<{ min: Record<string, number>, max: Record<string, number> }> }}
  */
-export function watchMax (url, names, { intervalMs = 50 } = {}) {
+export function watchRange (url, names, { intervalMs = 50 } = {}) {
+  const min = Object.fromEntries(names.map((name) => [name, Infinity]))
   const max = Object.fromEntries(names.map((name) => [name, 0]))
   let watching = true
   const done = (async () => {
     while (watching) {
       const text = await (await fetch(url)).text()
-      for (const name of names) max[name] = Math.max(max[name], metricValue(text, name) ?? 0)
+      for (const name of names) {
+        const value = metricValue(text, name)
+        if (value === undefined) continue
+        min[name] = Math.min(min[name], value)
+        max[name] = Math.max(max[name], value)
+      }
       await new Promise((resolve) => setTimeout(resolve, intervalMs))
     }
   })()
@@ -35,7 +42,23 @@ export function watchMax (url, names, { intervalMs = 50 } = {}) {
     async stop () {
       watching = false
       await done
-      return max
+      return { min, max }
+    }
+  }
+}
+
+/**
+ * `watchRange`, the highest values only (0 for a metric never seen).
+ * @param {string} url
+ * @param {string[]} names
+ * @param {{ intervalMs?: number }} [options]
+ * @returns {{ stop: () => Promise<Record<string, number>> }}
+ */
+export function watchMax (url, names, options) {
+  const range = watchRange(url, names, options)
+  return {
+    async stop () {
+      return (await range.stop()).max
     }
   }
 }

@@ -1,0 +1,42 @@
+// tools/prometheus-text.mjs: one metric read from a text exposition, and its lowest and highest
+// values watched over a run, against a loopback /metrics route whose figures the test moves.
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import t from 'tap'
+import { metricValue, watchMax, watchRange } from '../../tools/prometheus-text.mjs'
+
+const TEXT = `# HELP backpressure_lane_limit Calls the lane runs at once now.
+# TYPE backpressure_lane_limit gauge
+backpressure_lane_limit{lane="upstream"} 8
+backpressure_lane_limit{lane="db"} 2
+backpressure_lane_limit_other 99
+backpressure_pool_busy 1
+`
+
+t.test('metricValue sums every series of one name, and only that name', async (t) => {
+  t.equal(metricValue(TEXT, 'backpressure_lane_limit'), 10)
+  t.equal(metricValue(TEXT, 'backpressure_pool_busy'), 1)
+  t.equal(metricValue(TEXT, 'backpressure_missing'), undefined)
+})
+
+t.test('watchRange keeps the lowest and highest values seen; watchMax the highest', async (t) => {
+  const values = [8, 3, 5]
+  let served = 0
+  const server = createServer((_req, res) => {
+    const value = values[Math.min(served++, values.length - 1)] as number
+    res.end(`backpressure_lane_limit{lane="upstream"} ${value}\n`)
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/metrics`
+
+  const range = watchRange(url, ['backpressure_lane_limit', 'backpressure_never'], { intervalMs: 5 })
+  while (served < values.length) await new Promise((resolve) => setTimeout(resolve, 5))
+  const { min, max } = await range.stop()
+  t.same(min, { backpressure_lane_limit: 3, backpressure_never: Infinity }, 'lowest; Infinity for a metric never seen')
+  t.same(max, { backpressure_lane_limit: 8, backpressure_never: 0 }, 'highest; 0 for a metric never seen')
+
+  const highest = watchMax(url, ['backpressure_lane_limit'], { intervalMs: 5 })
+  t.same(await highest.stop(), { backpressure_lane_limit: 5 }, 'watchMax: the highest of what it saw (the last value, repeated)')
+})
