@@ -5,8 +5,8 @@
  * It is the engine (lib/core/engine.ts: the queue and `maxQueue`, admission, deadlines, the
  * accounting, busy/free with flap damping, close) with the worker-thread executor
  * (lib/executors/piscina-executor.ts). What it adds to piscina:
- * - its own FIFO queue: a task is handed to piscina only when piscina can start it at once (or,
- *   with no signal, start it next), so piscina's unfairness to tasks with an AbortSignal never applies;
+ * - its own FIFO queue: a task is handed to piscina only when piscina can start it at once, so
+ *   piscina's queues (and their unfairness to tasks with an AbortSignal) are never used for waiting;
  * - `busy` / `free` events (busy = more tasks queued than idle threads), optionally damped;
  * - `run(task, { signal, timeout })`, with a deadline counted from submission and every failure
  *   mapped to a coded error (piscina's own errors carry no code: we match their messages);
@@ -67,7 +67,7 @@ export interface BackpressurePoolOptions extends PiscinaOptions {
   /** The worker file (an absolute path or a `file:` URL string). */
   filename: string
   /** Most tasks that may wait in the pool's queue: a positive integer, `Infinity` (the default) or
-   * `'auto'` (maxThreads²). Enforced by the pool's own queue (piscina holds at most one waiting task per slot). */
+   * `'auto'` (maxThreads²). Enforced by the pool; piscina itself never queues more than it can start. */
   maxQueue?: number | 'auto'
   /** Default per-task deadline in ms, counted from submission; 0 (the default) means none. */
   timeout?: number

@@ -55,6 +55,8 @@ export interface Job<Task = unknown, Extra = unknown> {
   settled: boolean
   /** Holding a slot. */
   started: boolean
+  /** Its run has ended (the slot is free again). */
+  ended: boolean
   startedAt: number
   /** Calls holding a slot when this one started, itself included (for an adaptive limit). */
   startedWith: number
@@ -87,9 +89,8 @@ export interface TaskExecutor<Task, Extra> {
   idle: (active: number) => number
   /** Calls waiting inside the executor itself (piscina's queue while a thread starts). */
   readonly waitingInside: number
-  /** Calls beyond `capacity` it may be handed, to start the moment a slot frees (only calls that
-   * need no signal: they can never be stopped once handed over). */
-  readonly prefetch: number
+  /** Whether a call it starts may still wait inside it (then busy/free is re-read after each start). */
+  readonly mayHoldCalls: boolean
   /** Whether every call needs its submission time even when no one listens to `dispatch`. */
   readonly timed: boolean
   /** True: the engine reports `dispatch` when it starts a call; false: the executor does, through
@@ -152,7 +153,10 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
   readonly #tracker: BusyTracker
   readonly #accounting = new Accounting()
   readonly #transitions = { busy: 0, free: 0 }
-  readonly #running = new Set<Job<Task, Extra>>()
+  /** Started calls, for the close to stop those still running past its bound. An array compacted
+   * now and then rather than a Set: adding a fresh object to a Set hashes it, which cost a lane
+   * call several percent. */
+  #started: Array<Job<Task, Extra>> = []
   readonly #defaultTimeout: number
   readonly #closeTimeout: number
   readonly #rejectStatusCode: number
@@ -263,12 +267,8 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     if (this.#failure !== undefined) return this.#refuseNow('rejected', this.#downError(this.#failure))
     if (this.closing) return this.#refuseNow('rejected', this.#executor.closedError())
     if (callerSignal?.aborted === true) return this.#refuseNow('aborted', new TaskAbortedError({ cause: callerSignal.reason }))
-    const wantsSignal = this.#executor.wantsSignal(task, timeoutMs, callerSignal)
-    const fastPath = this.#queue.size === 0 && this.#active < this.#limitFor(wantsSignal)
-    // A call that finds no free slot waits, here or in the executor's queue: `maxQueue` counts both.
-    if (this.#active >= this.#executor.capacity && this.#queue.full(this.#executor.waitingInside)) {
-      return this.#refuseNow('rejected', this.#withStatus(new QueueFullError()))
-    }
+    const fastPath = this.#queue.size === 0 && this.#active < this.#executor.capacity
+    if (!fastPath && this.#queue.full) return this.#refuseNow('rejected', this.#withStatus(new QueueFullError()))
     const now = this.#timed ? performance.now() : 0
     return new Promise<Result>((resolve, reject) => {
       const job: Job<Task, Extra> = {
@@ -278,13 +278,14 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
         submittedAt: now,
         resolve: resolve as (value: unknown) => void,
         reject,
-        controller: wantsSignal ? new AbortController() : undefined,
+        controller: this.#executor.wantsSignal(task, timeoutMs, callerSignal) ? new AbortController() : undefined,
         callerSignal,
         onCallerAbort: callerSignal === undefined ? undefined : () => { this.#stop(job, 'caller') },
         deadline: undefined,
         stoppedBy: undefined,
         settled: false,
         started: false,
+        ended: false,
         startedAt: 0,
         startedWith: 0
       }
@@ -298,9 +299,10 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
       if (callerSignal !== undefined) callerSignal.addEventListener('abort', job.onCallerAbort as () => void, { once: true })
       if (fastPath) {
         // Nothing waits and a slot is free: it skips the queue (and admission, which judges only
-        // queued calls).
+        // queued calls). Nothing waited before nor after, so busy/free cannot have changed, unless
+        // the executor may hold the call (piscina, while a thread starts).
         this.#start(job, now)
-        this.#tracker.recompute()
+        if (this.#executor.mayHoldCalls) this.#tracker.recompute()
         return
       }
       this.#queue.add(job)
@@ -330,7 +332,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
       clearTimeout(bound)
       this.#onDrained = undefined
       for (const job of this.#queue) this.#stop(job, 'closed')
-      for (const job of this.#running) this.#stop(job, 'closed')
+      for (const job of this.#started) if (!job.ended) this.#stop(job, 'closed')
     }
     await this.#executor.close()
     this.#damper.dispose()
@@ -341,9 +343,10 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
   /** Starts queued calls while slots are free (after shedding what admission refuses). */
   #pump (): void {
     this.#admission?.admit(this.#queue, (job) => { this.#stop(job, 'shed') })
-    if (this.#queue.size > 0 && this.#failure === undefined) {
+    const capacity = this.#executor.capacity
+    if (this.#queue.size > 0 && this.#active < capacity && this.#failure === undefined) {
       const now = this.#timed ? performance.now() : 0
-      for (let job = this.#queue.next(); job !== undefined && this.#active < this.#limitFor(job.controller !== undefined); job = this.#queue.next()) {
+      for (let job = this.#queue.next(); job !== undefined && this.#active < capacity; job = this.#queue.next()) {
         this.#dequeue(job)
         this.#start(job, now)
       }
@@ -351,18 +354,10 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     this.#tracker.recompute()
   }
 
-  /** How many calls may be in the executor's hands when this one starts: `capacity`, plus the
-   * executor's `prefetch` for a call that can never be stopped once handed over (no signal), and
-   * only when no admission has to judge every call that waits. */
-  #limitFor (withSignal: boolean): number {
-    const capacity = this.#executor.capacity
-    return withSignal || this.#admission !== undefined ? capacity : capacity + this.#executor.prefetch
-  }
-
   #start (job: Job<Task, Extra>, now: number): void {
     job.started = true
     this.#active++
-    this.#running.add(job)
+    this.#started.push(job)
     job.startedAt = now
     job.startedWith = this.#active
     // A call submitted before anyone timed it has no submission time: no wait to report.
@@ -383,7 +378,8 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
    * may carry any value, `undefined` included: `resolved` tells them apart.) */
   #ended (job: Job<Task, Extra>, resolved: boolean, valueOrError: unknown): void {
     this.#active--
-    this.#running.delete(job)
+    job.ended = true
+    if (this.#started.length > 64 && this.#started.length > 4 * this.#active) this.#started = this.#started.filter(isRunning)
     if (!job.settled) {
       if (resolved) this.#settle(job, 'completed', undefined, valueOrError)
       else this.#settle(job, ...this.#executor.classify(valueOrError))
@@ -477,6 +473,10 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
       }
     }
   }
+}
+
+function isRunning (job: Job<unknown, unknown>): boolean {
+  return !job.ended
 }
 
 /** The default `onListenerError`: a process warning. */

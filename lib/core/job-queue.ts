@@ -27,10 +27,9 @@ export class JobQueue<Job> {
     return this.#size
   }
 
-  /** True when one more job would exceed `maxQueue`, counting `waitingElsewhere` jobs that wait
-   * outside this queue (the pool's calls waiting in piscina's queue for the next free thread). */
-  full (waitingElsewhere = 0): boolean {
-    return this.#size + waitingElsewhere >= this.#maxQueue
+  /** True when one more job would exceed `maxQueue`. */
+  get full (): boolean {
+    return this.#size >= this.#maxQueue
   }
 
   add (job: Job): void {

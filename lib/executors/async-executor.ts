@@ -44,7 +44,7 @@ export class AsyncExecutor implements TaskExecutor<LaneTask<unknown>, undefined>
   }
 
   readonly waitingInside = 0
-  readonly prefetch = 0
+  readonly mayHoldCalls = false
 
   /** A function that declares no parameter cannot read a signal: it gets none (the fast path). */
   wantsSignal (fn: LaneTask<unknown>): boolean {

@@ -2,10 +2,9 @@
  * The engine's executor for worker threads: a call is handed to piscina only when piscina can start
  * it at once (a thread free, or starting), so piscina's own queues, and their unfairness to tasks
  * with an AbortSignal (piscina keeps those in a second queue), are never used for waiting. The
- * engine's queue does the waiting. The exception is `prefetch`: a call with no signal may wait in
- * piscina's FIFO queue, one per slot, so that a thread that finishes starts the next call at once
- * instead of idling for a round trip through the main thread (what raw piscina does with its own
- * queue). Such a call can never be stopped once handed over, so nothing is lost by it waiting there.
+ * engine's queue does the waiting. (Handing piscina one waiting call per thread ahead, so that a
+ * thread need not wait for a round trip through the main thread, was measured slower on trivial
+ * tasks, not faster: B5 in docs/benchmarks.md.)
  *
  * What is piscina's here: the number of calls it runs at once (ceil(maxThreads) ×
  * concurrentTasksPerWorker), its idle threads (the busy rule's "free slots"), the hand-off through
@@ -38,8 +37,7 @@ interface HandOff {
 export class PiscinaExecutor implements TaskExecutor<unknown, PoolCallExtra> {
   readonly piscina: Piscina
   readonly capacity: number
-  /** One call waiting in piscina per slot (see above). */
-  readonly prefetch: number
+  readonly mayHoldCalls = true
   readonly timed = false
   readonly dispatchOnStart = false
   readonly #host: EngineHost
@@ -60,7 +58,6 @@ export class PiscinaExecutor implements TaskExecutor<unknown, PoolCallExtra> {
     this.#guard = new ThrowGuard(this.piscina.options.filename as string)
     const { maxThreads, concurrentTasksPerWorker } = this.piscina.options
     this.capacity = Math.ceil(maxThreads) * concurrentTasksPerWorker
-    this.prefetch = this.capacity
     // A thread that starts or stops changes idleThreads; piscina updates its bookkeeping after the
     // event returns, hence the microtask.
     this.piscina.on('workerCreate', this.#recomputeSoon)
