@@ -1,5 +1,20 @@
-// Reads a metric from a Prometheus text exposition (GET /metrics), for the e2e tests and the demo.
+// Reads metrics from a Prometheus text exposition (GET /metrics), for the tests and the demo.
 // Enough for gauges and counters; a full parser would be a dependency for two lines of text.
+
+/**
+ * Every sample of a text exposition as `name{labels}` → value (comments and blank lines skipped).
+ * @param {string} text
+ * @returns {Map<string, number>}
+ */
+export function parseMetrics (text) {
+  const values = new Map()
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue
+    const space = line.lastIndexOf(' ')
+    values.set(line.slice(0, space), Number(line.slice(space + 1)))
+  }
+  return values
+}
 
 /**
  * The sum of every series of `name` (all label sets), or undefined when there is none.

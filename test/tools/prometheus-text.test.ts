@@ -3,7 +3,7 @@
 import { once } from 'node:events'
 import { createServer } from 'node:http'
 import t from 'tap'
-import { metricValue, watchMax, watchRange } from '../../tools/prometheus-text.mjs'
+import { metricValue, parseMetrics, watchMax, watchRange } from '../../tools/prometheus-text.mjs'
 
 const TEXT = `# HELP backpressure_lane_limit Calls the lane runs at once now.
 # TYPE backpressure_lane_limit gauge
@@ -39,4 +39,11 @@ t.test('watchRange keeps the lowest and highest values seen; watchMax the highes
 
   const highest = watchMax(url, ['backpressure_lane_limit'], { intervalMs: 5 })
   t.same(await highest.stop(), { backpressure_lane_limit: 5 }, 'watchMax: the highest of what it saw (the last value, repeated)')
+})
+
+t.test('parseMetrics maps every sample to its value, skipping comments and blank lines', async (t) => {
+  const samples = parseMetrics(TEXT)
+  t.equal(samples.get('backpressure_lane_limit{lane="db"}'), 2)
+  t.equal(samples.get('backpressure_pool_busy'), 1)
+  t.equal(samples.size, 4, 'no entry for the # HELP and # TYPE lines')
 })

@@ -8,6 +8,7 @@ import poolPlugin from '../../../plugins/pool/index.js'
 import metricsPlugin, { METRICS_PLUGIN_NAME, type MetricsPluginOptions } from '../../../plugins/metrics/index.js'
 import { DEFAULT_QUEUE_WAIT_BUCKETS } from '../../../lib/pool-metrics.js'
 import type { PoolSnapshot } from '../../../lib/pool.js'
+import { parseMetrics } from '../../../tools/prometheus-text.mjs'
 
 const GATE_WORKER = new URL('../../fixtures/gate-worker.mjs', import.meta.url).href
 const THREADS = 2
@@ -25,16 +26,6 @@ async function startApp (test: Test, metrics: MetricsPluginOptions = { exposeRou
   return { app, url: `http://127.0.0.1:${port}` }
 }
 
-/** Parses the Prometheus text format into `name{labels}` → value. */
-function parseMetrics (text: string): Map<string, number> {
-  const values = new Map<string, number>()
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue
-    const space = line.lastIndexOf(' ')
-    values.set(line.slice(0, space), Number(line.slice(space + 1)))
-  }
-  return values
-}
 
 async function scrape (url: string, path = '/metrics'): Promise<Map<string, number>> {
   const response = await fetch(url + path)

@@ -9,18 +9,10 @@ import poolPlugin from '../../../plugins/pool/index.js'
 import metricsPlugin from '../../../plugins/metrics/index.js'
 import { LaneMetrics } from '../../../lib/lane-metrics.js'
 import { Lane } from '../../../lib/lane.js'
+import { parseMetrics } from '../../../tools/prometheus-text.mjs'
 
 const GATE_WORKER = new URL('../../fixtures/gate-worker.mjs', import.meta.url).href
 
-function parseMetrics (text: string): Map<string, number> {
-  const values = new Map<string, number>()
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue
-    const space = line.lastIndexOf(' ')
-    values.set(line.slice(0, space), Number(line.slice(space + 1)))
-  }
-  return values
-}
 
 function deferred (): { promise: Promise<string>, resolve: (value: string) => void } {
   let resolve!: (value: string) => void
