@@ -100,9 +100,9 @@ export interface TaskExecutor<Task, Extra> {
   wantsSignal: (task: Task, timeoutMs: number, callerSignal: AbortSignal | undefined) => boolean
   /** Starts the call; the promise settles when it has really ended. */
   start: (job: Job<Task, Extra>) => PromiseLike<unknown>
-  /** A started call ended (`stoppedBy` says whether the engine had stopped it). Returns true when
-   * that changed `capacity`. */
-  ended: (job: Job<Task, Extra>) => boolean
+  /** A started call ended, resolved or not (`stoppedBy` says whether the engine had stopped it).
+   * Returns true when that changed `capacity`. */
+  ended: (job: Job<Task, Extra>, resolved: boolean) => boolean
   /** How a call nobody stopped settles when its run rejects. */
   classify: (error: unknown) => [Outcome, Error]
   /** The error for a call refused or stopped because the executor is closing. */
@@ -384,7 +384,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
       if (resolved) this.#settle(job, 'completed', undefined, valueOrError)
       else this.#settle(job, ...this.#executor.classify(valueOrError))
     }
-    if (this.#executor.ended(job)) this.#emitSafely('capacity', this.#executor.capacity)
+    if (this.#executor.ended(job, resolved)) this.#emitSafely('capacity', this.#executor.capacity)
     this.#pump()
     this.#checkDrained()
   }

@@ -97,10 +97,13 @@ export class PiscinaExecutor implements TaskExecutor<unknown, PoolCallExtra> {
     return pending
   }
 
-  /** Recompute now-ish: piscina may still be replacing a thread when a call's promise settles. */
-  ended (job: Job<unknown, PoolCallExtra>): boolean {
+  /** A call that failed may have cost its thread (a crash, an abort): piscina may still be
+   * replacing it when the promise settles, so busy/free is read again once that step is over. A
+   * call that resolved changed nothing the engine's own recompute does not see: piscina has marked
+   * its thread free before the promise's reactions run. */
+  ended (job: Job<unknown, PoolCallExtra>, resolved: boolean): boolean {
     this.#awaitingThread.delete(job)
-    queueMicrotask(this.#recompute)
+    if (!resolved) queueMicrotask(this.#recompute)
     return false
   }
 
