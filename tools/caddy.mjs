@@ -57,7 +57,7 @@ export async function startCaddy ({ binary, ...options }) {
     env: { ...process.env, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir, HOME: dir }
   })
   try {
-    await child.waitForLine((line) => line.includes('serving initial configuration'), { timeoutMs: 15000 })
+    await child.waitForLine((line) => line.includes('serving initial configuration'))
   } catch (error) {
     await child.stop()
     await rm(dir, { recursive: true, force: true })

@@ -50,6 +50,8 @@ export interface ManagedChild {
 }
 
 /** The parent's env minus NODE_OPTIONS and NODE_V8_COVERAGE, plus `overrides`. */
+/** How long `waitForLine` waits by default before it calls the child hung (ms). */
+export declare const WAIT_FOR_LINE_MS: number
 export declare function nodeEnv (overrides?: Record<string, string>): NodeJS.ProcessEnv
 export declare function startChild (command: string, args: string[], options?: StartChildOptions): ManagedChild
 export declare function stopAll (options?: { killAfterMs?: number }): Promise<void>

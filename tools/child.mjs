@@ -4,9 +4,12 @@
 // all of them on Ctrl-C (`stopAllOnSignals()`) and none outlives the process that started it.
 //
 //   const app = startChild(process.execPath, ['server.mjs'], { env: nodeEnv({ PORT: '0' }) })
-//   const line = await app.waitForLine((l) => l.startsWith('READY '), { timeoutMs: 20000 })
+//   const line = await app.waitForLine((l) => l.startsWith('READY '))
 //   await app.stop()                 // SIGTERM by PID, awaits the exit; SIGKILL after killAfterMs
 import { spawn } from 'node:child_process'
+
+/** How long `waitForLine` waits by default before it calls the child hung. */
+export const WAIT_FOR_LINE_MS = 120_000
 
 const OUTPUT_CAP = 256 * 1024
 /** Every child started here and not yet exited. */
@@ -78,9 +81,12 @@ export function startChild (command, args, { env = process.env, cwd, ipc = false
   /**
    * Resolves with the first stdout line (already written or still to come) that `match` accepts;
    * rejects, with the child's output, if the child exits or `timeoutMs` passes first.
+   * `timeoutMs` guards against a child that hangs; it is not a bound on start-up time. A child that
+   * fails exits, and that rejects at once; on a loaded 2-core machine a process that loads the
+   * TypeScript loader (and forks workers that load it again) took over 30 s to print its line.
    * @param {(line: string) => boolean} match
    */
-  function waitForLine (match, { timeoutMs = 20000 } = {}) {
+  function waitForLine (match, { timeoutMs = WAIT_FOR_LINE_MS } = {}) {
     if (child.stdout === null) return Promise.reject(new Error('waitForLine needs stdout: "pipe"'))
     return new Promise((resolve, reject) => {
       let pending = out

@@ -6,7 +6,7 @@
 //   await fetch(`${app.url}/page`)
 //   await app.stop()            // SIGTERM (drain, then exit); SIGKILL if it hangs
 import { fileURLToPath } from 'node:url'
-import { nodeEnv, startChild } from './child.mjs'
+import { WAIT_FOR_LINE_MS, nodeEnv, startChild } from './child.mjs'
 
 export const EXAMPLE_APP_SERVER = fileURLToPath(new URL('../example-app/server.mjs', import.meta.url))
 export const READY_PREFIX = 'BACKPRESSURE_READY '
@@ -17,7 +17,7 @@ const DEFAULT_ENV = Object.freeze({ HOST: '127.0.0.1', PORT: '0', AGENT_PORT: '0
 /**
  * @param {{ env?: Record<string, string>, nodeArgs?: string[], ipc?: boolean, stderr?: 'pipe' | 'inherit', readyTimeoutMs?: number }} [options]
  */
-export async function startExampleApp ({ env = {}, nodeArgs = [], ipc = false, stderr = 'pipe', readyTimeoutMs = 20000 } = {}) {
+export async function startExampleApp ({ env = {}, nodeArgs = [], ipc = false, stderr = 'pipe', readyTimeoutMs = WAIT_FOR_LINE_MS } = {}) {
   const managed = startChild(process.execPath, [...nodeArgs, EXAMPLE_APP_SERVER], { env: nodeEnv({ ...DEFAULT_ENV, ...env }), ipc, stderr })
   let ready
   try {

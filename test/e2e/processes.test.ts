@@ -17,7 +17,7 @@ t.test('in a node:cluster worker without httpchk.ownPort, registration fails wit
   // With the test's execArgv (the TypeScript loader), inherited by the cluster worker.
   const child = startChild(process.execPath, [...process.execArgv, SHARED_PORT_CLUSTER])
   t.teardown(() => child.stop())
-  const line = await child.waitForLine((l) => l.startsWith('RESULT '), { timeoutMs: 30_000 })
+  const line = await child.waitForLine((l) => l.startsWith('RESULT '))
   const results = JSON.parse(line.slice('RESULT '.length)) as { shared: string, own: string }
   t.equal(results.shared, 'FST_BACKPRESSURE_SHARED_PORT', 'shared port refused')
   t.equal(results.own, 'free', 'ownPort: true starts, and the probe answers for this process')
@@ -32,8 +32,8 @@ if (binary !== undefined) {
       env: nodeEnv({ WORKERS: '3', BASE_PORT: String(base), POOL_MAX_THREADS: '1', POOL_MAX_QUEUE: '8', DRAIN_GRACE_MS: '300', LOG_LEVEL: 'warn' })
     })
     t.teardown(() => cluster.stop({ killAfterMs: 10_000 }))
-    const ready = await cluster.waitForLine((line) => line.startsWith('CLUSTER_READY '), { timeoutMs: 60_000 })
-    await cluster.waitForLine((line) => line.startsWith('  server app3 '), { timeoutMs: 5_000 })
+    const ready = await cluster.waitForLine((line) => line.startsWith('CLUSTER_READY '))
+    await cluster.waitForLine((line) => line.startsWith('  server app3 '))
     const { servers } = JSON.parse(ready.slice('CLUSTER_READY '.length)) as { servers: ClusterServer[] }
     t.same(servers.map((server) => [server.name, server.port, server.agentPort]), [['app1', base, base + 1], ['app2', base + 2, base + 3], ['app3', base + 4, base + 5]])
     t.equal(new Set(servers.map((server) => server.pid)).size, 3, 'three processes')
