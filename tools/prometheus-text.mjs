@@ -22,9 +22,11 @@ export function parseMetrics (text) {
  * @param {string} name
  */
 export function metricValue (text, name) {
-  const lines = text.split('\n').filter((line) => line.startsWith(`${name} `) || line.startsWith(`${name}{`))
-  if (lines.length === 0) return undefined
-  return lines.reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0)
+  let sum
+  for (const [series, value] of parseMetrics(text)) {
+    if (series === name || series.startsWith(`${name}{`)) sum = (sum ?? 0) + value
+  }
+  return sum
 }
 
 /**

@@ -184,7 +184,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
       fail: (reason) => { this.#fail(reason) },
       get failure () { return engine.#failure },
       get down () { return engine.down },
-      get queued () { return engine.#queue.size + engine.#executor.waitingInside },
+      get queued () { return engine.#queued },
       dispatched: (waitMs) => { emitter.emit('dispatch', waitMs) },
       error: (error) => {
         if (emitter.listenerCount('error') > 0) emitter.emit('error', error)
@@ -198,7 +198,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     this.#damper = new FlapDamper(options.dwell, (busy) => { this.#report(busy) }, options.dwellTimers)
     const executor = this.#executor
     const source: QueueSource = {
-      get queueSize () { return engine.#queue.size + executor.waitingInside },
+      get queueSize () { return engine.#queued },
       get idleThreads () { return executor.idle(engine.#active) }
     }
     this.#tracker = new BusyTracker(source, (to) => { this.#damper.update(to === 'busy') })
@@ -229,8 +229,13 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     return this.#active
   }
 
+  /** Calls waiting for a slot: the engine's queue plus any inside the executor. */
+  get #queued (): number {
+    return this.#queue.size + this.#executor.waitingInside
+  }
+
   protected engineSnapshot (): EngineSnapshot {
-    const queued = this.#queue.size + this.#executor.waitingInside
+    const queued = this.#queued
     return {
       busy: this.#damper.busy,
       queued,
