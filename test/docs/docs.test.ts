@@ -190,7 +190,7 @@ async function serve (t: Test, cwd: string, file: string, readsPort: boolean, sp
   const env = { ...(await spec.env?.(t)), ...(readsPort ? { PORT: '0' } : {}) }
   const server = startChild(process.execPath, [file], { cwd, env: nodeEnv(env) })
   t.teardown(() => server.stop({ signal: 'SIGKILL' }))
-  const line = await server.waitForLine((l) => l.includes('Server listening at http://127.0.0.1:'), { timeoutMs: 30000 })
+  const line = await server.waitForLine((l) => l.includes('Server listening at http://127.0.0.1:'))
   const url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(line)?.[1]
   if (url === undefined) throw new Error(`no URL in ${line}`)
   if (!readsPort) t.equal(url, 'http://127.0.0.1:3000', 'listens on 127.0.0.1:3000 as written')

@@ -199,7 +199,7 @@ t.test('SIGTERM with a connected, never-used socket open: the process drains and
     env: { ...process.env, GRACE_MS: String(graceMs) }
   })
   t.teardown(() => app.stop({ signal: 'SIGKILL' }))
-  const port = Number((await app.waitForLine((line) => line.startsWith('listening '), { timeoutMs: 30_000 })).split(' ')[1])
+  const port = Number((await app.waitForLine((line) => line.startsWith('listening '))).split(' ')[1])
   t.equal((await haproxyProbe(port)).status, 200, 'probed: the grace applies')
   // A browser preconnect or a TCP check: connected, never used.
   const idle = connect({ host: '127.0.0.1', port })
