@@ -8,27 +8,34 @@ import { POOL_PLUGIN_NAME } from '../plugins/pool/index.js'
 import { HTTPCHK_PLUGIN_NAME } from '../plugins/httpchk/index.js'
 import { METRICS_PLUGIN_NAME } from '../plugins/metrics/index.js'
 import { LANES_PLUGIN_NAME } from '../plugins/lanes/index.js'
+import { readyError, startApp, THREAD_DEFAULTS, WORKER, type StartAppOptions } from './helpers/app.js'
 
-const workerFile = new URL('./fixtures/worker.mjs', import.meta.url)
-// execArgv: [] keeps tap's TypeScript loader out of the worker threads (fast start).
-const pool = { filename: workerFile.href, minThreads: 1, maxThreads: 1, execArgv: [] }
+// THREAD_DEFAULTS keep tap's TypeScript loader out of the worker threads (fast start).
+const pool = { filename: WORKER, ...THREAD_DEFAULTS, minThreads: 1, maxThreads: 1 }
 
+/** startApp's options for an app with the umbrella plugin, which registers the pool itself. */
+function withBackpressure (options: BackpressureOptions, routes?: (app: FastifyInstance) => void): StartAppOptions {
+  return {
+    pool: false,
+    setup: async (app) => {
+      await app.register(backpressure, options)
+      routes?.(app)
+    }
+  }
+}
+
+/** An app that is never started: its registration is expected to fail at ready(). */
 function newApp (test: Test): FastifyInstance {
   const app = Fastify()
   test.teardown(() => app.close())
   return app
 }
 
-async function listen (app: FastifyInstance): Promise<string> {
-  return await app.listen({ host: '127.0.0.1', port: 0 })
-}
-
 t.test('one line registers pool, httpchk and metrics, in that order, over a real socket', async (t) => {
-  const app = newApp(t)
   // graceMs 0: app.close() would otherwise keep serving for the drain grace (8 s by default).
-  await app.register(backpressure, { pool, httpchk: { drain: { graceMs: 0 } }, metrics: {} })
-  app.get('/echo', async () => await app.pool.run({ op: 'echo', value: 'from a worker' }))
-  const url = await listen(app)
+  const { app, url } = await startApp(t, withBackpressure({ pool, httpchk: { drain: { graceMs: 0 } }, metrics: {} }, (app) => {
+    app.get('/echo', async () => await app.pool.run({ op: 'echo', value: 'from a worker' }))
+  }))
 
   t.ok(app.hasPlugin('fastify-backpressure'), 'the umbrella is registered')
   t.ok(app.hasPlugin(POOL_PLUGIN_NAME), 'pool plugin registered')
@@ -48,17 +55,13 @@ t.test('one line registers pool, httpchk and metrics, in that order, over a real
 })
 
 t.test('defaults: httpchk and metrics are on when not given', async (t) => {
-  const app = newApp(t)
-  await app.register(backpressure, { pool })
-  await app.ready()
+  const { app } = await startApp(t, { ...withBackpressure({ pool }), listen: false })
   t.ok(app.hasPlugin(HTTPCHK_PLUGIN_NAME))
   t.ok(app.hasPlugin(METRICS_PLUGIN_NAME))
 })
 
 t.test('httpchk: false and metrics: false leave those plugins out', async (t) => {
-  const app = newApp(t)
-  await app.register(backpressure, { pool, httpchk: false, metrics: false })
-  const url = await listen(app)
+  const { app, url } = await startApp(t, withBackpressure({ pool, httpchk: false, metrics: false }))
   t.ok(app.hasPlugin(POOL_PLUGIN_NAME), 'the pool is still there')
   t.notOk(app.hasPlugin(HTTPCHK_PLUGIN_NAME), 'no httpchk plugin')
   t.notOk(app.hasPlugin(METRICS_PLUGIN_NAME), 'no metrics plugin')
@@ -82,7 +85,7 @@ t.test('umbrella options are validated when it registers', async (t) => {
       const app = newApp(t)
       // The cast is the point: these options are wrong on purpose.
       app.register(backpressure, options as BackpressureOptions)
-      const error = await app.ready().then(() => undefined, (error: unknown) => error)
+      const error = await readyError(app)
       t.match(error, { code: 'FST_BACKPRESSURE_INVALID_OPTION', statusCode: 500 })
       const message = (error as Error).message
       t.ok(message.includes(`Invalid option "${option}"`), `names ${option}: ${message}`)
@@ -99,10 +102,9 @@ t.test('pool options are validated through the umbrella too', async (t) => {
 })
 
 t.test('lanes and no pool: an I/O-only app, with lane metrics', async (t) => {
-  const app = newApp(t)
-  await app.register(backpressure, { lanes: { upstream: { concurrency: 2, maxQueue: 8, timeout: 2000 } }, httpchk: false, metrics: { exposeRoute: '/metrics' } })
-  app.get('/upstream', async (request) => await request.runInLane('upstream', async (signal) => signal.aborted ? 'aborted' : 'from the main thread'))
-  const url = await listen(app)
+  const { app, url } = await startApp(t, withBackpressure({ lanes: { upstream: { concurrency: 2, maxQueue: 8, timeout: 2000 } }, httpchk: false, metrics: { exposeRoute: '/metrics' } }, (app) => {
+    app.get('/upstream', async (request) => await request.runInLane('upstream', async (signal) => signal.aborted ? 'aborted' : 'from the main thread'))
+  }))
   t.notOk(app.hasPlugin(POOL_PLUGIN_NAME), 'no pool, no worker file')
   t.ok(app.hasPlugin(LANES_PLUGIN_NAME))
   t.equal(await (await fetch(`${url}/upstream`)).text(), 'from the main thread')
@@ -110,9 +112,7 @@ t.test('lanes and no pool: an I/O-only app, with lane metrics', async (t) => {
 })
 
 t.test('neither pool nor lanes: no metrics plugin (nothing to measure)', async (t) => {
-  const app = newApp(t)
-  await app.register(backpressure, { httpchk: false })
-  await app.ready()
+  const { app } = await startApp(t, { ...withBackpressure({ httpchk: false }), listen: false })
   t.notOk(app.hasPlugin(METRICS_PLUGIN_NAME))
   t.notOk(app.hasPlugin(POOL_PLUGIN_NAME))
 })
@@ -120,14 +120,12 @@ t.test('neither pool nor lanes: no metrics plugin (nothing to measure)', async (
 t.test('metrics without the pool or lanes plugin fails, coded', async (t) => {
   const app = newApp(t)
   app.register(metricsPlugin)
-  const error = await app.ready().then(() => undefined, (error: unknown) => error)
+  const error = await readyError(app)
   t.match(error, { code: 'FST_BACKPRESSURE_INVALID_OPTION', message: /the pool or the lanes plugin/ })
 })
 
 t.test('httpchk needs no pool: an app may have only the probe', async (t) => {
-  const app = newApp(t)
-  await app.register(httpchkPlugin, { drain: { graceMs: 0 } })
-  await app.ready()
+  const { app } = await startApp(t, { pool: false, listen: false, setup: async (app) => { await app.register(httpchkPlugin, { drain: { graceMs: 0 } }) } })
   t.ok(app.hasPlugin(HTTPCHK_PLUGIN_NAME))
   t.notOk(app.hasPlugin(POOL_PLUGIN_NAME))
 })
@@ -137,10 +135,14 @@ for (const [name, plugin, pluginName] of [
   ['metrics', metricsPlugin, METRICS_PLUGIN_NAME]
 ] as const) {
   t.test(`${name} registered on its own after the pool plugin works`, async (t) => {
-    const app = newApp(t)
-    await app.register(poolPlugin, pool)
-    await app.register(plugin)
-    await app.ready()
+    const { app } = await startApp(t, {
+      pool: false,
+      listen: false,
+      setup: async (app) => {
+        await app.register(poolPlugin, pool)
+        await app.register(plugin)
+      }
+    })
     t.ok(app.hasPlugin(pluginName))
   })
 }

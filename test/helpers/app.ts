@@ -3,11 +3,14 @@
  * pool plugin (on test/fixtures/worker.mjs unless `pool.filename` says otherwise; `pool: false` for
  * none), the httpchk plugin when `httpchk` is given, runs `setup` (other plugins, routes, hooks),
  * listens on 127.0.0.1:0 unless `listen: false`, and closes the app (worker threads and agent port
- * included) in `t.teardown`. Log lines are kept, parsed, in `logs`.
+ * included) in `t.teardown`. Log lines are kept, parsed, in `logs` (`logs.waitFor(msg)` waits for
+ * one); `fastify` passes Fastify options (https, http2), `logLevel` the level logged at.
+ * `readyError(app)` is the error `app.ready()` rejects with, for tests of registration errors.
  *
  *   const { app, url, logs } = await startApp(t, { pool: { maxThreads: 1 }, httpchk: {} })
  *   await startApp(t, { pool: false, setup: async (app) => { await app.register(lanesPlugin, options) } })
  */
+import type { ServerOptions as HttpsServerOptions } from 'node:https'
 import { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
@@ -37,9 +40,17 @@ export const TWO_THREADS = { minThreads: 2, maxThreads: 2 } as const satisfies P
 /** A pino destination that keeps every log line, parsed. */
 export class LogCapture extends Writable {
   readonly lines: Array<Record<string, unknown>> = []
+  readonly #waiters: Array<{ msg: string, resolve: (line: Record<string, unknown>) => void }> = []
+
   override _write (chunk: Buffer, _encoding: string, callback: () => void): void {
-    for (const line of chunk.toString().split('\n')) {
-      if (line !== '') this.lines.push(JSON.parse(line) as Record<string, unknown>)
+    for (const text of chunk.toString().split('\n')) {
+      if (text === '') continue
+      const line = JSON.parse(text) as Record<string, unknown>
+      this.lines.push(line)
+      for (const waiter of this.#waiters.filter((w) => w.msg === line.msg)) {
+        this.#waiters.splice(this.#waiters.indexOf(waiter), 1)
+        waiter.resolve(line)
+      }
     }
     callback()
   }
@@ -47,6 +58,18 @@ export class LogCapture extends Writable {
   messages (msg: string): Array<Record<string, unknown>> {
     return this.lines.filter((line) => line.msg === msg)
   }
+
+  /** Resolves with the first line whose msg is `msg`: one already written, else the next to come. */
+  async waitFor (msg: string): Promise<Record<string, unknown>> {
+    const seen = this.lines.find((line) => line.msg === msg)
+    if (seen !== undefined) return seen
+    return await new Promise((resolve) => { this.#waiters.push({ msg, resolve }) })
+  }
+}
+
+/** The error `app.ready()` rejects with (registration errors surface there), or null. */
+export async function readyError (app: FastifyInstance): Promise<(Error & { code?: string, statusCode?: number }) | null> {
+  return await app.ready().then(() => null, (error: unknown) => error as Error & { code?: string, statusCode?: number })
 }
 
 export interface StartAppOptions {
@@ -55,8 +78,10 @@ export interface StartAppOptions {
   pool?: Partial<PoolPluginOptions> | false
   /** Registers the httpchk plugin with these options (drain grace 0 unless given). */
   httpchk?: HttpchkPluginOptions
-  /** Fastify options; the default logger writes to `logs` at level info. */
-  fastify?: FastifyServerOptions
+  /** Fastify options, `https` and `http2` included; the default logger writes to `logs`. */
+  fastify?: FastifyServerOptions & { https?: HttpsServerOptions, http2?: boolean }
+  /** The default logger's level (info). */
+  logLevel?: string
   /** Runs after the plugins are registered and before listen: add routes and hooks here. */
   setup?: (app: FastifyInstance) => void | Promise<void>
   /** false: only `ready()`, no listen (url '' and port 0). Default true. */
@@ -65,7 +90,7 @@ export interface StartAppOptions {
 
 export interface StartedApp {
   app: FastifyInstance
-  /** `http://127.0.0.1:<port>`, or '' when not listening. */
+  /** `http://127.0.0.1:<port>` (`https://` with `fastify.https`), or '' when not listening. */
   url: string
   port: number
   logs: LogCapture
@@ -73,7 +98,8 @@ export interface StartedApp {
 
 export async function startApp (t: Teardown, options: StartAppOptions = {}): Promise<StartedApp> {
   const logs = new LogCapture()
-  const app = Fastify({ logger: { level: 'info', stream: logs }, ...options.fastify })
+  // The cast: Fastify's overloads type https and http2 apps apart; the tests use them as any app.
+  const app = Fastify({ logger: { level: options.logLevel ?? 'info', stream: logs }, ...options.fastify } as FastifyServerOptions)
   t.teardown(() => app.close())
   if (options.pool !== false) await app.register(poolPlugin, { filename: WORKER, ...THREAD_DEFAULTS, ...options.pool })
   if (options.httpchk !== undefined) {
@@ -88,5 +114,6 @@ export async function startApp (t: Teardown, options: StartAppOptions = {}): Pro
   await app.listen({ host: '127.0.0.1', port: 0 })
   const address = app.server.address()
   if (address === null || typeof address === 'string') throw new Error('expected a TCP address')
-  return { app, url: `http://127.0.0.1:${address.port}`, port: address.port, logs }
+  const protocol = options.fastify?.https === undefined ? 'http' : 'https'
+  return { app, url: `${protocol}://127.0.0.1:${address.port}`, port: address.port, logs }
 }

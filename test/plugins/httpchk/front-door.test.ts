@@ -7,26 +7,20 @@ import { connect as http2Connect, type ClientHttp2Session } from 'node:http2'
 import { request as httpsRequest } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import cors from '@fastify/cors'
 import t, { type Test } from 'tap'
 import backpressure from '../../../index.js'
 import type { BackpressurePool } from '../../../lib/pool.js'
-import { LogCapture } from '../../helpers/pool.js'
-import { WORKER } from '../../helpers/app.js'
+import { startApp, THREAD_DEFAULTS, WORKER } from '../../helpers/app.js'
 import { haproxyProbe, rawHttp } from '../../helpers/raw-client.js'
 
 const TLS = {
   key: readFileSync(fileURLToPath(new URL('../../fixtures/tls/key.pem', import.meta.url))),
   cert: readFileSync(fileURLToPath(new URL('../../fixtures/tls/cert.pem', import.meta.url)))
 }
-const SUITE = { pool: { filename: WORKER, minThreads: 2, maxThreads: 2, execArgv: [] }, httpchk: { drain: { graceMs: 0 } }, metrics: false as const }
-
-async function listen (t: Test, app: FastifyInstance): Promise<number> {
-  t.teardown(() => app.close())
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  return (app.server.address() as AddressInfo).port
-}
+// The umbrella plugin registers the pool: the tests start their apps with `pool: false`.
+const SUITE = { pool: { filename: WORKER, ...THREAD_DEFAULTS, minThreads: 2, maxThreads: 2 }, httpchk: { drain: { graceMs: 0 } }, metrics: false as const }
 
 /** The probe answers 200 when free, 503 while the pool is saturated, 200 again after. */
 async function assertFreeBusyFree (t: Test, port: number, pool: BackpressurePool, label: string): Promise<void> {
@@ -44,20 +38,22 @@ async function assertFreeBusyFree (t: Test, port: number, pool: BackpressurePool
 }
 
 t.test('(a) registered at the root', async (t) => {
-  const app = Fastify()
-  await app.register(backpressure, SUITE)
-  await assertFreeBusyFree(t, await listen(t, app), app.pool, 'root')
+  const { app, port } = await startApp(t, { pool: false, setup: async (app) => { await app.register(backpressure, SUITE) } })
+  await assertFreeBusyFree(t, port, app.pool, 'root')
 })
 
 t.test('(b) registered inside a prefixed encapsulated context', async (t) => {
-  const app = Fastify()
   let child: FastifyInstance | undefined
-  app.register(async (api) => {
-    await api.register(backpressure, SUITE)
-    api.get('/work', async () => 'api work')
-    child = api
-  }, { prefix: '/api' })
-  const port = await listen(t, app)
+  const { app, port } = await startApp(t, {
+    pool: false,
+    setup: async (app) => {
+      await app.register(async (api) => {
+        await api.register(backpressure, SUITE)
+        api.get('/work', async () => 'api work')
+        child = api
+      }, { prefix: '/api' })
+    }
+  })
   t.notOk(app.hasDecorator('pool'), 'the pool is not visible at the root')
   await assertFreeBusyFree(t, port, (child as FastifyInstance).pool, 'prefixed context')
   t.equal((await rawHttp(port, 'GET /api/work HTTP/1.0\r\n\r\n')).body, 'api work', 'the context still serves its routes')
@@ -71,17 +67,23 @@ t.test('(c) in a fastify-cli + @fastify/autoload app (plugins/ and routes/ encap
     backpressureOptions: SUITE,
     expose (instance: FastifyInstance) { context = instance }
   })
-  const port = await listen(t, app)
+  // Not startApp: fastify-cli builds this app itself; the test only listens and closes it.
+  t.teardown(() => app.close())
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = app.server.address() as AddressInfo
   await assertFreeBusyFree(t, port, (context as FastifyInstance).pool, 'autoload')
   t.same(JSON.parse((await rawHttp(port, 'GET / HTTP/1.0\r\n\r\n')).body), { root: true }, 'routes/ still serve GET /')
 })
 
 t.test('(d) after @fastify/cors with its defaults (strictPreflight refuses OPTIONS without Origin)', async (t) => {
-  const app = Fastify()
-  await app.register(cors)
-  await app.register(backpressure, SUITE)
-  app.get('/data', async () => 'data')
-  const port = await listen(t, app)
+  const { app, port } = await startApp(t, {
+    pool: false,
+    setup: async (app) => {
+      await app.register(cors)
+      await app.register(backpressure, SUITE)
+      app.get('/data', async () => 'data')
+    }
+  })
   await assertFreeBusyFree(t, port, app.pool, 'after cors')
   const preflight = await haproxyProbe(port, ['Origin: http://a.test', 'Access-Control-Request-Method: GET'])
   t.equal(preflight.status, 204, 'a real CORS preflight still reaches @fastify/cors')
@@ -89,13 +91,16 @@ t.test('(d) after @fastify/cors with its defaults (strictPreflight refuses OPTIO
 })
 
 t.test('(e) after a global auth hook, which still guards every other URL', async (t) => {
-  const app = Fastify()
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.headers.authorization !== 'Bearer ok') return reply.code(401).send({ error: 'auth required' })
+  const { app, port } = await startApp(t, {
+    pool: false,
+    setup: async (app) => {
+      app.addHook('onRequest', async (request, reply) => {
+        if (request.headers.authorization !== 'Bearer ok') return reply.code(401).send({ error: 'auth required' })
+      })
+      await app.register(backpressure, SUITE)
+      app.get('/data', async () => 'data')
+    }
   })
-  await app.register(backpressure, SUITE)
-  app.get('/data', async () => 'data')
-  const port = await listen(t, app)
   await assertFreeBusyFree(t, port, app.pool, 'after auth hook')
   t.equal((await rawHttp(port, 'GET /data HTTP/1.0\r\n\r\n')).status, 401, 'the hook guards /data')
   t.equal((await rawHttp(port, 'OPTIONS /data HTTP/1.0\r\n\r\n')).status, 401, 'and OPTIONS on other paths')
@@ -103,11 +108,14 @@ t.test('(e) after a global auth hook, which still guards every other URL', async
 })
 
 t.test('a probe writes no log line at any level; an ordinary request does', async (t) => {
-  const logs = new LogCapture()
-  const app = Fastify({ logger: { level: 'trace', stream: logs } })
-  await app.register(backpressure, { ...SUITE, httpchk: { ...SUITE.httpchk, liveness: { url: '/livez' } } })
-  app.get('/data', async () => 'data')
-  const port = await listen(t, app)
+  const { port, logs } = await startApp(t, {
+    pool: false,
+    logLevel: 'trace',
+    setup: async (app) => {
+      await app.register(backpressure, { ...SUITE, httpchk: { ...SUITE.httpchk, liveness: { url: '/livez' } } })
+      app.get('/data', async () => 'data')
+    }
+  })
   const before = logs.lines.length
   for (let i = 0; i < 5; i++) {
     t.equal((await haproxyProbe(port, ['X-Haproxy-Server-State: UP 2/3; name=be/app1; node=lb1'])).status, 200)
@@ -126,11 +134,14 @@ t.test('a probe makes no OpenTelemetry span (@fastify/otel); an ordinary request
   const instrumentation = new FastifyOtelInstrumentation()
   instrumentation.setTracerProvider(provider)
   t.teardown(() => provider.shutdown())
-  const app = Fastify()
-  await app.register(instrumentation.plugin())
-  await app.register(backpressure, SUITE)
-  app.get('/data', async () => 'data')
-  const port = await listen(t, app)
+  const { port } = await startApp(t, {
+    pool: false,
+    setup: async (app) => {
+      await app.register(instrumentation.plugin())
+      await app.register(backpressure, SUITE)
+      app.get('/data', async () => 'data')
+    }
+  })
   for (let i = 0; i < 3; i++) t.equal((await haproxyProbe(port)).status, 200)
   t.same(exporter.getFinishedSpans().map((span) => span.name), [], 'three probes, no span')
   await rawHttp(port, 'GET /data HTTP/1.0\r\n\r\n')
@@ -138,9 +149,13 @@ t.test('a probe makes no OpenTelemetry span (@fastify/otel); an ordinary request
 })
 
 t.test('app.inject() still gets the probe (the onRequest hook, same matcher and answer)', async (t) => {
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(backpressure, { ...SUITE, httpchk: { ...SUITE.httpchk, liveness: { url: '/livez' }, allow: ['127.0.0.1'] } })
+  const { app } = await startApp(t, {
+    pool: false,
+    listen: false,
+    setup: async (app) => {
+      await app.register(backpressure, { ...SUITE, httpchk: { ...SUITE.httpchk, liveness: { url: '/livez' }, allow: ['127.0.0.1'] } })
+    }
+  })
   const probe = await app.inject({ method: 'OPTIONS', url: '/' })
   t.equal(probe.statusCode, 200)
   t.equal(probe.body, 'free\n')
@@ -150,10 +165,13 @@ t.test('app.inject() still gets the probe (the onRequest hook, same matcher and 
 })
 
 t.test('allow: only the listed sources get the answer and record X-Haproxy-Server-State', async (t) => {
-  const app = Fastify()
-  await app.register(backpressure, { ...SUITE, httpchk: { ...SUITE.httpchk, allow: ['127.0.0.2/32', '::ffff:127.0.0.3'] } })
-  app.options('/', async () => 'the app')
-  const port = await listen(t, app)
+  const { app, port } = await startApp(t, {
+    pool: false,
+    setup: async (app) => {
+      await app.register(backpressure, { ...SUITE, httpchk: { ...SUITE.httpchk, allow: ['127.0.0.2/32', '::ffff:127.0.0.3'] } })
+      app.options('/', async () => 'the app')
+    }
+  })
   const header = 'X-Haproxy-Server-State: UP 2/3; name=be/app1; node=lb1'
   const from = (localAddress: string): Promise<{ status: number, body: string }> =>
     rawHttpFrom(port, localAddress, `OPTIONS / HTTP/1.0\r\n${header}\r\n\r\n`)
@@ -165,9 +183,7 @@ t.test('allow: only the listed sources get the answer and record X-Haproxy-Serve
 })
 
 t.test('HTTPS: the front door answers on the TLS server', async (t) => {
-  const app = Fastify({ https: TLS })
-  await app.register(backpressure, SUITE)
-  const port = await listen(t, app)
+  const { port } = await startApp(t, { pool: false, fastify: { https: TLS }, setup: async (app) => { await app.register(backpressure, SUITE) } })
   const answer = await new Promise<{ status: number, body: string }>((resolve, reject) => {
     httpsRequest({ host: '127.0.0.1', port, method: 'OPTIONS', path: '/', rejectUnauthorized: false }, (response) => {
       let body = ''
@@ -182,10 +198,14 @@ t.test('HTTP/2: probe answered without connection headers; drain completes with 
   const onWarning = (warning: Error): void => { warnings.push(warning.message) }
   process.on('warning', onWarning)
   t.teardown(() => { process.off('warning', onWarning) })
-  const app = Fastify({ http2: true } as FastifyServerOptions)
-  await app.register(backpressure, { ...SUITE, httpchk: { drain: { graceMs: 200, deadlineMs: 60_000 } } })
-  app.get('/data', async () => 'data')
-  const port = await listen(t, app)
+  const { app, port } = await startApp(t, {
+    pool: false,
+    fastify: { http2: true },
+    setup: async (app) => {
+      await app.register(backpressure, { ...SUITE, httpchk: { drain: { graceMs: 200, deadlineMs: 60_000 } } })
+      app.get('/data', async () => 'data')
+    }
+  })
   const session = http2Connect(`http://127.0.0.1:${port}`)
   t.teardown(() => { session.destroy() })
   t.same(await h2Request(session, 'OPTIONS', '/'), { status: 200, body: 'free\n' })

@@ -1,41 +1,43 @@
 // One readiness state: every input moves the probe and the agent together, through one table.
 import { once } from 'node:events'
-import Fastify from 'fastify'
 import underPressure from '@fastify/under-pressure'
 import t from 'tap'
 import backpressure from '../../../index.js'
-import { WORKER } from '../../helpers/app.js'
+import { startApp, THREAD_DEFAULTS, WORKER } from '../../helpers/app.js'
 import { agentCheck, haproxyProbe, rawHttp } from '../../helpers/raw-client.js'
-import type { AddressInfo } from 'node:net'
+
+// The umbrella plugin registers the pool itself: startApp registers none (`pool: false`).
+const POOL = { filename: WORKER, ...THREAD_DEFAULTS, minThreads: 1, maxThreads: 1 }
 
 t.test('setNotReady/setReady, a failing then recovering check, under-pressure, busy and drain move the probe and the agent together', async (t) => {
   let dbUp = true
   let pressure = false
   let checkRan: () => void = () => {}
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(underPressure, { healthCheck: async () => !pressure, healthCheckInterval: 20, exposeStatusRoute: false })
-  await app.register(backpressure, {
-    pool: { filename: WORKER, minThreads: 1, maxThreads: 1, execArgv: [] },
-    httpchk: {
-      agent: { port: 0 },
-      liveness: { url: '/livez' },
-      underPressure: true,
-      checkIntervalMs: 20,
-      checkTimeoutMs: 20,
-      checks: {
-        async db () {
-          checkRan()
-          if (!dbUp) throw new Error('connection refused')
-        }
-      },
-      drain: { graceMs: 100 }
-    },
-    metrics: false
+  const { app, port } = await startApp(t, {
+    pool: false,
+    setup: async (app) => {
+      await app.register(underPressure, { healthCheck: async () => !pressure, healthCheckInterval: 20, exposeStatusRoute: false })
+      await app.register(backpressure, {
+        pool: POOL,
+        httpchk: {
+          agent: { port: 0 },
+          liveness: { url: '/livez' },
+          underPressure: true,
+          checkIntervalMs: 20,
+          checkTimeoutMs: 20,
+          checks: {
+            async db () {
+              checkRan()
+              if (!dbUp) throw new Error('connection refused')
+            }
+          },
+          drain: { graceMs: 100 }
+        },
+        metrics: false
+      })
+      t.equal(app.backpressure.probeState(), 'starting', 'starting until ready')
+    }
   })
-  t.equal(app.backpressure.probeState(), 'starting', 'starting until ready')
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const { port } = app.server.address() as AddressInfo
   const agentPort = app.backpressure.agentPort as number
 
   /** Reads the probe, the agent and the liveness check at once. */
@@ -83,18 +85,21 @@ t.test('setNotReady/setReady, a failing then recovering check, under-pressure, b
 
 t.test('a check that hangs fails at its timeout, its signal aborted', async (t) => {
   const signals: AbortSignal[] = []
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(backpressure, {
-    pool: { filename: WORKER, minThreads: 1, maxThreads: 1, execArgv: [] },
-    httpchk: {
-      checkIntervalMs: 1000,
-      checkTimeoutMs: 30,
-      checks: { upstream: async (signal) => { signals.push(signal); await once(signal, 'abort') } }
-    },
-    metrics: false
+  const { app } = await startApp(t, {
+    pool: false,
+    listen: false,
+    setup: async (app) => {
+      await app.register(backpressure, {
+        pool: POOL,
+        httpchk: {
+          checkIntervalMs: 1000,
+          checkTimeoutMs: 30,
+          checks: { upstream: async (signal) => { signals.push(signal); await once(signal, 'abort') } }
+        },
+        metrics: false
+      })
+    }
   })
-  await app.ready()
   t.equal(app.backpressure.probeState(), 'not-ready', 'the first round runs before the app is ready')
   t.equal(app.backpressure.probeReason(), 'upstream: check "upstream" timed out after 30 ms')
   t.equal(signals[0]?.aborted, true)
@@ -102,13 +107,17 @@ t.test('a check that hangs fails at its timeout, its signal aborted', async (t) 
 
 t.test('a check that throws a non-error, and checks stop when the app closes', async (t) => {
   let runs = 0
-  const app = Fastify()
-  await app.register(backpressure, {
-    pool: { filename: WORKER, minThreads: 1, maxThreads: 1, execArgv: [] },
-    httpchk: { checkIntervalMs: 10, checks: { odd: () => { runs++; throw 'nope' } } }, // eslint-disable-line no-throw-literal
-    metrics: false
+  const { app } = await startApp(t, {
+    pool: false,
+    listen: false,
+    setup: async (app) => {
+      await app.register(backpressure, {
+        pool: POOL,
+        httpchk: { checkIntervalMs: 10, checks: { odd: () => { runs++; throw 'nope' } } }, // eslint-disable-line no-throw-literal
+        metrics: false
+      })
+    }
   })
-  await app.ready()
   t.equal(app.backpressure.probeReason(), 'odd: check "odd" failed: nope')
   await app.close()
   const after = runs
@@ -117,15 +126,12 @@ t.test('a check that throws a non-error, and checks stop when the app closes', a
 })
 
 t.test('liveness answers 503 only when an executor is down', async (t) => {
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(backpressure, {
-    pool: { filename: WORKER, minThreads: 1, maxThreads: 1, execArgv: [] },
-    httpchk: { liveness: { url: '/livez' } },
-    metrics: false
+  const { app, port } = await startApp(t, {
+    pool: false,
+    setup: async (app) => {
+      await app.register(backpressure, { pool: POOL, httpchk: { liveness: { url: '/livez' } }, metrics: false })
+    }
   })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const { port } = app.server.address() as AddressInfo
   const closing = app.pool.close()
   t.equal(app.backpressure.probeState(), 'down')
   const live = await rawHttp(port, 'GET /livez HTTP/1.0\r\n\r\n')
@@ -141,11 +147,14 @@ async function waitFor (condition: () => boolean): Promise<void> {
 }
 
 t.test("a `pool` decorated by another plugin (a database pool) is not read as an executor", async (t) => {
-  const app = Fastify()
-  t.teardown(() => app.close())
-  app.decorate('pool', { query: async () => [] } as never)
-  await app.register(backpressure, { httpchk: { agent: { port: 0 } }, metrics: false })
-  await app.ready()
+  const { app } = await startApp(t, {
+    pool: false,
+    listen: false,
+    setup: async (app) => {
+      app.decorate('pool', { query: async () => [] } as never)
+      await app.register(backpressure, { httpchk: { agent: { port: 0 } }, metrics: false })
+    }
+  })
   t.equal(app.backpressure.probeState(), 'free')
   t.equal(await agentCheck(app.backpressure.agentPort as number), 'up ready 100%\n', 'no capacity counted')
 })

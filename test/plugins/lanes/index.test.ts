@@ -1,22 +1,20 @@
 import { once } from 'node:events'
 import { request as httpRequest } from 'node:http'
 import Fastify, { type FastifyInstance } from 'fastify'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import type { LaneSnapshot } from '../../../lib/lane.js'
 import lanesPlugin, { isRetryableLaneError, type LanesPluginOptions } from '../../../plugins/lanes/index.js'
-import { LogCapture } from '../../helpers/pool.js'
+import { readyError, startApp, type StartAppOptions } from '../../helpers/app.js'
 
-interface LanesApp { app: FastifyInstance, url: string, logs: LogCapture }
-
-async function startLanesApp (t: Test, options: LanesPluginOptions, routes?: (app: FastifyInstance) => void): Promise<LanesApp> {
-  const logs = new LogCapture()
-  const app = Fastify({ logger: { level: 'info', stream: logs } })
-  t.teardown(() => app.close())
-  await app.register(lanesPlugin, options)
-  routes?.(app)
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const { port } = app.server.address() as { port: number }
-  return { app, url: `http://127.0.0.1:${port}`, logs }
+/** startApp's options for an app with no pool and the lanes plugin; `routes` adds the test's routes. */
+function withLanes (options: LanesPluginOptions, routes?: (app: FastifyInstance) => void): StartAppOptions {
+  return {
+    pool: false,
+    setup: async (app) => {
+      await app.register(lanesPlugin, options)
+      routes?.(app)
+    }
+  }
 }
 
 function deferred<T = unknown> (): { promise: Promise<T>, resolve: (value: T) => void } {
@@ -29,14 +27,14 @@ t.test('app.lanes and request.runInLane: a call runs in its lane; errors answer 
   const busy: LaneSnapshot[] = []
   const free: LaneSnapshot[] = []
   const hold = deferred<string>()
-  const { app, url } = await startLanesApp(t, {
+  const { app, url } = await startApp(t, withLanes({
     lanes: { upstream: { concurrency: 1, maxQueue: 0, onBusy: (s) => busy.push(s), onFree: (s) => free.push(s) }, other: { concurrency: 2, affectsProbe: false } },
     retryAfter: 7
   }, (app) => {
     app.get('/held', async (request) => await request.runInLane('upstream', async () => await hold.promise))
     app.get('/fast', async (request) => ({ value: await request.runInLane('other', async (signal) => signal.aborted ? 'aborted' : 'ran') }))
     app.get('/missing', async (request) => await request.runInLane('nope', async () => 1))
-  })
+  }))
   t.same(Object.keys(app.lanes).sort(), ['other', 'upstream'])
   t.equal(app.lanes.other?.affectsProbe, false)
   t.equal(app.lanes.upstream?.capacity, 1)
@@ -65,11 +63,11 @@ t.test('app.lanes and request.runInLane: a call runs in its lane; errors answer 
 t.test('busy/free: logged once per transition and passed to onBusy/onFree', async (t) => {
   const events: string[] = []
   const hold = deferred<string>()
-  const { app, url, logs } = await startLanesApp(t, {
+  const { app, url, logs } = await startApp(t, withLanes({
     lanes: { upstream: { concurrency: 1, onBusy: () => events.push('busy'), onFree: () => events.push('free') } }
   }, (app) => {
     app.get('/held', async (request) => await request.runInLane('upstream', async () => await hold.promise))
-  })
+  }))
   const lane = app.lanes.upstream!
   const first = fetch(`${url}/held`)
   const second = fetch(`${url}/held`)
@@ -84,13 +82,13 @@ t.test('busy/free: logged once per transition and passed to onBusy/onFree', asyn
 
 t.test('a client that disconnects aborts its call: the function\'s signal fires, the slot frees', async (t) => {
   const started = deferred<AbortSignal>()
-  const { app, url } = await startLanesApp(t, { lanes: { upstream: { concurrency: 1 } } }, (app) => {
+  const { app, url } = await startApp(t, withLanes({ lanes: { upstream: { concurrency: 1 } } }, (app) => {
     app.get('/hang', async (request) => await request.runInLane('upstream', async (signal) => {
       started.resolve(signal)
       await new Promise((resolve) => { signal.addEventListener('abort', resolve) })
       return 'never sent'
     }))
-  })
+  }))
   const { port } = new URL(url)
   const req = httpRequest({ host: '127.0.0.1', port, path: '/hang' })
   req.on('error', () => {})
@@ -105,11 +103,11 @@ t.test('a client that disconnects aborts its call: the function\'s signal fires,
 })
 
 t.test('runInLane with a caller signal; with a bad signal: coded, not a TypeError', async (t) => {
-  const { url } = await startLanesApp(t, { lanes: { upstream: { concurrency: 2 } } }, (app) => {
+  const { url } = await startApp(t, withLanes({ lanes: { upstream: { concurrency: 2 } } }, (app) => {
     app.get('/signal', async (request) => await request.runInLane('upstream', async () => 'ok', { signal: new AbortController().signal }))
     app.get('/aborted', async (request) => await request.runInLane('upstream', async () => 'ok', { signal: AbortSignal.abort() }))
     app.get('/bad', async (request) => await request.runInLane('upstream', async () => 'ok', { signal: {} as AbortSignal }))
-  })
+  }))
   t.equal(await (await fetch(`${url}/signal`)).text(), 'ok')
   t.match(await (await fetch(`${url}/aborted`)).json(), { code: 'FST_BACKPRESSURE_TASK_ABORTED' })
   const bad = await fetch(`${url}/bad`)
@@ -119,9 +117,9 @@ t.test('runInLane with a caller signal; with a bad signal: coded, not a TypeErro
 
 t.test('app.close() closes every lane, letting running calls finish', async (t) => {
   const hold = deferred<string>()
-  const { app, url } = await startLanesApp(t, { lanes: { a: { concurrency: 1 }, b: { concurrency: 1, closeTimeout: Infinity } } }, (app) => {
+  const { app, url } = await startApp(t, withLanes({ lanes: { a: { concurrency: 1 }, b: { concurrency: 1, closeTimeout: Infinity } } }, (app) => {
     app.get('/held', async (request) => await request.runInLane('b', async () => await hold.promise))
-  })
+  }))
   const held = fetch(`${url}/held`)
   while (app.lanes.b?.snapshot().running !== 1) await once(app.lanes.b!, 'dispatch')
   // Fastify closes the server (waiting for the request in flight) before its onClose hooks run.
@@ -135,7 +133,7 @@ t.test('app.close() closes every lane, letting running calls finish', async (t) 
 })
 
 t.test('adaptive concurrency from options', async (t) => {
-  const { app } = await startLanesApp(t, { lanes: { up: { concurrency: { adaptive: { min: 2, max: 8 } } }, down: { concurrency: { adaptive: { min: 1, max: 64, initial: 32 } } } } })
+  const { app } = await startApp(t, withLanes({ lanes: { up: { concurrency: { adaptive: { min: 2, max: 8 } } }, down: { concurrency: { adaptive: { min: 1, max: 64, initial: 32 } } } } }))
   t.equal(app.lanes.up?.capacity, 8, 'starts at 10, clamped to max')
   t.equal(app.lanes.down?.capacity, 32)
 })
@@ -179,7 +177,7 @@ for (const [option, options, received] of badOptions) {
     const app = Fastify()
     t.teardown(() => app.close())
     void app.register(lanesPlugin, options as never)
-    const error = await app.ready().then(() => undefined, (e: Error & { code?: string }) => e)
+    const error = await readyError(app)
     t.equal(error?.code, 'FST_BACKPRESSURE_INVALID_OPTION')
     t.match(error?.message, `"${option}"`, 'names the option')
     t.match(error?.message, received, 'names the value received')
@@ -187,27 +185,27 @@ for (const [option, options, received] of badOptions) {
 }
 
 t.test('good options are accepted', async (t) => {
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(lanesPlugin, {
-    lanes: {
-      a: { concurrency: 3, maxQueue: 0, timeout: 2000, closeTimeout: Infinity, admission: true, dwell: { busy: 100, free: 200 }, rejectStatusCode: 429, affectsProbe: false },
-      b: { concurrency: { adaptive: { max: 16 } }, maxQueue: Infinity, admission: { target: 10, interval: 200 } }
-    },
-    retryAfter: 0
+  const { app } = await startApp(t, {
+    ...withLanes({
+      lanes: {
+        a: { concurrency: 3, maxQueue: 0, timeout: 2000, closeTimeout: Infinity, admission: true, dwell: { busy: 100, free: 200 }, rejectStatusCode: 429, affectsProbe: false },
+        b: { concurrency: { adaptive: { max: 16 } }, maxQueue: Infinity, admission: { target: 10, interval: 200 } }
+      },
+      retryAfter: 0
+    }),
+    listen: false
   })
-  await app.ready()
   t.equal(await app.lanes.a?.run(async () => 'a'), 'a')
   t.equal(app.lanes.b?.capacity, 10)
 })
 
 t.test('a listener that throws is logged; an adaptive limit that changes is logged', async (t) => {
-  const { app, logs } = await startLanesApp(t, {
+  const { app, logs } = await startApp(t, withLanes({
     lanes: {
       strict: { concurrency: 1, onBusy: () => { throw new Error('listener bug') } },
       adaptive: { concurrency: { adaptive: { min: 1, max: 50, initial: 40 } }, timeout: 5 }
     }
-  })
+  }))
   const strict = app.lanes.strict!
   const hold = deferred<string>()
   const calls = [strict.run(async () => await hold.promise), strict.run(async () => 'queued')]

@@ -1,54 +1,29 @@
 // The metrics plugin's Graphite push against a real TCP listener on 127.0.0.1: the same figures as
 // app.pool.snapshot()/stats(), quiescent and saturated; the listener going away and coming back;
 // app.close() destroying the socket. Every wait is on lines, connections or disconnections received.
-import t, { type Test } from 'tap'
-import { Writable } from 'node:stream'
-import Fastify, { type FastifyInstance } from 'fastify'
-import poolPlugin from '../../../plugins/pool/index.js'
+import t from 'tap'
+import type { FastifyInstance } from 'fastify'
 import metricsPlugin from '../../../plugins/metrics/index.js'
+import { startApp, type StartAppOptions } from '../../helpers/app.js'
 import { startGraphiteListener, type GraphiteListener, type ReceivedLine } from '../../helpers/graphite-listener.js'
+import { GATE_WORKER } from '../../helpers/pool.js'
 
-const GATE_WORKER = new URL('../../fixtures/gate-worker.mjs', import.meta.url).href
 const THREADS = 2
 const PREFIX = 'test.web1'
 // The last figure of each push: once it arrives, the whole push has (one write, in order).
 const FIRST_PATH = `${PREFIX}.pool.queue_depth`
 const LAST_PATH = `${PREFIX}.pool.tasks.failed.crashed`
 
-interface Started {
-  app: FastifyInstance
-  logs: Array<Record<string, unknown>>
-  /** Resolves with the first log line (already written or to come) whose msg is `msg`. */
-  waitForLog: (msg: string) => Promise<Record<string, unknown>>
-}
-
-async function startApp (test: Test, listener: GraphiteListener): Promise<Started> {
-  const logs: Array<Record<string, unknown>> = []
-  const waiters: Array<{ msg: string, resolve: (log: Record<string, unknown>) => void }> = []
-  const stream = new Writable({
-    write (chunk: Buffer, _encoding, done) {
-      const log = JSON.parse(chunk.toString()) as Record<string, unknown>
-      logs.push(log)
-      for (const waiter of waiters.filter((w) => w.msg === log.msg)) {
-        waiters.splice(waiters.indexOf(waiter), 1)
-        waiter.resolve(log)
-      }
-      done()
+/** startApp's options for a 2-thread gate-worker pool and the metrics plugin pushing to `listener` every 20 ms. */
+function pushingTo (listener: GraphiteListener): StartAppOptions {
+  return {
+    pool: { filename: GATE_WORKER, minThreads: THREADS, maxThreads: THREADS },
+    setup: async (app) => {
+      await app.register(metricsPlugin, {
+        graphite: { host: '127.0.0.1', port: listener.port, prefix: PREFIX, intervalMs: 20, reconnectMinMs: 10, reconnectMaxMs: 100 }
+      })
     }
-  })
-  const waitForLog = async (msg: string): Promise<Record<string, unknown>> => {
-    const seen = logs.find((log) => log.msg === msg)
-    if (seen !== undefined) return seen
-    return await new Promise((resolve) => { waiters.push({ msg, resolve }) })
   }
-  const app = Fastify({ logger: { level: 'info', stream } })
-  test.teardown(async () => { await app.close() })
-  await app.register(poolPlugin, { filename: GATE_WORKER, minThreads: THREADS, maxThreads: THREADS, execArgv: [] })
-  await app.register(metricsPlugin, {
-    graphite: { host: '127.0.0.1', port: listener.port, prefix: PREFIX, intervalMs: 20, reconnectMinMs: 10, reconnectMaxMs: 100 }
-  })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  return { app, logs, waitForLog }
 }
 
 /**
@@ -85,7 +60,7 @@ async function threadsReady (app: FastifyInstance): Promise<void> {
 
 t.test('pushes the same figures as the pool, quiescent and saturated', async (t) => {
   const listener = await startGraphiteListener(t.teardown)
-  const { app } = await startApp(t, listener)
+  const { app } = await startApp(t, pushingTo(listener))
   await threadsReady(app)
   await t.rejects(app.pool.run({ op: 'throw' }))
 
@@ -146,13 +121,13 @@ t.test('pushes the same figures as the pool, quiescent and saturated', async (t)
 
 t.test('carbon going away and coming back: logged, never thrown, and the push resumes', async (t) => {
   const listener = await startGraphiteListener(t.teardown)
-  const { app, logs, waitForLog } = await startApp(t, listener)
+  const { app, logs } = await startApp(t, pushingTo(listener))
   await nextPush(listener)
-  t.ok(logs.some((log) => log.msg === 'graphite push connected'), 'the connection is logged')
+  t.ok(logs.messages('graphite push connected').length > 0, 'the connection is logged')
 
   await listener.stop()
   // A reconnect is refused while nothing listens: logged at warn, and the app keeps serving.
-  const warning = await waitForLog('graphite push failed')
+  const warning = await logs.waitFor('graphite push failed')
   t.equal(warning.level, 40)
   t.match(warning.err, { code: 'ECONNREFUSED' })
   t.equal(app.backpressureMetrics.graphite?.connected, false)
@@ -164,14 +139,14 @@ t.test('carbon going away and coming back: logged, never thrown, and the push re
   const stats = app.backpressureMetrics.graphite?.stats()
   t.equal(stats?.connects, 2)
   // Every failed reconnect was logged at warn, none thrown.
-  const warnings = logs.filter((log) => log.msg === 'graphite push failed')
+  const warnings = logs.messages('graphite push failed')
   t.equal(warnings.length, stats?.errors, 'every error was logged')
   t.ok(warnings.every((log) => log.level === 40))
 })
 
 t.test('app.close() stops the push and destroys the socket', async (t) => {
   const listener = await startGraphiteListener(t.teardown)
-  const { app } = await startApp(t, listener)
+  const { app } = await startApp(t, pushingTo(listener))
   t.equal(figure(await nextPush(listener), 'pool.down'), 0)
   // Closing marks the pool down; shadow the getter to see it pushed before we close.
   Object.defineProperty(app.pool, 'down', { configurable: true, get: () => true })
@@ -183,7 +158,7 @@ t.test('app.close() stops the push and destroys the socket', async (t) => {
   const linesAtClose = listener.lines.filter((line) => line.connection === 1).length
   // Another app pushing to the same listener gives the closed one time to misbehave, measured in
   // pushes received rather than in ms.
-  const { app: other } = await startApp(t, listener)
+  const { app: other } = await startApp(t, pushingTo(listener))
   await nextPush(listener)
   await nextPush(listener)
   await other.close()

@@ -1,31 +1,24 @@
 // The metrics plugin over real listen() sockets: every option validated, the scrape route, gauges
 // that match app.pool.snapshot() both quiescent and saturated, exact transition and histogram counts,
 // lifetime counters, registries (own, shared, two apps in one process) and the executor dependency.
-import t, { type Test } from 'tap'
+import t from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Registry, Counter } from 'prom-client'
-import poolPlugin from '../../../plugins/pool/index.js'
+import poolPlugin, { type PoolPluginOptions } from '../../../plugins/pool/index.js'
 import metricsPlugin, { METRICS_PLUGIN_NAME, type MetricsPluginOptions } from '../../../plugins/metrics/index.js'
 import { DEFAULT_QUEUE_WAIT_BUCKETS } from '../../../lib/pool-metrics.js'
 import type { PoolSnapshot } from '../../../lib/pool.js'
 import { parseMetrics } from '../../../tools/prometheus-text.mjs'
+import { readyError, startApp, type StartAppOptions } from '../../helpers/app.js'
+import { GATE_WORKER } from '../../helpers/pool.js'
 
-const GATE_WORKER = new URL('../../fixtures/gate-worker.mjs', import.meta.url).href
 const THREADS = 2
+const GATE_POOL = { filename: GATE_WORKER, minThreads: THREADS, maxThreads: THREADS }
 
-interface App { app: FastifyInstance, url: string }
-
-/** A listening app with a 2-thread gate-worker pool and the metrics plugin; closed when the test ends. */
-async function startApp (test: Test, metrics: MetricsPluginOptions = { exposeRoute: '/metrics' }, pool: Record<string, unknown> = {}): Promise<App> {
-  const app = Fastify()
-  test.teardown(async () => { await app.close() })
-  await app.register(poolPlugin, { filename: GATE_WORKER, minThreads: THREADS, maxThreads: THREADS, execArgv: [], ...pool })
-  await app.register(metricsPlugin, metrics)
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const { port } = app.server.address() as { port: number }
-  return { app, url: `http://127.0.0.1:${port}` }
+/** startApp's options for a 2-thread gate-worker pool (`pool` on top) and the metrics plugin. */
+function withMetrics (metrics: MetricsPluginOptions = { exposeRoute: '/metrics' }, pool: Partial<PoolPluginOptions> = {}): StartAppOptions {
+  return { pool: { ...GATE_POOL, ...pool }, setup: async (app) => { await app.register(metricsPlugin, metrics) } }
 }
-
 
 async function scrape (url: string, path = '/metrics'): Promise<Map<string, number>> {
   const response = await fetch(url + path)
@@ -37,11 +30,6 @@ function value (metrics: Map<string, number>, key: string): number {
   const found = metrics.get(key)
   if (found === undefined) throw new Error(`no series ${key} in the scrape`)
   return found
-}
-
-/** The error `app.ready()` rejects with (registration errors surface there), or null. */
-async function readyError (app: FastifyInstance): Promise<(Error & { code?: string }) | null> {
-  return await app.ready().then(() => null, (error: unknown) => error as Error & { code?: string })
 }
 
 /** The scrape's gauges, in the snapshot's own terms. */
@@ -164,7 +152,7 @@ t.test('the plugin needs the pool or the lanes plugin registered first, and says
 })
 
 t.test('the route serves the registry with Prometheus\' content type; HEAD works; no route unless asked', async (t) => {
-  const { app, url } = await startApp(t)
+  const { app, url } = await startApp(t, withMetrics())
   const response = await fetch(`${url}/metrics`)
   t.equal(response.status, 200)
   t.equal(response.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8')
@@ -176,7 +164,7 @@ t.test('the route serves the registry with Prometheus\' content type; HEAD works
   const head = await fetch(`${url}/metrics`, { method: 'HEAD' })
   t.equal(head.status, 200)
 
-  const { url: plainUrl, app: plain } = await startApp(t, {})
+  const { url: plainUrl, app: plain } = await startApp(t, withMetrics({}))
   t.equal((await fetch(`${plainUrl}/metrics`)).status, 404, 'exposeRoute defaults to off')
   t.type(plain.backpressureMetrics.registry, Registry, 'a registry of its own')
   t.not(plain.backpressureMetrics.registry, app.backpressureMetrics.registry)
@@ -191,7 +179,7 @@ t.test('the route serves the registry with Prometheus\' content type; HEAD works
 })
 
 t.test('gauges match app.pool.snapshot() when quiescent and while saturated', async (t) => {
-  const { app, url } = await startApp(t)
+  const { app, url } = await startApp(t, withMetrics())
   await threadsReady(app)
 
   const idle = await scrape(url)
@@ -212,7 +200,7 @@ t.test('gauges match app.pool.snapshot() when quiescent and while saturated', as
 })
 
 t.test('one scrape reads one snapshot: gauges agree with each other even when read alone', async (t) => {
-  const { app } = await startApp(t, {})
+  const { app } = await startApp(t, withMetrics({}))
   await threadsReady(app)
   const load = await saturate(app, 3)
   const registry = app.backpressureMetrics.registry
@@ -227,7 +215,7 @@ t.test('one scrape reads one snapshot: gauges agree with each other even when re
 })
 
 t.test('the transitions counter moves exactly once per transition', async (t) => {
-  const { app, url } = await startApp(t)
+  const { app, url } = await startApp(t, withMetrics())
   await threadsReady(app)
   const events = { busy: 0, free: 0 }
   app.pool.on('busy', () => { events.busy++ })
@@ -250,7 +238,7 @@ t.test('the transitions counter moves exactly once per transition', async (t) =>
 })
 
 t.test('the queue-wait histogram counts every dispatched task, and the waits are real', async (t) => {
-  const { app, url } = await startApp(t, { exposeRoute: '/metrics', queueWaitBuckets: [0.001, 0.05, 60] })
+  const { app, url } = await startApp(t, withMetrics({ exposeRoute: '/metrics', queueWaitBuckets: [0.001, 0.05, 60] }))
   let dispatches = 0
   app.pool.on('dispatch', () => { dispatches++ })
   await threadsReady(app)
@@ -275,7 +263,7 @@ t.test('the queue-wait histogram counts every dispatched task, and the waits are
 })
 
 t.test('lifetime counters mirror pool.stats(), by failure reason', async (t) => {
-  const { app, url } = await startApp(t, { exposeRoute: '/metrics' }, { maxQueue: 1 })
+  const { app, url } = await startApp(t, withMetrics({ exposeRoute: '/metrics' }, { maxQueue: 1 }))
   await threadsReady(app)
   await t.rejects(app.pool.run({ op: 'throw' }), { code: 'FST_BACKPRESSURE_TASK_FAILED' })
   await t.rejects(app.pool.run({ op: 'exit' }), { code: 'FST_BACKPRESSURE_WORKER_CRASHED' })
@@ -300,7 +288,7 @@ t.test('lifetime counters mirror pool.stats(), by failure reason', async (t) => 
 })
 
 t.test('pool_down reads the pool\'s down flag when the pool has one', async (t) => {
-  const { app, url } = await startApp(t)
+  const { app, url } = await startApp(t, withMetrics())
   let down = true
   // Shadow (or supply, until the pool gains it) the `down` getter on this instance only.
   Object.defineProperty(app.pool, 'down', { configurable: true, get: () => down })
@@ -310,7 +298,7 @@ t.test('pool_down reads the pool\'s down flag when the pool has one', async (t) 
 })
 
 t.test('prefix and buckets shape the names and the le labels', async (t) => {
-  const { app, url } = await startApp(t, { exposeRoute: '/stats/prom', prefix: 'shop:web_', queueWaitBuckets: [0.5, 2] })
+  const { app, url } = await startApp(t, withMetrics({ exposeRoute: '/stats/prom', prefix: 'shop:web_', queueWaitBuckets: [0.5, 2] }))
   await threadsReady(app)
   const metrics = await scrape(url, '/stats/prom')
   t.same(gaugesAsSnapshot(metrics, 'shop:web_'), withoutTotals(app.pool.snapshot()))
@@ -318,14 +306,14 @@ t.test('prefix and buckets shape the names and the le labels', async (t) => {
   t.ok(metrics.has('shop:web_pool_queue_wait_seconds_bucket{le="2"}'))
   t.notOk(metrics.has('shop:web_pool_queue_wait_seconds_bucket{le="0.001"}'))
 
-  const { url: bareUrl } = await startApp(t, { exposeRoute: '/metrics', prefix: '' })
+  const { url: bareUrl } = await startApp(t, withMetrics({ exposeRoute: '/metrics', prefix: '' }))
   t.ok((await scrape(bareUrl)).has('pool_queue_depth'), 'an empty prefix leaves the bare names')
   t.same(DEFAULT_QUEUE_WAIT_BUCKETS, [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10])
 })
 
 t.test('two apps in one process, each with its own registry, never collide', async (t) => {
-  const first = await startApp(t)
-  const second = await startApp(t)
+  const first = await startApp(t, withMetrics())
+  const second = await startApp(t, withMetrics())
   await threadsReady(second.app)
   const load = await saturate(second.app, 2)
   t.equal(value(await scrape(first.url), 'backpressure_pool_queue_depth'), 0, 'the first app sees its own pool')
@@ -337,7 +325,7 @@ t.test('a shared registry: other metrics stay, a name clash is a coded error, cl
   const shared = new Registry()
   const theirs = new Counter({ name: 'http_requests_total', help: 'someone else\'s', registers: [shared] })
   theirs.inc(7)
-  const first = await startApp(t, { registry: shared, exposeRoute: '/metrics' })
+  const first = await startApp(t, withMetrics({ registry: shared, exposeRoute: '/metrics' }))
   t.equal(first.app.backpressureMetrics.registry, shared)
   const metrics = await scrape(first.url)
   t.equal(value(metrics, 'http_requests_total'), 7, 'the shared registry serves the other metrics too')
@@ -352,13 +340,13 @@ t.test('a shared registry: other metrics stay, a name clash is a coded error, cl
   await clash.close()
   t.equal(shared.getMetricsAsArray().length, 1 + first.app.backpressureMetrics.names.length, 'the clash registered nothing')
 
-  const other = await startApp(t, { registry: shared, prefix: 'second_' })
+  const other = await startApp(t, withMetrics({ registry: shared, prefix: 'second_' }))
   t.ok(shared.getSingleMetric('second_pool_busy'), 'another prefix fits beside')
   await first.app.close()
   await other.app.close()
   t.same(shared.getMetricsAsArray().map((metric) => (metric as unknown as { name: string }).name), ['http_requests_total'], 'close() removed only ours')
 
-  const again = await startApp(t, { registry: shared })
+  const again = await startApp(t, withMetrics({ registry: shared }))
   t.ok(shared.getSingleMetric('backpressure_pool_queue_depth'), 'a new app registers the same names after close')
   await again.app.close()
 })

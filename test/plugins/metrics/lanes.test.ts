@@ -2,7 +2,7 @@
 // pool's; gauges that match each lane's snapshot while a lane is saturated; counters that mirror
 // stats() by reason; the Graphite figures; an app with lanes and no pool.
 import t from 'tap'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify from 'fastify'
 import { Registry } from 'prom-client'
 import lanesPlugin from '../../../plugins/lanes/index.js'
 import poolPlugin from '../../../plugins/pool/index.js'
@@ -10,9 +10,8 @@ import metricsPlugin from '../../../plugins/metrics/index.js'
 import { LaneMetrics } from '../../../lib/lane-metrics.js'
 import { Lane } from '../../../lib/lane.js'
 import { parseMetrics } from '../../../tools/prometheus-text.mjs'
-
-const GATE_WORKER = new URL('../../fixtures/gate-worker.mjs', import.meta.url).href
-
+import { readyError, startApp } from '../../helpers/app.js'
+import { GATE_WORKER } from '../../helpers/pool.js'
 
 function deferred (): { promise: Promise<string>, resolve: (value: string) => void } {
   let resolve!: (value: string) => void
@@ -20,17 +19,14 @@ function deferred (): { promise: Promise<string>, resolve: (value: string) => vo
   return { promise, resolve }
 }
 
-async function listen (app: FastifyInstance): Promise<string> {
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  return `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
-}
-
 t.test('lanes only: lane_* series per lane, gauges match the snapshots while saturated, counters by reason', async (t) => {
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(lanesPlugin, { lanes: { upstream: { concurrency: 1, maxQueue: 1 }, db: { concurrency: { adaptive: { min: 1, max: 8, initial: 4 } } } } })
-  await app.register(metricsPlugin, { exposeRoute: '/metrics' })
-  const url = await listen(app)
+  const { app, url } = await startApp(t, {
+    pool: false,
+    setup: async (app) => {
+      await app.register(lanesPlugin, { lanes: { upstream: { concurrency: 1, maxQueue: 1 }, db: { concurrency: { adaptive: { min: 1, max: 8, initial: 4 } } } } })
+      await app.register(metricsPlugin, { exposeRoute: '/metrics' })
+    }
+  })
   const upstream = app.lanes.upstream!
   const hold = deferred()
   const running = upstream.run(async () => await hold.promise)
@@ -65,12 +61,13 @@ t.test('lanes only: lane_* series per lane, gauges match the snapshots while sat
 })
 
 t.test('pool and lanes side by side; the Graphite figures carry lanes.<name>.…', async (t) => {
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(poolPlugin, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, execArgv: [] })
-  await app.register(lanesPlugin, { lanes: { upstream: { concurrency: 2 } } })
-  await app.register(metricsPlugin, { exposeRoute: '/metrics' })
-  const url = await listen(app)
+  const { url } = await startApp(t, {
+    pool: { filename: GATE_WORKER, minThreads: 1, maxThreads: 1 },
+    setup: async (app) => {
+      await app.register(lanesPlugin, { lanes: { upstream: { concurrency: 2 } } })
+      await app.register(metricsPlugin, { exposeRoute: '/metrics' })
+    }
+  })
   const scrape = parseMetrics(await (await fetch(`${url}/metrics`)).text())
   t.ok(scrape.has('backpressure_pool_queue_depth'))
   t.ok(scrape.has('backpressure_lane_queue_depth{lane="upstream"}'))
@@ -104,18 +101,21 @@ t.test('pool and lanes side by side; the Graphite figures carry lanes.<name>.…
 
 t.test('a lane metric name clash registers nothing, the pool\'s included', async (t) => {
   const registry = new Registry()
-  const taken = Fastify()
-  t.teardown(() => taken.close())
-  await taken.register(lanesPlugin, { lanes: { a: { concurrency: 1 } } })
-  await taken.register(metricsPlugin, { registry })
-  await taken.ready()
+  await startApp(t, {
+    pool: false,
+    listen: false,
+    setup: async (app) => {
+      await app.register(lanesPlugin, { lanes: { a: { concurrency: 1 } } })
+      await app.register(metricsPlugin, { registry })
+    }
+  })
   const before = registry.getMetricsAsArray().length
   const app = Fastify()
   t.teardown(() => app.close())
   void app.register(poolPlugin, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, execArgv: [] })
   void app.register(lanesPlugin, { lanes: { a: { concurrency: 1 } } })
   void app.register(metricsPlugin, { registry, prefix: 'backpressure_' })
-  const error = await app.ready().then(() => undefined, (e: { code?: string }) => e)
+  const error = await readyError(app)
   t.equal(error?.code, 'FST_BACKPRESSURE_METRIC_ALREADY_REGISTERED')
   t.equal(registry.getMetricsAsArray().length, before, 'nothing more registered')
 })
@@ -123,11 +123,14 @@ t.test('a lane metric name clash registers nothing, the pool\'s included', async
 t.test('lanes only with Graphite: the push carries lanes.<name>.… and no pool figure', async (t) => {
   const { startGraphiteListener } = await import('../../helpers/graphite-listener.js')
   const listener = await startGraphiteListener(t.teardown)
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(lanesPlugin, { lanes: { upstream: { concurrency: 2 } } })
-  await app.register(metricsPlugin, { graphite: { host: '127.0.0.1', port: listener.port, prefix: 'bp', intervalMs: 20, reconnectMinMs: 10, reconnectMaxMs: 100 } })
-  await app.ready()
+  const { app } = await startApp(t, {
+    pool: false,
+    listen: false,
+    setup: async (app) => {
+      await app.register(lanesPlugin, { lanes: { upstream: { concurrency: 2 } } })
+      await app.register(metricsPlugin, { graphite: { host: '127.0.0.1', port: listener.port, prefix: 'bp', intervalMs: 20, reconnectMinMs: 10, reconnectMaxMs: 100 } })
+    }
+  })
   await app.lanes.upstream!.run(async () => 'ok')
   const line = await listener.waitForLine((received) => received.path === 'bp.lanes.upstream.calls.completed' && received.value === 1)
   t.equal(line.value, 1, 'the lane\'s completed calls reached carbon')

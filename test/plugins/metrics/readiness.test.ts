@@ -5,17 +5,17 @@ import { Gauge, Registry } from 'prom-client'
 import backpressure from '../../../index.js'
 import lanesPlugin from '../../../plugins/lanes/index.js'
 import metricsPlugin from '../../../plugins/metrics/index.js'
-import { WORKER } from '../../helpers/app.js'
+import { startApp, THREAD_DEFAULTS, WORKER } from '../../helpers/app.js'
 import { haproxyProbe } from '../../helpers/raw-client.js'
-import type { AddressInfo } from 'node:net'
 
 t.test('probe_state and balancer_server_up{node}, read at scrape time', async (t) => {
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(backpressure, { pool: { filename: WORKER, minThreads: 1, maxThreads: 1, execArgv: [] }, metrics: { exposeRoute: '/metrics' } })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const { port } = app.server.address() as AddressInfo
-  const scrape = async (): Promise<string> => await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+  const { app, url, port } = await startApp(t, {
+    pool: false,
+    setup: async (app) => {
+      await app.register(backpressure, { pool: { filename: WORKER, ...THREAD_DEFAULTS, minThreads: 1, maxThreads: 1 }, metrics: { exposeRoute: '/metrics' } })
+    }
+  })
+  const scrape = async (): Promise<string> => await (await fetch(`${url}/metrics`)).text()
 
   const before = await scrape()
   t.match(before, /^backpressure_probe_state\{state="free"\} 1$/m)
@@ -36,11 +36,14 @@ t.test('probe_state and balancer_server_up{node}, read at scrape time', async (t
 
 t.test('without the httpchk plugin the readiness gauges have no series; a name clash registers nothing', async (t) => {
   const registry = new Registry()
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(lanesPlugin, { lanes: { upstream: { concurrency: 1 } } })
-  await app.register(metricsPlugin, { registry })
-  await app.ready()
+  await startApp(t, {
+    pool: false,
+    listen: false,
+    setup: async (app) => {
+      await app.register(lanesPlugin, { lanes: { upstream: { concurrency: 1 } } })
+      await app.register(metricsPlugin, { registry })
+    }
+  })
   const text = await registry.metrics()
   t.notMatch(text, /^backpressure_probe_state\{/m)
   t.match(text, /^backpressure_lane_queue_depth/m)
