@@ -8,21 +8,10 @@ import { POOL_PLUGIN_NAME } from '../plugins/pool/index.js'
 import { HTTPCHK_PLUGIN_NAME } from '../plugins/httpchk/index.js'
 import { METRICS_PLUGIN_NAME } from '../plugins/metrics/index.js'
 import { LANES_PLUGIN_NAME } from '../plugins/lanes/index.js'
-import { readyError, startApp, THREAD_DEFAULTS, WORKER, type StartAppOptions } from './helpers/app.js'
+import { readyError, startApp, THREAD_DEFAULTS, WORKER, withPlugin } from './helpers/app.js'
 
 // THREAD_DEFAULTS keep tap's TypeScript loader out of the worker threads (fast start).
 const pool = { filename: WORKER, ...THREAD_DEFAULTS, minThreads: 1, maxThreads: 1 }
-
-/** startApp's options for an app with the umbrella plugin, which registers the pool itself. */
-function withBackpressure (options: BackpressureOptions, routes?: (app: FastifyInstance) => void): StartAppOptions {
-  return {
-    pool: false,
-    setup: async (app) => {
-      await app.register(backpressure, options)
-      routes?.(app)
-    }
-  }
-}
 
 /** An app that is never started: its registration is expected to fail at ready(). */
 function newApp (test: Test): FastifyInstance {
@@ -33,7 +22,7 @@ function newApp (test: Test): FastifyInstance {
 
 t.test('one line registers pool, httpchk and metrics, in that order, over a real socket', async (t) => {
   // graceMs 0: app.close() would otherwise keep serving for the drain grace (8 s by default).
-  const { app, url } = await startApp(t, withBackpressure({ pool, httpchk: { drain: { graceMs: 0 } }, metrics: {} }, (app) => {
+  const { app, url } = await startApp(t, withPlugin(backpressure, { pool, httpchk: { drain: { graceMs: 0 } }, metrics: {} }, (app) => {
     app.get('/echo', async () => await app.pool.run({ op: 'echo', value: 'from a worker' }))
   }))
 
@@ -55,13 +44,13 @@ t.test('one line registers pool, httpchk and metrics, in that order, over a real
 })
 
 t.test('defaults: httpchk and metrics are on when not given', async (t) => {
-  const { app } = await startApp(t, { ...withBackpressure({ pool }), listen: false })
+  const { app } = await startApp(t, { ...withPlugin(backpressure, { pool }), listen: false })
   t.ok(app.hasPlugin(HTTPCHK_PLUGIN_NAME))
   t.ok(app.hasPlugin(METRICS_PLUGIN_NAME))
 })
 
 t.test('httpchk: false and metrics: false leave those plugins out', async (t) => {
-  const { app, url } = await startApp(t, withBackpressure({ pool, httpchk: false, metrics: false }))
+  const { app, url } = await startApp(t, withPlugin(backpressure, { pool, httpchk: false, metrics: false }))
   t.ok(app.hasPlugin(POOL_PLUGIN_NAME), 'the pool is still there')
   t.notOk(app.hasPlugin(HTTPCHK_PLUGIN_NAME), 'no httpchk plugin')
   t.notOk(app.hasPlugin(METRICS_PLUGIN_NAME), 'no metrics plugin')
@@ -102,7 +91,7 @@ t.test('pool options are validated through the umbrella too', async (t) => {
 })
 
 t.test('lanes and no pool: an I/O-only app, with lane metrics', async (t) => {
-  const { app, url } = await startApp(t, withBackpressure({ lanes: { upstream: { concurrency: 2, maxQueue: 8, timeout: 2000 } }, httpchk: false, metrics: { exposeRoute: '/metrics' } }, (app) => {
+  const { app, url } = await startApp(t, withPlugin(backpressure, { lanes: { upstream: { concurrency: 2, maxQueue: 8, timeout: 2000 } }, httpchk: false, metrics: { exposeRoute: '/metrics' } }, (app) => {
     app.get('/upstream', async (request) => await request.runInLane('upstream', async (signal) => signal.aborted ? 'aborted' : 'from the main thread'))
   }))
   t.notOk(app.hasPlugin(POOL_PLUGIN_NAME), 'no pool, no worker file')
@@ -112,7 +101,7 @@ t.test('lanes and no pool: an I/O-only app, with lane metrics', async (t) => {
 })
 
 t.test('neither pool nor lanes: no metrics plugin (nothing to measure)', async (t) => {
-  const { app } = await startApp(t, { ...withBackpressure({ httpchk: false }), listen: false })
+  const { app } = await startApp(t, { ...withPlugin(backpressure, { httpchk: false }), listen: false })
   t.notOk(app.hasPlugin(METRICS_PLUGIN_NAME))
   t.notOk(app.hasPlugin(POOL_PLUGIN_NAME))
 })
@@ -125,7 +114,7 @@ t.test('metrics without the pool or lanes plugin fails, coded', async (t) => {
 })
 
 t.test('httpchk needs no pool: an app may have only the probe', async (t) => {
-  const { app } = await startApp(t, { pool: false, listen: false, setup: async (app) => { await app.register(httpchkPlugin, { drain: { graceMs: 0 } }) } })
+  const { app } = await startApp(t, { ...withPlugin(httpchkPlugin, { drain: { graceMs: 0 } }), listen: false })
   t.ok(app.hasPlugin(HTTPCHK_PLUGIN_NAME))
   t.notOk(app.hasPlugin(POOL_PLUGIN_NAME))
 })

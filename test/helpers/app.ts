@@ -7,13 +7,17 @@
  * one); `fastify` passes Fastify options (https, http2), `logLevel` the level logged at.
  * `readyError(app)` is the error `app.ready()` rejects with, for tests of registration errors.
  *
+ * `withPlugin(plugin, options, routes)` is the options for an app built on one plugin that brings
+ * its own executors (the umbrella, the lanes plugin): no pool from startApp, then that plugin.
+ *
  *   const { app, url, logs } = await startApp(t, { pool: { maxThreads: 1 }, httpchk: {} })
- *   await startApp(t, { pool: false, setup: async (app) => { await app.register(lanesPlugin, options) } })
+ *   await startApp(t, withPlugin(lanesPlugin, options, (app) => { app.get('/up', handler) }))
+ *   await startApp(t, { ...withPlugin(backpressure, options), listen: false })
  */
 import type { ServerOptions as HttpsServerOptions } from 'node:https'
 import { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyPluginCallback, type FastifyPluginOptions, type FastifyServerOptions } from 'fastify'
 import poolPlugin, { type PoolPluginOptions } from '../../plugins/pool/index.js'
 import httpchkPlugin, { type HttpchkPluginOptions } from '../../plugins/httpchk/index.js'
 
@@ -94,6 +98,22 @@ export interface StartedApp {
   url: string
   port: number
   logs: LogCapture
+}
+
+/** startApp's options for an app built on `plugin` alone (it registers its own pool or lanes, or
+ * needs none): startApp registers no pool; `routes` adds the test's routes after the plugin. */
+export function withPlugin<Options extends FastifyPluginOptions> (
+  plugin: FastifyPluginCallback<Options> | FastifyPluginAsync<Options>,
+  options: Options,
+  routes?: (app: FastifyInstance) => void
+): StartAppOptions {
+  return {
+    pool: false,
+    setup: async (app) => {
+      await app.register(plugin, options)
+      routes?.(app)
+    }
+  }
 }
 
 export async function startApp (t: Teardown, options: StartAppOptions = {}): Promise<StartedApp> {

@@ -12,7 +12,7 @@ import cors from '@fastify/cors'
 import t, { type Test } from 'tap'
 import backpressure from '../../../index.js'
 import type { BackpressurePool } from '../../../lib/pool.js'
-import { startApp, THREAD_DEFAULTS, WORKER } from '../../helpers/app.js'
+import { startApp, THREAD_DEFAULTS, WORKER, withPlugin } from '../../helpers/app.js'
 import { haproxyProbe, rawHttp } from '../../helpers/raw-client.js'
 
 const TLS = {
@@ -38,7 +38,7 @@ async function assertFreeBusyFree (t: Test, port: number, pool: BackpressurePool
 }
 
 t.test('(a) registered at the root', async (t) => {
-  const { app, port } = await startApp(t, { pool: false, setup: async (app) => { await app.register(backpressure, SUITE) } })
+  const { app, port } = await startApp(t, withPlugin(backpressure, SUITE))
   await assertFreeBusyFree(t, port, app.pool, 'root')
 })
 
@@ -109,12 +109,10 @@ t.test('(e) after a global auth hook, which still guards every other URL', async
 
 t.test('a probe writes no log line at any level; an ordinary request does', async (t) => {
   const { port, logs } = await startApp(t, {
-    pool: false,
-    logLevel: 'trace',
-    setup: async (app) => {
-      await app.register(backpressure, { ...SUITE, httpchk: { ...SUITE.httpchk, liveness: { url: '/livez' } } })
+    ...withPlugin(backpressure, { ...SUITE, httpchk: { ...SUITE.httpchk, liveness: { url: '/livez' } } }, (app) => {
       app.get('/data', async () => 'data')
-    }
+    }),
+    logLevel: 'trace'
   })
   const before = logs.lines.length
   for (let i = 0; i < 5; i++) {
@@ -150,11 +148,8 @@ t.test('a probe makes no OpenTelemetry span (@fastify/otel); an ordinary request
 
 t.test('app.inject() still gets the probe (the onRequest hook, same matcher and answer)', async (t) => {
   const { app } = await startApp(t, {
-    pool: false,
-    listen: false,
-    setup: async (app) => {
-      await app.register(backpressure, { ...SUITE, httpchk: { ...SUITE.httpchk, liveness: { url: '/livez' }, allow: ['127.0.0.1'] } })
-    }
+    ...withPlugin(backpressure, { ...SUITE, httpchk: { ...SUITE.httpchk, liveness: { url: '/livez' }, allow: ['127.0.0.1'] } }),
+    listen: false
   })
   const probe = await app.inject({ method: 'OPTIONS', url: '/' })
   t.equal(probe.statusCode, 200)
@@ -165,13 +160,9 @@ t.test('app.inject() still gets the probe (the onRequest hook, same matcher and 
 })
 
 t.test('allow: only the listed sources get the answer and record X-Haproxy-Server-State', async (t) => {
-  const { app, port } = await startApp(t, {
-    pool: false,
-    setup: async (app) => {
-      await app.register(backpressure, { ...SUITE, httpchk: { ...SUITE.httpchk, allow: ['127.0.0.2/32', '::ffff:127.0.0.3'] } })
-      app.options('/', async () => 'the app')
-    }
-  })
+  const { app, port } = await startApp(t, withPlugin(backpressure, { ...SUITE, httpchk: { ...SUITE.httpchk, allow: ['127.0.0.2/32', '::ffff:127.0.0.3'] } }, (app) => {
+    app.options('/', async () => 'the app')
+  }))
   const header = 'X-Haproxy-Server-State: UP 2/3; name=be/app1; node=lb1'
   const from = (localAddress: string): Promise<{ status: number, body: string }> =>
     rawHttpFrom(port, localAddress, `OPTIONS / HTTP/1.0\r\n${header}\r\n\r\n`)
@@ -183,7 +174,7 @@ t.test('allow: only the listed sources get the answer and record X-Haproxy-Serve
 })
 
 t.test('HTTPS: the front door answers on the TLS server', async (t) => {
-  const { port } = await startApp(t, { pool: false, fastify: { https: TLS }, setup: async (app) => { await app.register(backpressure, SUITE) } })
+  const { port } = await startApp(t, { ...withPlugin(backpressure, SUITE), fastify: { https: TLS } })
   const answer = await new Promise<{ status: number, body: string }>((resolve, reject) => {
     httpsRequest({ host: '127.0.0.1', port, method: 'OPTIONS', path: '/', rejectUnauthorized: false }, (response) => {
       let body = ''
@@ -199,12 +190,10 @@ t.test('HTTP/2: probe answered without connection headers; drain completes with 
   process.on('warning', onWarning)
   t.teardown(() => { process.off('warning', onWarning) })
   const { app, port } = await startApp(t, {
-    pool: false,
-    fastify: { http2: true },
-    setup: async (app) => {
-      await app.register(backpressure, { ...SUITE, httpchk: { drain: { graceMs: 200, deadlineMs: 60_000 } } })
+    ...withPlugin(backpressure, { ...SUITE, httpchk: { drain: { graceMs: 200, deadlineMs: 60_000 } } }, (app) => {
       app.get('/data', async () => 'data')
-    }
+    }),
+    fastify: { http2: true }
   })
   const session = http2Connect(`http://127.0.0.1:${port}`)
   t.teardown(() => { session.destroy() })

@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import underPressure from '@fastify/under-pressure'
 import t from 'tap'
 import backpressure from '../../../index.js'
-import { startApp, THREAD_DEFAULTS, WORKER } from '../../helpers/app.js'
+import { startApp, THREAD_DEFAULTS, WORKER, withPlugin } from '../../helpers/app.js'
 import { agentCheck, haproxyProbe, rawHttp } from '../../helpers/raw-client.js'
 
 // The umbrella plugin registers the pool itself: startApp registers none (`pool: false`).
@@ -86,19 +86,16 @@ t.test('setNotReady/setReady, a failing then recovering check, under-pressure, b
 t.test('a check that hangs fails at its timeout, its signal aborted', async (t) => {
   const signals: AbortSignal[] = []
   const { app } = await startApp(t, {
-    pool: false,
-    listen: false,
-    setup: async (app) => {
-      await app.register(backpressure, {
-        pool: POOL,
-        httpchk: {
-          checkIntervalMs: 1000,
-          checkTimeoutMs: 30,
-          checks: { upstream: async (signal) => { signals.push(signal); await once(signal, 'abort') } }
-        },
-        metrics: false
-      })
-    }
+    ...withPlugin(backpressure, {
+      pool: POOL,
+      httpchk: {
+        checkIntervalMs: 1000,
+        checkTimeoutMs: 30,
+        checks: { upstream: async (signal) => { signals.push(signal); await once(signal, 'abort') } }
+      },
+      metrics: false
+    }),
+    listen: false
   })
   t.equal(app.backpressure.probeState(), 'not-ready', 'the first round runs before the app is ready')
   t.equal(app.backpressure.probeReason(), 'upstream: check "upstream" timed out after 30 ms')
@@ -108,15 +105,12 @@ t.test('a check that hangs fails at its timeout, its signal aborted', async (t) 
 t.test('a check that throws a non-error, and checks stop when the app closes', async (t) => {
   let runs = 0
   const { app } = await startApp(t, {
-    pool: false,
-    listen: false,
-    setup: async (app) => {
-      await app.register(backpressure, {
-        pool: POOL,
-        httpchk: { checkIntervalMs: 10, checks: { odd: () => { runs++; throw 'nope' } } }, // eslint-disable-line no-throw-literal
-        metrics: false
-      })
-    }
+    ...withPlugin(backpressure, {
+      pool: POOL,
+      httpchk: { checkIntervalMs: 10, checks: { odd: () => { runs++; throw 'nope' } } }, // eslint-disable-line no-throw-literal
+      metrics: false
+    }),
+    listen: false
   })
   t.equal(app.backpressure.probeReason(), 'odd: check "odd" failed: nope')
   await app.close()
@@ -126,12 +120,7 @@ t.test('a check that throws a non-error, and checks stop when the app closes', a
 })
 
 t.test('liveness answers 503 only when an executor is down', async (t) => {
-  const { app, port } = await startApp(t, {
-    pool: false,
-    setup: async (app) => {
-      await app.register(backpressure, { pool: POOL, httpchk: { liveness: { url: '/livez' } }, metrics: false })
-    }
-  })
+  const { app, port } = await startApp(t, withPlugin(backpressure, { pool: POOL, httpchk: { liveness: { url: '/livez' } }, metrics: false }))
   const closing = app.pool.close()
   t.equal(app.backpressure.probeState(), 'down')
   const live = await rawHttp(port, 'GET /livez HTTP/1.0\r\n\r\n')

@@ -1,21 +1,10 @@
 import { once } from 'node:events'
 import { request as httpRequest } from 'node:http'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify from 'fastify'
 import t from 'tap'
 import type { LaneSnapshot } from '../../../lib/lane.js'
-import lanesPlugin, { isRetryableLaneError, type LanesPluginOptions } from '../../../plugins/lanes/index.js'
-import { readyError, startApp, type StartAppOptions } from '../../helpers/app.js'
-
-/** startApp's options for an app with no pool and the lanes plugin; `routes` adds the test's routes. */
-function withLanes (options: LanesPluginOptions, routes?: (app: FastifyInstance) => void): StartAppOptions {
-  return {
-    pool: false,
-    setup: async (app) => {
-      await app.register(lanesPlugin, options)
-      routes?.(app)
-    }
-  }
-}
+import lanesPlugin, { isRetryableLaneError } from '../../../plugins/lanes/index.js'
+import { readyError, startApp, withPlugin } from '../../helpers/app.js'
 
 function deferred<T = unknown> (): { promise: Promise<T>, resolve: (value: T) => void } {
   let resolve!: (value: T) => void
@@ -27,7 +16,7 @@ t.test('app.lanes and request.runInLane: a call runs in its lane; errors answer 
   const busy: LaneSnapshot[] = []
   const free: LaneSnapshot[] = []
   const hold = deferred<string>()
-  const { app, url } = await startApp(t, withLanes({
+  const { app, url } = await startApp(t, withPlugin(lanesPlugin, {
     lanes: { upstream: { concurrency: 1, maxQueue: 0, onBusy: (s) => busy.push(s), onFree: (s) => free.push(s) }, other: { concurrency: 2, affectsProbe: false } },
     retryAfter: 7
   }, (app) => {
@@ -63,7 +52,7 @@ t.test('app.lanes and request.runInLane: a call runs in its lane; errors answer 
 t.test('busy/free: logged once per transition and passed to onBusy/onFree', async (t) => {
   const events: string[] = []
   const hold = deferred<string>()
-  const { app, url, logs } = await startApp(t, withLanes({
+  const { app, url, logs } = await startApp(t, withPlugin(lanesPlugin, {
     lanes: { upstream: { concurrency: 1, onBusy: () => events.push('busy'), onFree: () => events.push('free') } }
   }, (app) => {
     app.get('/held', async (request) => await request.runInLane('upstream', async () => await hold.promise))
@@ -82,7 +71,7 @@ t.test('busy/free: logged once per transition and passed to onBusy/onFree', asyn
 
 t.test('a client that disconnects aborts its call: the function\'s signal fires, the slot frees', async (t) => {
   const started = deferred<AbortSignal>()
-  const { app, url } = await startApp(t, withLanes({ lanes: { upstream: { concurrency: 1 } } }, (app) => {
+  const { app, url } = await startApp(t, withPlugin(lanesPlugin, { lanes: { upstream: { concurrency: 1 } } }, (app) => {
     app.get('/hang', async (request) => await request.runInLane('upstream', async (signal) => {
       started.resolve(signal)
       await new Promise((resolve) => { signal.addEventListener('abort', resolve) })
@@ -103,7 +92,7 @@ t.test('a client that disconnects aborts its call: the function\'s signal fires,
 })
 
 t.test('runInLane with a caller signal; with a bad signal: coded, not a TypeError', async (t) => {
-  const { url } = await startApp(t, withLanes({ lanes: { upstream: { concurrency: 2 } } }, (app) => {
+  const { url } = await startApp(t, withPlugin(lanesPlugin, { lanes: { upstream: { concurrency: 2 } } }, (app) => {
     app.get('/signal', async (request) => await request.runInLane('upstream', async () => 'ok', { signal: new AbortController().signal }))
     app.get('/aborted', async (request) => await request.runInLane('upstream', async () => 'ok', { signal: AbortSignal.abort() }))
     app.get('/bad', async (request) => await request.runInLane('upstream', async () => 'ok', { signal: {} as AbortSignal }))
@@ -117,7 +106,7 @@ t.test('runInLane with a caller signal; with a bad signal: coded, not a TypeErro
 
 t.test('app.close() closes every lane, letting running calls finish', async (t) => {
   const hold = deferred<string>()
-  const { app, url } = await startApp(t, withLanes({ lanes: { a: { concurrency: 1 }, b: { concurrency: 1, closeTimeout: Infinity } } }, (app) => {
+  const { app, url } = await startApp(t, withPlugin(lanesPlugin, { lanes: { a: { concurrency: 1 }, b: { concurrency: 1, closeTimeout: Infinity } } }, (app) => {
     app.get('/held', async (request) => await request.runInLane('b', async () => await hold.promise))
   }))
   const held = fetch(`${url}/held`)
@@ -133,7 +122,7 @@ t.test('app.close() closes every lane, letting running calls finish', async (t) 
 })
 
 t.test('adaptive concurrency from options', async (t) => {
-  const { app } = await startApp(t, withLanes({ lanes: { up: { concurrency: { adaptive: { min: 2, max: 8 } } }, down: { concurrency: { adaptive: { min: 1, max: 64, initial: 32 } } } } }))
+  const { app } = await startApp(t, withPlugin(lanesPlugin, { lanes: { up: { concurrency: { adaptive: { min: 2, max: 8 } } }, down: { concurrency: { adaptive: { min: 1, max: 64, initial: 32 } } } } }))
   t.equal(app.lanes.up?.capacity, 8, 'starts at 10, clamped to max')
   t.equal(app.lanes.down?.capacity, 32)
 })
@@ -186,7 +175,7 @@ for (const [option, options, received] of badOptions) {
 
 t.test('good options are accepted', async (t) => {
   const { app } = await startApp(t, {
-    ...withLanes({
+    ...withPlugin(lanesPlugin, {
       lanes: {
         a: { concurrency: 3, maxQueue: 0, timeout: 2000, closeTimeout: Infinity, admission: true, dwell: { busy: 100, free: 200 }, rejectStatusCode: 429, affectsProbe: false },
         b: { concurrency: { adaptive: { max: 16 } }, maxQueue: Infinity, admission: { target: 10, interval: 200 } }
@@ -200,7 +189,7 @@ t.test('good options are accepted', async (t) => {
 })
 
 t.test('a listener that throws is logged; an adaptive limit that changes is logged', async (t) => {
-  const { app, logs } = await startApp(t, withLanes({
+  const { app, logs } = await startApp(t, withPlugin(lanesPlugin, {
     lanes: {
       strict: { concurrency: 1, onBusy: () => { throw new Error('listener bug') } },
       adaptive: { concurrency: { adaptive: { min: 1, max: 50, initial: 40 } }, timeout: 5 }

@@ -10,7 +10,7 @@ import metricsPlugin from '../../../plugins/metrics/index.js'
 import { LaneMetrics } from '../../../lib/lane-metrics.js'
 import { Lane } from '../../../lib/lane.js'
 import { parseMetrics } from '../../../tools/prometheus-text.mjs'
-import { readyError, startApp } from '../../helpers/app.js'
+import { readyError, startApp, THREAD_DEFAULTS } from '../../helpers/app.js'
 import { GATE_WORKER } from '../../helpers/pool.js'
 
 function deferred (): { promise: Promise<string>, resolve: (value: string) => void } {
@@ -112,7 +112,7 @@ t.test('a lane metric name clash registers nothing, the pool\'s included', async
   const before = registry.getMetricsAsArray().length
   const app = Fastify()
   t.teardown(() => app.close())
-  void app.register(poolPlugin, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, execArgv: [] })
+  void app.register(poolPlugin, { filename: GATE_WORKER, ...THREAD_DEFAULTS, minThreads: 1, maxThreads: 1 })
   void app.register(lanesPlugin, { lanes: { a: { concurrency: 1 } } })
   void app.register(metricsPlugin, { registry, prefix: 'backpressure_' })
   const error = await readyError(app)

@@ -5,16 +5,11 @@ import { Gauge, Registry } from 'prom-client'
 import backpressure from '../../../index.js'
 import lanesPlugin from '../../../plugins/lanes/index.js'
 import metricsPlugin from '../../../plugins/metrics/index.js'
-import { startApp, THREAD_DEFAULTS, WORKER } from '../../helpers/app.js'
+import { startApp, THREAD_DEFAULTS, WORKER, withPlugin } from '../../helpers/app.js'
 import { haproxyProbe } from '../../helpers/raw-client.js'
 
 t.test('probe_state and balancer_server_up{node}, read at scrape time', async (t) => {
-  const { app, url, port } = await startApp(t, {
-    pool: false,
-    setup: async (app) => {
-      await app.register(backpressure, { pool: { filename: WORKER, ...THREAD_DEFAULTS, minThreads: 1, maxThreads: 1 }, metrics: { exposeRoute: '/metrics' } })
-    }
-  })
+  const { app, url, port } = await startApp(t, withPlugin(backpressure, { pool: { filename: WORKER, ...THREAD_DEFAULTS, minThreads: 1, maxThreads: 1 }, metrics: { exposeRoute: '/metrics' } }))
   const scrape = async (): Promise<string> => await (await fetch(`${url}/metrics`)).text()
 
   const before = await scrape()
