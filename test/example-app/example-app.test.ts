@@ -63,15 +63,20 @@ t.test('UPSTREAM_URL is used, and a slow upstream answers 504 after UPSTREAM_TIM
     await once(silent, 'close')
   })
   const upstreamUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/`
-  const app = await startExampleApp({ env: { UPSTREAM_URL: upstreamUrl, UPSTREAM_TIMEOUT_MS: '150', AGENT_PORT: 'off' } })
+  let reached = 0
+  silent.on('request', () => { reached++ })
+  // The lane's deadline counts from the request's arrival, and the app's first fetch() also loads
+  // Node's HTTP client: 1 s leaves a loaded machine time to send the request before the deadline.
+  // (Waiting for the upstream's request event instead hung when a 150 ms deadline won that race.)
+  const app = await startExampleApp({ env: { UPSTREAM_URL: upstreamUrl, UPSTREAM_TIMEOUT_MS: '1000', AGENT_PORT: 'off' } })
   t.teardown(() => app.stop())
 
   t.equal(app.agentPort, null, 'AGENT_PORT=off: no agent port')
-  const requested = once(silent, 'request')
   const response = await fetch(`${app.url}/upstream`)
-  await requested
   t.equal(response.status, 504)
-  t.same(await response.json(), { error: 'upstream timeout', timeoutMs: 150 })
+  t.same(await response.json(), { error: 'upstream timeout', timeoutMs: 1000 })
+  // The request reached the upstream a deadline's length before the 504 came back.
+  t.equal(reached, 1, 'the app called UPSTREAM_URL')
 })
 
 t.test('an invalid env variable stops the app with a message naming it', async (t) => {
