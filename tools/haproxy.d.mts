@@ -33,6 +33,15 @@ export type HaproxyStartOptions = Omit<HaproxyConfigOptions, 'frontendPort' | 's
   readyTimeout?: number
 }
 
+/** Where a server of `be_app` listens. */
+export interface ServerAddress {
+  /** @default '127.0.0.1' */
+  host?: string
+  port: number
+  /** The agent check's port (its address is `host`); null or left out for a server without agent checks. */
+  agentPort?: number | null
+}
+
 export declare class Haproxy {
   readonly binary: string
   readonly config: string
@@ -52,6 +61,8 @@ export declare class Haproxy {
   waitFor (predicate: (servers: StatRow[]) => boolean, options?: WaitOptions): Promise<{ servers: StatRow[], elapsedMs: number }>
   waitForServer (name: string, predicate: (status: string, row: StatRow) => boolean, options?: WaitOptions): Promise<{ row: StatRow, elapsedMs: number }>
   waitAllUp (options?: WaitOptions): Promise<StatRow[]>
+  /** Points server `name` of `be_app` at `host:port` (and its agent check at `agentPort`) through the runtime API. */
+  moveServer (name: string, address: ServerAddress): Promise<void>
   stop (): Promise<void>
 }
 

@@ -135,6 +135,27 @@ export class Haproxy {
     return (await this.waitFor((rows) => rows.length > 0 && rows.every((row) => row.status === 'UP'), options)).servers
   }
 
+  /**
+   * Points server `name` of `be_app` at another address through the runtime API (management.txt
+   * §9.3, `set server <backend>/<server> addr … port …` and `… agent-addr … port …`). Traffic and
+   * the health check follow at once (the config gives the check no port of its own); `agentPort`
+   * moves the agent check too. For a replacement process that listens on a port the OS picked: coming back
+   * on the predecessor's port would race every other program on the machine, since the OS may hand
+   * a just-released port to anyone (a `listen(0)`, or the local end of an outgoing connection)
+   * before the replacement binds it. Rejects with HAProxy's answer when it refuses.
+   */
+  async moveServer (name, { host = '127.0.0.1', port, agentPort = null }) {
+    await this.#set(`set server be_app/${name} addr ${host} port ${port}`)
+    if (agentPort !== null) await this.#set(`set server be_app/${name} agent-addr ${host} port ${agentPort}`)
+  }
+
+  // A `set server` that worked answers nothing, or says what changed ("IP changed from …", "no need
+  // to change the addr, port changed from …"); a refusal is any other text ("No such server.").
+  async #set (command) {
+    const answer = (await this.command(command)).trim()
+    if (answer !== '' && !/changed from/.test(answer)) throw new Error(`haproxy refused \`${command}\`: ${answer}`)
+  }
+
   /** Stops HAProxy by PID (SIGTERM) and removes its folder. Safe to call twice. */
   async stop () {
     await this.#managed.stop({ killAfterMs: 5000 })

@@ -6,12 +6,11 @@
 // - A rolling restart of every process under steady load through all four: 0 failed requests,
 //   counted per balancer.
 import t, { type Test } from 'tap'
-import { startExampleApp, type ExampleApp } from '../../tools/example-app.mjs'
-import { freePort } from '../../tools/ports.mjs'
+import type { ExampleAppExit } from '../../tools/example-app.mjs'
 import { startUpstream } from '../../example-app/upstream.mjs'
 import { startFaultProxy } from '../../tools/fault-proxy.mjs'
 import { watchMax } from '../../tools/prometheus-text.mjs'
-import { haproxyBinaryOrSkip, metricValue, runLoad, startHaproxy, type Haproxy, type LoadResult } from '../helpers/haproxy.js'
+import { haproxyBinaryOrSkip, metricValue, restartInstance, runLoad, serverOf, startHaproxy, startInstance, type ClusterInstance, type Haproxy, type LoadResult } from '../helpers/haproxy.js'
 
 const HOSTS = ['127.0.0.2', '127.0.0.3', '127.0.0.4']
 const BALANCERS = 4
@@ -20,7 +19,7 @@ const FALL = 2
 const TIMINGS = { inter: INTER, fastinter: 100, downinter: 100, rise: 2, fall: FALL, servedBy: true }
 const MAX_QUEUE = 8
 
-interface Process { name: string, host: string, port: number, agentPort: number, env: Record<string, string>, app: ExampleApp }
+type Process = ClusterInstance
 
 interface Fleet {
   processes: Process[]
@@ -29,19 +28,15 @@ interface Fleet {
   statuses: (name: string) => Promise<string[]>
   /** Resolves once every balancer sees `name` in `status`. */
   waitAll: (name: string, status: string) => Promise<void>
-  restart: (index: number) => Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+  /** `restartInstance` on process `index` behind all four balancers. */
+  restart: (index: number) => Promise<ExampleAppExit>
 }
 
 async function startFleet (t: Test, binary: string, env: (index: number) => Record<string, string>): Promise<Fleet> {
   const processes: Process[] = []
   for (const [index, host] of HOSTS.entries()) {
-    const port = await freePort(host)
-    const agentPort = await freePort(host)
-    const processEnv = { ...env(index), HOST: host, PORT: String(port), AGENT_PORT: String(agentPort) }
-    const process: Process = { name: `app${index + 1}`, host, port, agentPort, env: processEnv, app: await startExampleApp({ env: processEnv }) }
-    // Reads process.app at teardown time, so a restarted process is the one stopped.
-    t.teardown(async () => { await process.app.stop({ killAfterMs: 5000 }) })
-    processes.push(process)
+    // No agent: every balancer runs the httpchk recipe.
+    processes.push(await startInstance(t, `app${index + 1}`, { ...env(index), HOST: host, AGENT_PORT: 'off' }))
   }
   const balancers: Haproxy[] = []
   for (let index = 0; index < BALANCERS; index++) {
@@ -49,7 +44,7 @@ async function startFleet (t: Test, binary: string, env: (index: number) => Reco
       recipe: 'httpchk',
       node: `lb${index + 1}`,
       ...TIMINGS,
-      servers: processes.map(({ name, host, port, agentPort }) => ({ name, host, port, agentPort }))
+      servers: processes.map(serverOf)
     }))
   }
   const statuses = async (name: string): Promise<string[]> =>
@@ -57,13 +52,7 @@ async function startFleet (t: Test, binary: string, env: (index: number) => Reco
   const waitAll = async (name: string, status: string): Promise<void> => {
     await Promise.all(balancers.map(async (haproxy) => await haproxy.waitForServer(name, (current) => current === status, { timeout: 15000 })))
   }
-  async function restart (index: number): Promise<{ code: number | null, signal: NodeJS.Signals | null }> {
-    const process = processes[index] as Process
-    const exit = await process.app.stop({ killAfterMs: 15000 })
-    process.app = await startExampleApp({ env: process.env })
-    await waitAll(process.name, 'UP')
-    return exit
-  }
+  const restart = async (index: number): Promise<ExampleAppExit> => await restartInstance(processes[index] as Process, balancers, { timeout: 15000 })
   return { processes, balancers, statuses, waitAll, restart }
 }
 

@@ -36,6 +36,18 @@ async function startBackend (test: Test): Promise<Backend> {
   return backend
 }
 
+/** A TCP server that answers "ready" to every connection: the agent-check stand-in. Returns its port. */
+async function startAgent (test: Test): Promise<number> {
+  const agent = createTcpServer((socket) => {
+    socket.on('error', () => {}) // HAProxy may reset the agent connection once it has read the line
+    socket.end('ready up 100%\n')
+  })
+  agent.listen(0, '127.0.0.1')
+  await once(agent, 'listening')
+  test.teardown(() => { agent.close() })
+  return (agent.address() as { port: number }).port
+}
+
 t.test('haproxy is found (fails under CI=true when missing)', async (t) => {
   const binary = haproxyBinaryOrSkip(t)
   if (binary === undefined) return
@@ -79,17 +91,7 @@ t.test('every recipe passes haproxy -c, starts, and reads every server exactly U
     await t.test(recipe, async (t) => {
       const a = await startBackend(t)
       const b = await startBackend(t)
-      // The agent recipe needs agent ports; a TCP server that answers "ready" stands in for the agent.
-      const agents = await Promise.all([a, b].map(async () => {
-        const agent = createTcpServer((socket) => {
-          socket.on('error', () => {}) // HAProxy may reset the agent connection once it has read the line
-          socket.end('ready up 100%\n')
-        })
-        agent.listen(0, '127.0.0.1')
-        await once(agent, 'listening')
-        t.teardown(() => { agent.close() })
-        return (agent.address() as { port: number }).port
-      }))
+      const agents = [await startAgent(t), await startAgent(t)]
       const haproxy = await startHaproxy(t, binary, {
         recipe,
         servers: [{ name: 'a', port: a.port, agentPort: agents[0] }, { name: 'b', port: b.port, agentPort: agents[1] }],
@@ -111,6 +113,30 @@ t.test('every recipe passes haproxy -c, starts, and reads every server exactly U
       await haproxy.stop()
     })
   }
+})
+
+t.test('moveServer points a server and its agent check at another address, and says what HAProxy refuses', { skip: availability.path === undefined && availability.message }, async (t) => {
+  const binary = availability.path as string
+  const a = await startBackend(t)
+  const b = await startBackend(t)
+  const haproxy = await startHaproxy(t, binary, {
+    recipe: 'agent',
+    servers: [{ name: 'a', port: a.port, agentPort: await startAgent(t) }, { name: 'b', port: b.port, agentPort: await startAgent(t) }],
+    inter: 200,
+    fastinter: 100,
+    downinter: 200,
+    agentInter: 200
+  })
+  const replacement = await startBackend(t)
+  const replacementAgent = await startAgent(t)
+  const checked = once(replacement.server, 'request')
+  await haproxy.moveServer('a', { port: replacement.port, agentPort: replacementAgent })
+  const row = (await haproxy.serversState()).find((candidate) => candidate.srv_name === 'a')
+  t.same([row?.srv_addr, row?.srv_port, row?.srv_agent_port], ['127.0.0.1', String(replacement.port), String(replacementAgent)], 'show servers state reads the new address')
+  await checked
+  t.pass('the health check reaches the new address')
+  t.equal((await haproxy.waitForServer('a', (status) => status === 'UP', { timeout: 15000 })).row.status, 'UP')
+  await t.rejects(haproxy.moveServer('nope', { port: replacement.port }), /haproxy refused `set server be_app\/nope addr 127\.0\.0\.1 port \d+`: No such server/)
 })
 
 t.test('a backend answering 503 goes DOWN, and UP again when it answers 200', { skip: availability.path === undefined && availability.message }, async (t) => {

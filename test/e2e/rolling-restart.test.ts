@@ -1,8 +1,9 @@
 // Rolling restart under steady load, zero failed client requests. Each instance in turn gets SIGTERM:
 // the app reports draining at once (probe 503, agent `drain`), keeps serving for its grace period
-// while HAProxy takes it out, lets in-flight work finish, and exits 0. Its replacement starts on the
-// same ports (HAProxy's server addresses are fixed in its config) and the next instance waits until
-// HAProxy reads the replacement exactly UP.
+// while HAProxy takes it out, lets in-flight work finish, and exits 0. Its replacement starts on
+// ports the OS picks, HAProxy's server is pointed at them through the runtime API (a released port
+// can be taken by another program before the replacement binds it: see restartInstance in
+// test/helpers/haproxy.ts), and the next instance waits until HAProxy reads the replacement exactly UP.
 import t from 'tap'
 import { haproxyBinaryOrSkip, runLoad, startCluster, type LoadResult } from '../helpers/haproxy.js'
 import type { Recipe } from '../../example-app/haproxy-config.mjs'

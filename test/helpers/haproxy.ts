@@ -4,7 +4,6 @@
  * test file does when haproxy is missing (`haproxyBinaryOrSkip`), and a bounded load (`runLoad`).
  */
 import { startHaproxy as startHaproxyProcess, type Haproxy, type HaproxyStartOptions, type WaitOptions } from '../../tools/haproxy.mjs'
-import { freePort } from '../../tools/ports.mjs'
 import { HAPROXY, findProgram, isCi, missingMessage } from '../../tools/system.mjs'
 import { startExampleApp, type ExampleApp, type ExampleAppExit } from '../../tools/example-app.mjs'
 
@@ -52,57 +51,79 @@ export async function startHaproxy (t: TestContext, binary: string, options: Hap
 export interface ClusterOptions extends Omit<HaproxyStartOptions, 'servers'> {
   /** How many app instances. Default 2. */
   instances?: number
-  /** Env for every instance (strings), or per instance by index. PORT/AGENT_PORT are set here. */
+  /** Env for every instance (strings), or per instance by index (tools/example-app.mjs's defaults: PORT=0, AGENT_PORT=0). */
   env?: Record<string, string> | ((index: number) => Record<string, string>)
 }
 
 export interface ClusterInstance {
   /** HAProxy's server name: app1, app2, … */
   name: string
-  port: number
-  agentPort: number
+  /** What it was started with: PORT and AGENT_PORT are 0 unless given (the OS picks its ports). */
   env: Record<string, string>
+  /** The running process (its `port` and `agentPort` are where it listens); replaced on restart. */
   app: ExampleApp
 }
 
 export interface Cluster {
   haproxy: Haproxy
   instances: ClusterInstance[]
-  /** Stops instance `index` (SIGTERM: drain, then exit), starts it again on the same ports, and
-   * waits until HAProxy reads it exactly UP. Resolves with the exit of the old process. */
+  /** `restartInstance` on instance `index` behind this cluster's HAProxy. */
   restart: (index: number, options?: WaitOptions) => Promise<ExampleAppExit>
 }
 
+/** The `servers` entry of HAProxy's config for an instance: where it listens now. */
+export function serverOf ({ name, env, app }: ClusterInstance): { name: string, host: string, port: number, agentPort: number | null } {
+  return { name, host: env.HOST ?? '127.0.0.1', port: app.port, agentPort: app.agentPort }
+}
+
 /**
- * Starts the instances on fixed free ports (HAProxy's server addresses are fixed in its config, so
- * a restarted instance comes back on the same ports), then HAProxy, and waits until every server is
- * exactly UP. Teardowns stop everything by PID, also when the test fails.
+ * Starts an instance on ports the OS picks (listen on port 0: nothing to race for) and stops it in
+ * the test's teardown, also when the test fails. The teardown reads `instance.app` then, so after a
+ * restart the replacement is the one stopped.
+ */
+export async function startInstance (t: TestContext, name: string, env: Record<string, string>): Promise<ClusterInstance> {
+  const instance: ClusterInstance = { name, env, app: await startExampleApp({ env }) }
+  t.teardown(async () => { await instance.app.stop({ killAfterMs: 5000 }) })
+  return instance
+}
+
+/**
+ * One step of a rolling restart: SIGTERM the instance (it drains, then exits), start its
+ * replacement on ports the OS picks, point every balancer's server at them (`moveServer`), and wait
+ * until each reads it exactly UP. Resolves with the old process's exit.
+ *
+ * Why not the same ports: the old process releases them when it exits, and on a machine where
+ * another suite runs, the OS can hand a just-released port to anyone (a `listen(0)`, or the local
+ * end of an outgoing loopback connection) before the replacement binds it: EADDRINUSE. On a host of
+ * its own, coming back on the same ports (docs/operations.md) needs no runtime command.
+ */
+export async function restartInstance (instance: ClusterInstance, balancers: Haproxy[], waitOptions: WaitOptions = {}): Promise<ExampleAppExit> {
+  const exit = await instance.app.stop({ killAfterMs: 15000 })
+  instance.app = await startExampleApp({ env: instance.env })
+  const server = serverOf(instance)
+  await Promise.all(balancers.map(async (haproxy) => {
+    await haproxy.moveServer(server.name, server)
+    await haproxy.waitForServer(server.name, (status) => status === 'UP', waitOptions)
+  }))
+  return exit
+}
+
+/**
+ * Starts the instances, then HAProxy with their addresses, and waits until every server is exactly
+ * UP. Teardowns stop everything by PID, also when the test fails.
  */
 export async function startCluster (t: TestContext, binary: string, options: ClusterOptions): Promise<Cluster> {
   const { instances: count = 2, env = {}, ...haproxyOptions } = options
   const instances: ClusterInstance[] = []
   for (let index = 0; index < count; index++) {
-    const port = await freePort()
-    const agentPort = await freePort()
-    const instanceEnv = { ...(typeof env === 'function' ? env(index) : env), PORT: String(port), AGENT_PORT: String(agentPort) }
-    const app = await startExampleApp({ env: instanceEnv })
-    const instance: ClusterInstance = { name: `app${index + 1}`, port, agentPort, env: instanceEnv, app }
-    // Reads instance.app at teardown time, so a restarted process is the one stopped.
-    t.teardown(async () => { await instance.app.stop({ killAfterMs: 5000 }) })
-    instances.push(instance)
+    instances.push(await startInstance(t, `app${index + 1}`, typeof env === 'function' ? env(index) : env))
   }
-  const haproxy = await startHaproxy(t, binary, {
-    ...haproxyOptions,
-    servers: instances.map(({ name, port, agentPort }) => ({ name, port, agentPort }))
-  })
+  const haproxy = await startHaproxy(t, binary, { ...haproxyOptions, servers: instances.map(serverOf) })
 
   async function restart (index: number, waitOptions: WaitOptions = {}): Promise<ExampleAppExit> {
     const instance = instances[index]
     if (instance === undefined) throw new RangeError(`no instance ${index}`)
-    const exit = await instance.app.stop({ killAfterMs: 15000 })
-    instance.app = await startExampleApp({ env: instance.env })
-    await haproxy.waitForServer(instance.name, (status) => status === 'UP', waitOptions)
-    return exit
+    return await restartInstance(instance, [haproxy], waitOptions)
   }
 
   return { haproxy, instances, restart }
