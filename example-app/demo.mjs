@@ -32,7 +32,6 @@ import { stopAll } from '../tools/child.mjs'
 import { startExampleApp } from '../tools/example-app.mjs'
 import { startHaproxy } from '../tools/haproxy.mjs'
 import { openLoopLoad } from '../tools/load.mjs'
-import { freePort } from '../tools/ports.mjs'
 import { metricValue } from '../tools/prometheus-text.mjs'
 import { HAPROXY, findProgram, missingMessage } from '../tools/system.mjs'
 
@@ -116,9 +115,10 @@ async function main () {
     const app = await startExampleApp({
       stderr: 'inherit',
       env: {
+        // PORT and AGENT_PORT stay 0 (tools/example-app.mjs): the OS picks them, and HAProxy's
+        // config below is written from the ports the app reports.
         HOST: host,
-        PORT: String(await freePort(host)),
-        AGENT_PORT: recipe === 'agent' ? String(await freePort(host)) : 'off',
+        ...(recipe === 'agent' ? {} : { AGENT_PORT: 'off' }),
         POOL_MAX_THREADS: '2',
         POOL_MAX_QUEUE: '16',
         TASK_TIMEOUT_MS: '5000',
