@@ -17,7 +17,7 @@ import { randomInt } from 'node:crypto'
 
 /** The lowest port picked below the ephemeral range: under it sit the usual dev servers (3000, 8080, 9090…). */
 const FLOOR = 10000
-/** Random picks tried before falling back to an OS-picked port. */
+/** Random picks tried before falling back to an OS-picked port; starting points tried for a run. */
 const ATTEMPTS = 50
 
 /**
@@ -33,11 +33,11 @@ export function ephemeralLow () {
   }
 }
 
-/** [10000, the ephemeral range's low end), or null where there is no such range. */
-function belowEphemeral () {
+/** [10000, the ephemeral range's low end): read once, as the range does not move while we run. */
+const BELOW_EPHEMERAL = (() => {
   const low = ephemeralLow()
-  return low !== null && low > FLOOR ? [FLOOR, low] : null
-}
+  return low !== null && low > FLOOR ? /** @type {[number, number]} */ ([FLOOR, low]) : null
+})()
 
 /**
  * A TCP port that was free on `host` a moment ago: a random one in `range` that binds, or, when
@@ -47,20 +47,16 @@ function belowEphemeral () {
  *   Default: [10000, the low end of the ephemeral range), null where that cannot be read.
  * @returns {Promise<number>}
  */
-export async function freePort (host = '127.0.0.1', { range = belowEphemeral() } = {}) {
+export async function freePort (host = '127.0.0.1', { range = BELOW_EPHEMERAL } = {}) {
   if (range !== null) {
     const [first, end] = range
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      const port = first + randomInt(end - first)
-      if (await binds(port, host)) return port
+      const port = await bindAndRelease(first + randomInt(end - first), host)
+      if (port !== null) return port
     }
   }
-  const server = createServer()
-  server.listen(0, host)
-  await once(server, 'listening')
-  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address())
-  server.close()
-  await once(server, 'close')
+  const port = await bindAndRelease(0, host)
+  if (port === null) throw new Error(`no free port on ${host}`)
   return port
 }
 
@@ -76,38 +72,32 @@ export async function freePortRange (count, host = '127.0.0.1') {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const base = await freePort(host)
     if (base + count > 65535) continue
-    const servers = []
-    try {
-      for (let port = base; port < base + count; port++) {
-        const server = createServer()
-        servers.push(server)
-        server.listen(port, host)
-        await once(server, 'listening') // rejects on 'error' (EADDRINUSE)
-      }
-      return base
-    } catch {
-      // One of the run was taken: try another starting point.
-    } finally {
-      for (const server of servers) if (server.listening) server.close()
-    }
+    let port = base + 1
+    while (port < base + count && await bindAndRelease(port, host) !== null) port++
+    if (port === base + count) return base
+    // One of the run was taken: try another starting point.
   }
   throw new Error(`no run of ${count} free ports found on ${host}`)
 }
 
 /**
- * Whether `port` can be bound on `host` now (released again at once).
+ * Listens on `port` (0: the OS picks), closes at once, and returns the port bound, or null when it
+ * is taken (EADDRINUSE) or reserved (EACCES). Any other error (a bad host) is thrown.
  * @param {number} port
  * @param {string} host
+ * @returns {Promise<number | null>}
  */
-async function binds (port, host) {
+async function bindAndRelease (port, host) {
   const server = createServer()
   server.listen(port, host)
   try {
-    await once(server, 'listening') // rejects on 'error' (EADDRINUSE)
-  } catch {
-    return false
+    await once(server, 'listening') // rejects on 'error'
+  } catch (error) {
+    if (error?.code === 'EADDRINUSE' || error?.code === 'EACCES') return null
+    throw error
   }
+  const bound = /** @type {import('node:net').AddressInfo} */ (server.address()).port
   server.close()
   await once(server, 'close')
-  return true
+  return bound
 }

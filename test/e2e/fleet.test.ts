@@ -19,10 +19,8 @@ const FALL = 2
 const TIMINGS = { inter: INTER, fastinter: 100, downinter: 100, rise: 2, fall: FALL, servedBy: true }
 const MAX_QUEUE = 8
 
-type Process = ClusterInstance
-
 interface Fleet {
-  processes: Process[]
+  processes: ClusterInstance[]
   balancers: Haproxy[]
   /** Every balancer's view of one process. */
   statuses: (name: string) => Promise<string[]>
@@ -33,7 +31,7 @@ interface Fleet {
 }
 
 async function startFleet (t: Test, binary: string, env: (index: number) => Record<string, string>): Promise<Fleet> {
-  const processes: Process[] = []
+  const processes: ClusterInstance[] = []
   for (const [index, host] of HOSTS.entries()) {
     // No agent: every balancer runs the httpchk recipe.
     processes.push(await startInstance(t, `app${index + 1}`, { ...env(index), HOST: host, AGENT_PORT: 'off' }))
@@ -52,13 +50,13 @@ async function startFleet (t: Test, binary: string, env: (index: number) => Reco
   const waitAll = async (name: string, status: string): Promise<void> => {
     await Promise.all(balancers.map(async (haproxy) => await haproxy.waitForServer(name, (current) => current === status, { timeout: 15000 })))
   }
-  const restart = async (index: number): Promise<ExampleAppExit> => await restartInstance(processes[index] as Process, balancers, { timeout: 15000 })
+  const restart = async (index: number): Promise<ExampleAppExit> => await restartInstance(processes[index] as ClusterInstance, balancers, { timeout: 15000 })
   return { processes, balancers, statuses, waitAll, restart }
 }
 
 /** Resolves once `process`'s metrics say every node in `nodes` considers it UP (the gauge is read at
  * scrape time from `app.backpressure.serverStates()`; the nodes' checks arrive on their own timers). */
-async function waitForBalancerView (process: Process, nodes: string[]): Promise<void> {
+async function waitForBalancerView (process: ClusterInstance, nodes: string[]): Promise<void> {
   const end = Date.now() + 15_000
   for (;;) {
     const text = await (await fetch(`${process.app.url}/metrics`)).text()
@@ -91,7 +89,7 @@ if (binary !== undefined) {
       UPSTREAM_TIMEOUT_MS: '400',
       UPSTREAM_URL: index === 0 ? proxy.url : upstreamUrl
     }))
-    const [app1] = fleet.processes as [Process]
+    const [app1] = fleet.processes as [ClusterInstance]
 
     const queueWatch = watchMax(`${app1.app.url}/metrics`, ['backpressure_pool_queue_depth', 'backpressure_lane_queue_depth'])
 

@@ -71,9 +71,9 @@ export interface Cluster {
   restart: (index: number, options?: WaitOptions) => Promise<ExampleAppExit>
 }
 
-/** The `servers` entry of HAProxy's config for an instance: where it listens now. */
-export function serverOf ({ name, env, app }: ClusterInstance): { name: string, host: string, port: number, agentPort: number | null } {
-  return { name, host: env.HOST ?? '127.0.0.1', port: app.port, agentPort: app.agentPort }
+/** The `servers` entry of HAProxy's config for an instance: where it listens now (its ready line). */
+export function serverOf ({ name, app }: ClusterInstance): { name: string, host: string, port: number, agentPort: number | null } {
+  return { name, host: new URL(app.url).hostname, port: app.port, agentPort: app.agentPort }
 }
 
 /**
@@ -93,9 +93,9 @@ export async function startInstance (t: TestContext, name: string, env: Record<s
  * until each reads it exactly UP. Resolves with the old process's exit.
  *
  * Why not the same ports: the old process releases them when it exits, and on a machine where
- * another suite runs, the OS can hand a just-released port to anyone (a `listen(0)`, or the local
- * end of an outgoing loopback connection) before the replacement binds it: EADDRINUSE. On a host of
- * its own, coming back on the same ports (docs/operations.md) needs no runtime command.
+ * another suite runs, anyone may take a released port before the replacement binds it (EADDRINUSE;
+ * tools/ports.mjs says who). On a host of its own, coming back on the same ports
+ * (docs/operations.md) needs no runtime command.
  */
 export async function restartInstance (instance: ClusterInstance, balancers: Haproxy[], waitOptions: WaitOptions = {}): Promise<ExampleAppExit> {
   const exit = await instance.app.stop({ killAfterMs: 15000 })
