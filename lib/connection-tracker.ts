@@ -24,7 +24,7 @@ interface TrackedServer extends EventEmitter {
 }
 
 export class ConnectionTracker {
-  readonly #server: TrackedServer
+  readonly #servers = new Set<TrackedServer>()
   readonly #sockets = new Set<Socket>()
   /** Sockets HTTP is read from that have not carried a request yet. */
   readonly #unused = new Set<Socket>()
@@ -34,10 +34,19 @@ export class ConnectionTracker {
   /** Where HTTP/1 is parsed from: the TCP socket ('connection'), the TLS one ('secureConnection'),
    * or neither (HTTP/2: each connection is a session, tracked as such). */
   readonly #httpSockets: 'connection' | 'secureConnection' | undefined
+  /** One listener for every socket's 'close' (called with the socket as `this`): no closure and no
+   * `once` wrapper per connection, since the tracker runs on every connection the server accepts. */
+  readonly #onSocketClose: (this: Socket) => void
 
-  constructor (server: TrackedServer, options: { tls: boolean, http2: boolean }) {
-    this.#server = server
+  constructor (options: { tls: boolean, http2: boolean }) {
     this.#httpSockets = options.http2 ? undefined : options.tls ? 'secureConnection' : 'connection'
+    const tracker = this
+    this.#onSocketClose = function onSocketClose (this: Socket) { tracker.#forget(this) }
+  }
+
+  /** Tracks `server`'s connections too (the app's servers share one tracker: one deadline). */
+  track (server: TrackedServer): void {
+    this.#servers.add(server)
     server.on('connection', this.#onConnection)
     if (this.#httpSockets === 'secureConnection') server.on('secureConnection', this.#onHttpSocket)
     server.on('session', this.#onSession)
@@ -66,7 +75,7 @@ export class ConnectionTracker {
       if (this.#suspects.has(socket)) socket.destroy()
       else this.#suspects.add(socket)
     }
-    this.#server.closeIdleConnections?.()
+    for (const server of this.#servers) server.closeIdleConnections?.()
   }
 
   /** Destroys every connection left. */
@@ -75,17 +84,20 @@ export class ConnectionTracker {
     for (const socket of this.#sockets) socket.destroy()
   }
 
-  /** Stops tracking (the server is closed). */
+  /** Stops tracking (the servers are closed). */
   dispose (): void {
-    this.#server.removeListener('connection', this.#onConnection)
-    this.#server.removeListener('secureConnection', this.#onHttpSocket)
-    this.#server.removeListener('session', this.#onSession)
+    for (const server of this.#servers) {
+      server.removeListener('connection', this.#onConnection)
+      server.removeListener('secureConnection', this.#onHttpSocket)
+      server.removeListener('session', this.#onSession)
+    }
+    this.#servers.clear()
   }
 
   readonly #onConnection = (socket: Socket): void => {
     this.#sockets.add(socket)
-    socket.once('close', () => { this.#sockets.delete(socket) })
-    if (this.#httpSockets === 'connection') this.#onHttpSocket(socket)
+    socket.on('close', this.#onSocketClose)
+    if (this.#httpSockets === 'connection') this.#unused.add(socket)
   }
 
   /** The socket carried a request: it is no longer "never used". Called by the front door for
@@ -97,10 +109,13 @@ export class ConnectionTracker {
 
   readonly #onHttpSocket = (socket: Socket): void => {
     this.#unused.add(socket)
-    socket.once('close', () => {
-      this.#unused.delete(socket)
-      this.#suspects.delete(socket)
-    })
+    socket.on('close', this.#onSocketClose)
+  }
+
+  #forget (socket: Socket): void {
+    this.#sockets.delete(socket)
+    this.#unused.delete(socket)
+    this.#suspects.delete(socket)
   }
 
   readonly #onSession = (session: Http2Session): void => {

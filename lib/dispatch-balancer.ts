@@ -4,9 +4,9 @@
  *
  * piscina emits no per-task event and keeps its wait-time histogram private, but it calls its
  * `loadBalancer` exactly when it tries to dispatch a task, and dispatches whenever that returns a
- * worker (piscina 5.3 `_distributeTask`). Wrapping the balancer therefore gives the exact queue wait
- * of every task (`now - task.created`, the same figure piscina records), at the cost of one function
- * call per dispatch. `BackpressurePool` adds the time its own queue held the task before piscina.
+ * worker (piscina 5.3 `_distributeTask`). Wrapping the balancer therefore tells the exact moment
+ * each task starts on a thread, at the cost of one function call per dispatch; the pool matches the
+ * task to its own call (by `task.created`) and measures the wait from that call's `run()`.
  */
 import type { Piscina } from 'piscina'
 
@@ -36,11 +36,11 @@ export function leastBusyBalancer (maximumUsage: number): LoadBalancer {
   }
 }
 
-/** Wraps `inner` so that `onDispatch(waitMs, task)` runs for each task it hands to a worker. */
-export function observeDispatch (inner: LoadBalancer, onDispatch: (waitMs: number, task: BalancerTask) => void): LoadBalancer {
+/** Wraps `inner` so that `onDispatch(task)` runs for each task it hands to a worker. */
+export function observeDispatch (inner: LoadBalancer, onDispatch: (task: BalancerTask) => void): LoadBalancer {
   return function observedBalancer (task: BalancerTask, workers: BalancerWorker[]) {
     const worker = inner(task, workers)
-    if (worker !== null) onDispatch(performance.now() - task.created, task)
+    if (worker !== null) onDispatch(task)
     return worker
   }
 }

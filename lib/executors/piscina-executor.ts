@@ -52,7 +52,7 @@ export class PiscinaExecutor implements TaskExecutor<unknown, PoolCallExtra> {
     const balancer = loadBalancer ?? leastBusyBalancer(rest.concurrentTasksPerWorker ?? 1)
     this.piscina = createPiscina({
       ...rest,
-      loadBalancer: observeDispatch(balancer, (waitMs, task) => { this.#onDispatch(waitMs, task) })
+      loadBalancer: observeDispatch(balancer, (task) => { this.#onDispatch(task) })
     })
     // piscina has turned a `file:` URL into a path by now.
     this.#guard = new ThrowGuard(this.piscina.options.filename as string)
@@ -166,8 +166,12 @@ export class PiscinaExecutor implements TaskExecutor<unknown, PoolCallExtra> {
    * `start()` (a thread is free), so the wait is the time in the engine's queue; a task handed over
    * while its thread was still starting waits in piscina too, and is matched by the hand-off
    * window. Either way the figure is `run()` → start on a thread.
+   *
+   * Only the engine's own calls are reported, so the queue-wait histogram counts what
+   * `stats().submitted` counts: a task given to `pool.piscina` directly (the pool plugin's check
+   * that the worker file loads, at start-up) is in neither.
    */
-  #onDispatch (waitMs: number, task: BalancerTask): void {
+  #onDispatch (task: BalancerTask): void {
     for (const [job, handOff] of this.#awaitingThread) {
       if (handOff.at <= task.created && task.created <= handOff.by) {
         this.#awaitingThread.delete(job)
@@ -175,7 +179,5 @@ export class PiscinaExecutor implements TaskExecutor<unknown, PoolCallExtra> {
         return
       }
     }
-    // A task given to `pool.piscina` directly, or submitted before anyone timed calls: piscina's own wait.
-    this.#host.dispatched(waitMs)
   }
 }

@@ -9,7 +9,7 @@
  * | allow                 | any source                      | addresses / CIDR ranges that get the probe; others pass to the app |
  * | busyStatusCode        | 503                             | 400–599; 404 for `http-check disable-on-404` (NOLB)             |
  * | retryAfter            | 1                               | seconds in `Retry-After` on busy answers; 0 leaves it out       |
- * | verbose               | false                           | JSON body with the snapshot instead of one word                 |
+ * | verbose               | false                           | JSON body with the snapshot instead of one word (check errors only with `allow`) |
  * | underPressure         | false                           | @fastify/under-pressure's `isUnderPressure()` also means busy   |
  * | checks                | {}                              | named dependency checks, `(signal) => Promise`, in the background |
  * | checkIntervalMs       | 5000                            | ms between two rounds of checks                                 |
@@ -107,7 +107,8 @@ export interface HttpchkPluginOptions {
   busyStatusCode?: number
   /** `Retry-After` seconds on busy answers; 0 leaves the header out. Default 1. */
   retryAfter?: number
-  /** Answer a JSON snapshot instead of one word. Default false. */
+  /** Answer a JSON snapshot instead of one word: the state, its reason, every executor's snapshot,
+   * and, only when `allow` limits who gets the answer, each failing check's error text. Default false. */
   verbose?: boolean
   /** Also answer busy when @fastify/under-pressure says so. Default false. */
   underPressure?: boolean

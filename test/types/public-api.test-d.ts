@@ -73,6 +73,12 @@ expectTrue<Equal<typeof app.pool.busy, boolean>>()
 // @ts-expect-error busy is read-only
 app.pool.busy = true
 
+// --- Decorators: app.backpressure, app.backpressureMetrics ---------------------------------------
+expectTrue<Equal<ReturnType<typeof app.backpressure.probeReason>, string | undefined>>()
+expectTrue<Equal<typeof app.backpressureMetrics.route, string | null>>()
+// @ts-expect-error route is read-only
+app.backpressureMetrics.route = '/metrics'
+
 // --- Snapshot and stats shapes ---------------------------------------------------------------------
 expectTrue<Equal<ReturnType<BackpressurePool['snapshot']>, PoolSnapshot>>()
 expectTrue<Equal<PoolSnapshot, {
