@@ -62,7 +62,6 @@ export function installProbeDoors (fastify: FastifyInstance, options: ProbeDoors
   function frontDoor (rawRequest: unknown, rawResponse: unknown): boolean {
     const request = rawRequest as RawRequest
     const response = rawResponse as RawResponse
-    tracker.markUsed(request.socket)
     // While draining, every HTTP/1 answer, the probe's own included, asks the client to reconnect
     // (HAProxy then picks another server, and no keep-alive connection holds the close); HTTP/2
     // sessions got GOAWAY when draining started, and `Connection` is not an HTTP/2 header.
