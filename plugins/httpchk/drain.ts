@@ -71,13 +71,14 @@ export function setUpDrain (fastify: FastifyInstance, options: DrainOptions): Dr
     graceWait = ms === 0
       ? Promise.resolve()
       : new Promise((resolve) => {
-        const timer = setTimeout(() => { endGrace?.() }, ms)
+        const timer = setTimeout(graceOver, ms)
         timer.unref()
-        endGrace = () => {
+        function graceOver (): void {
           clearTimeout(timer)
           endGrace = undefined
           resolve()
         }
+        endGrace = graceOver
       })
     return graceWait
   }
@@ -120,10 +121,10 @@ export function setUpDrain (fastify: FastifyInstance, options: DrainOptions): Dr
     sweep.unref()
   })
 
+  // No grace is still running here: preClose waited for any grace drain() or drain.onClose started.
   fastify.addHook('onClose', async function stopDraining () {
     clearInterval(sweep)
     clearTimeout(deadline)
-    endGrace?.()
     tracker.dispose()
     for (const signal of signals) process.off(signal, onSignal)
     resolveClosed()

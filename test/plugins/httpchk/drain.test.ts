@@ -115,12 +115,14 @@ t.test('a connected, never-used socket does not hold the close', async (t) => {
   t.ok(idle.destroyed, 'the server closed the never-used connection')
 })
 
-t.test('the grace is skipped when no probe or agent check ever came', async (t) => {
-  const { app } = await startApp(t, { pool: TWO_THREADS, httpchk: { drain: { graceMs: 60_000 } } })
-  const started = Date.now()
-  await app.close()
-  t.equal(app.backpressure.draining, true)
-  t.ok(Date.now() - started < 10_000, 'closed without waiting 60 s')
+t.test('the grace is skipped when no probe or agent check ever came, by app.close() and drain() alike', async (t) => {
+  for (const close of ['close', 'drain'] as const) {
+    const { app } = await startApp(t, { pool: TWO_THREADS, httpchk: { drain: { graceMs: 60_000, onClose: close === 'close' } } })
+    const started = Date.now()
+    await (close === 'close' ? app.close() : app.backpressure.drain())
+    t.equal(app.backpressure.draining, true)
+    t.ok(Date.now() - started < 10_000, `${close}: closed without waiting 60 s`)
+  }
 })
 
 t.test('an agent check alone makes the grace matter; a second signal ends it', async (t) => {
