@@ -138,8 +138,9 @@ t.test('the dashboard shows readiness and its reason, the queue\'s peaks, every 
   t.match(await executorRow('pool'), { queueFull: String(refused) }, 'the pool\'s count is its own')
   await page.waitForSelector('body[data-state="free"]', { timeout: 15000 })
 
-  // The next periodic sample shows the last tasks finished (the free event came while they ran).
+  // The next periodic sample shows the last tasks and calls finished (the free events came while they ran).
   await page.waitForFunction("document.getElementById('running').textContent === '0'", undefined, { timeout: 15000 })
+  await page.waitForFunction("document.querySelector('#executors tr[data-executor=\"upstream\"] [data-field=\"running\"]').textContent === '0'", undefined, { timeout: 15000 })
   mkdirSync(ARTIFACTS, { recursive: true })
   await page.screenshot({ path: `${ARTIFACTS}dashboard.png`, fullPage: true })
   if (process.env.UPDATE_SCREENSHOTS === '1') await page.screenshot({ path: DOCS_SCREENSHOT, fullPage: true })
