@@ -18,7 +18,7 @@ import type { EngineHost, Job, TaskExecutor } from '../core/engine.js'
 import type { Outcome } from '../core/accounting.js'
 import { PoolClosedError, PoolDownError, TaskFailedError, WorkerCrashedError } from '../errors.js'
 import { TERMINATED_MESSAGE, WORKER_EXIT_PREFIX, createPiscina, type PiscinaOptions } from './piscina.js'
-import { GUARDED_WORKER } from './guarded-worker-path.cjs'
+import GUARDED_WORKER from './guarded-worker-path.cjs'
 
 /** What a pool call carries beyond its task. */
 export interface PoolCallExtra {
