@@ -2,6 +2,7 @@ import { once } from 'node:events'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Worker } from 'node:worker_threads'
 import { Piscina } from 'piscina'
 import t from 'tap'
 import { BROKEN_WORKER, COMMONJS_WORKER, GATE_WORKER, Gate, NO_EXPORT_WORKER, createPool } from '../helpers/pool.js'
@@ -202,4 +203,32 @@ t.test('pool.piscina destroyed directly (the escape hatch): what ran rejects POO
   await pool.piscina.destroy()
   t.equal(await running, 'FST_BACKPRESSURE_POOL_CLOSED')
   t.match(pool.stats(), { inFlight: 0, completed: 1, rejected: 1 })
+})
+
+t.test('close() resolves only after every thread has exited, a killed one and its replacement included', async (t) => {
+  for (let round = 0; round < 5; round++) {
+    const pool = createPool(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1 })
+    // Every thread the pool starts, and whether it has exited (piscina lists its threads).
+    const exited = new Map<Worker, boolean>()
+    const track = (): void => {
+      for (const thread of pool.piscina.threads) {
+        if (!exited.has(thread)) {
+          exited.set(thread, false)
+          thread.once('exit', () => { exited.set(thread, true) })
+        }
+      }
+    }
+    pool.piscina.on('workerCreate', track)
+    track()
+    await pool.run({ op: 'echo', value: 'warm' })
+    // The deadline kills the running task's thread; piscina starts a replacement at once, and
+    // another when the killed thread's exit arrives, unless the pool is being destroyed by then.
+    const gate = new Gate()
+    await pool.run({ op: 'gate', gate: gate.cell }, { timeout: 1 }).catch(() => {})
+    track()
+    await pool.close()
+    track()
+    t.same([...exited.values()].filter((done) => !done), [], `round ${round}: no thread of ${exited.size} alive or loading once close() resolves`)
+    t.equal(pool.piscina.threads.length, 0)
+  }
 })
