@@ -77,7 +77,8 @@ t.test('pushes the same figures as the pool, quiescent and saturated', async (t)
     'pool.running_tasks': snapshot.running,
     'pool.transitions.busy': stats.transitions.busy,
     'pool.transitions.free': stats.transitions.free,
-    // The warm-up tasks and the failed one (the pool plugin's worker-load check at ready() is not a task of the pool's).
+    // The warm-up tasks and the failed one (the pool plugin's worker-load check goes straight to
+    // piscina, not through the pool: it is in no pool figure).
     'pool.queue_wait.count': THREADS + 1,
     'pool.queue_wait.sum_seconds': figure(quiet, 'pool.queue_wait.sum_seconds'),
     'pool.tasks.submitted': stats.submitted,
