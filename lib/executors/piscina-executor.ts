@@ -14,6 +14,7 @@
  */
 import { Piscina } from 'piscina'
 import { pathToFileURL } from 'node:url'
+import type { Worker } from 'node:worker_threads'
 import type { EngineHost, Job, TaskExecutor } from '../core/engine.js'
 import type { Outcome } from '../core/accounting.js'
 import { PoolClosedError, PoolDownError, TaskFailedError, WorkerCrashedError } from '../errors.js'
@@ -48,6 +49,7 @@ export class PiscinaExecutor implements TaskExecutor<unknown, PoolCallExtra> {
     // A thread that starts or stops changes idleThreads; piscina updates its bookkeeping after the
     // event returns, hence the microtask.
     this.piscina.on('workerCreate', this.#recomputeSoon)
+    this.piscina.on('workerCreate', this.#trackThreads)
     this.piscina.on('workerDestroy', this.#recomputeSoon)
     // An unhandled 'error' emit would throw from inside piscina; forward it.
     this.piscina.on('error', (error: Error) => {
@@ -123,7 +125,31 @@ export class PiscinaExecutor implements TaskExecutor<unknown, PoolCallExtra> {
    * itself and then the threads are destroyed; `destroy()` rejects what still runs.
    */
   async close (): Promise<void> {
-    await this.piscina.destroy()
+    // piscina starts a replacement when a thread it has already let go of (killed by a deadline or
+    // an abort) exits, unless it is destroying at that moment: an exit that arrives after
+    // `destroy()` would start a thread after the close. So the close waits for every thread the pool
+    // has started to exit, and destroys again if one was started meanwhile.
+    do {
+      const exits = [...this.#running.values()]
+      await this.piscina.destroy()
+      await Promise.all(exits)
+    } while (this.piscina.threads.length > 0)
+  }
+
+  /** Threads that have started and not yet exited, each with its exit. */
+  readonly #running = new Map<Worker, Promise<void>>()
+
+  /** A thread is ready: note every thread piscina lists that is not yet noted (piscina's `threads`). */
+  readonly #trackThreads = (): void => {
+    for (const thread of this.piscina.threads) {
+      if (this.#running.has(thread)) continue
+      this.#running.set(thread, new Promise((resolve) => {
+        thread.once('exit', () => {
+          this.#running.delete(thread)
+          resolve()
+        })
+      }))
+    }
   }
 
   readonly #recompute = (): void => {
