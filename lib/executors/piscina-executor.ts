@@ -15,7 +15,7 @@
 import type { Piscina } from 'piscina'
 import type { EngineHost, Job, TaskExecutor } from '../core/engine.js'
 import type { Outcome } from '../core/accounting.js'
-import { PoolClosedError, PoolDownError, TaskFailedError, WorkerCrashedError } from '../errors.js'
+import { ClosedError, PoolDownError, TaskFailedError, WorkerCrashedError } from '../errors.js'
 import { leastBusyBalancer, observeDispatch, type BalancerTask } from '../dispatch-balancer.js'
 import { TERMINATED_MESSAGE, WORKER_EXIT_PREFIX, createPiscina, type PiscinaOptions } from './piscina.js'
 import { ThrowGuard } from './throw-guard.js'
@@ -36,14 +36,14 @@ interface HandOff {
 
 export class PiscinaExecutor implements TaskExecutor<unknown, PoolCallExtra> {
   readonly piscina: Piscina
-  readonly capacity: number
+  readonly concurrency: number
   readonly mayHoldCalls = true
   readonly timed = false
   readonly dispatchOnStart = false
   readonly #host: EngineHost
   /** Runs each task through a module that turns a thrown `null` into an Error (throw-guard.ts). */
   readonly #guard: ThrowGuard
-  /** Timed calls handed to piscina and not yet on a thread (at most `capacity`). */
+  /** Timed calls handed to piscina and not yet on a thread (at most `concurrency`). */
   readonly #awaitingThread = new Map<Job<unknown, PoolCallExtra>, HandOff>()
 
   constructor (options: PiscinaOptions, host: EngineHost) {
@@ -57,7 +57,7 @@ export class PiscinaExecutor implements TaskExecutor<unknown, PoolCallExtra> {
     // piscina has turned a `file:` URL into a path by now.
     this.#guard = new ThrowGuard(this.piscina.options.filename as string)
     const { maxThreads, concurrentTasksPerWorker } = this.piscina.options
-    this.capacity = Math.ceil(maxThreads) * concurrentTasksPerWorker
+    this.concurrency = Math.ceil(maxThreads) * concurrentTasksPerWorker
     // A thread that starts or stops changes idleThreads; piscina updates its bookkeeping after the
     // event returns, hence the microtask.
     this.piscina.on('workerCreate', this.#recomputeSoon)
@@ -113,14 +113,14 @@ export class PiscinaExecutor implements TaskExecutor<unknown, PoolCallExtra> {
     const cause = { cause: error }
     if (message === TERMINATED_MESSAGE) {
       const failure = this.#host.failure
-      return ['rejected', failure !== undefined ? new PoolDownError(failure, cause) : new PoolClosedError(cause)]
+      return ['rejected', failure !== undefined ? new PoolDownError(failure, cause) : new ClosedError('pool', cause)]
     }
     if (message.startsWith(WORKER_EXIT_PREFIX)) return ['crashed', new WorkerCrashedError(cause)]
     return ['errored', new TaskFailedError(cause)]
   }
 
   closedError (): Error {
-    return new PoolClosedError()
+    return new ClosedError('pool')
   }
 
   downError (reason: string): Error {
