@@ -7,7 +7,7 @@
 //   node scripts/options-table.mjs           prints the table
 //   node scripts/options-table.mjs --write   rewrites it in docs/options.md
 import { readFileSync, writeFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import ts from 'typescript'
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -129,7 +129,7 @@ export function withTable (markdown, table) {
   return markdown.slice(0, begin) + table + markdown.slice(end + END.length)
 }
 
-if (process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const table = optionsTable()
   if (process.argv.includes('--write')) writeFileSync(OPTIONS_DOC, withTable(readFileSync(OPTIONS_DOC, 'utf8'), table))
   else process.stdout.write(`${table}\n`)
