@@ -132,21 +132,25 @@ t.test('neither pool, lanes nor httpchk: metrics refuse at ready(), saying why',
 
 t.test('lanes through the umbrella take every lane option, retryAfter included', async (t) => {
   const { app } = await startApp(t, { ...withPlugin(backpressure, { lanes: { up: { concurrency: 1, maxQueue: 0, retryAfter: 5 } }, httpchk: false, metrics: false }), listen: false })
-  const hold = app.lanes.up!.run(async () => await new Promise((resolve) => setTimeout(resolve, 50)))
+  let release!: () => void
+  const hold = app.lanes.up!.run(async () => { await new Promise<void>((resolve) => { release = resolve }) })
   const refused = await app.lanes.up!.run(async () => 'never').catch((error: unknown) => error)
   t.match(refused, { code: 'FST_BACKPRESSURE_QUEUE_FULL', headers: { 'retry-after': '5' } })
+  release()
   await hold
 })
 
 t.test("each executor's retry hint answers for its own errors: the pool's never overwrites a lane's", async (t) => {
   const gate = new Gate()
+  let releaseLane!: () => void
+  const laneHeld = new Promise<string>((resolve) => { releaseLane = () => { resolve('late') } })
   const { app, url } = await startApp(t, withPlugin(backpressure, {
     pool: { ...pool, filename: GATE_WORKER, maxQueue: 0, retryAfter: 7 },
     lanes: { up: { concurrency: 1, maxQueue: 0, retryAfter: 2 } },
     httpchk: false,
     metrics: false
   }, (app) => {
-    app.get('/lane', async (request) => await request.runInLane('up', async () => await new Promise((resolve) => setTimeout(resolve, 200, 'late'))))
+    app.get('/lane', async (request) => await request.runInLane('up', async () => await laneHeld))
     app.get('/pool', async (request) => await request.runInPool({ op: 'echo', value: 'pooled' }))
   }))
   const heldLane = fetch(`${url}/lane`)
@@ -160,7 +164,8 @@ t.test("each executor's retry hint answers for its own errors: the pool's never 
   t.equal(pooled.headers.get('retry-after'), '7', "the pool's refusal carries the pool's")
   gate.open()
   await heldPool
-  await heldLane
+  releaseLane()
+  t.equal(await (await heldLane).text(), 'late')
 })
 
 t.test('the export list: the plugins, the errors, one isRetryableError; no engine class', async (t) => {
