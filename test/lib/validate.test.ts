@@ -88,6 +88,7 @@ t.test('rejectUnknownKeys names the full path and the one nearest known key, nev
     })
   }
   t.equal(nearestKey('x', []), undefined)
+  t.equal(nearestKey('--', ['b', 'a']), 'a', 'a key with no word at all: the nearest by edits, the first in order among equals')
   t.throws(() => { rejectUnknownKeys('a', { x: 1 }, []) }, { ...INVALID, message: 'Invalid option "a.x": expected an option "a" knows, received 1' })
   t.throws(() => { rejectUnknownKeys('', { metric: false }, ['pool', 'metrics']) }, { ...INVALID, message: 'Invalid option "metric": expected an option this plugin knows (did you mean "metrics"?), received false' })
   t.throws(() => { rejectUnknownKeys('httpchk', { logLevel: 'warn' }, ['url']) }, { ...INVALID, message: /"httpchk\.logLevel".*Fastify ignores "logLevel" for a plugin wrapped in fastify-plugin/ })
