@@ -47,3 +47,10 @@ export interface HaproxyConfigOptions {
 }
 
 export declare function haproxyConfig (options: HaproxyConfigOptions): string
+
+export declare const SAMPLE: {
+  readonly statsSocket: string
+  readonly frontendPort: number
+  readonly servers: ReadonlyArray<{ readonly name: string, readonly port: number, readonly agentPort: number }>
+}
+export declare function sampleConfig (recipe: Recipe): string

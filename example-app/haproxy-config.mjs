@@ -133,15 +133,28 @@ function withoutUndefined (object) {
   return Object.fromEntries(Object.entries(object ?? {}).filter(([, value]) => value !== undefined))
 }
 
+/** Where the sample configuration puts things: two local instances of the example app, HAProxy's
+ * frontend on 8080 and its admin socket under /tmp. The e2e tests run the sample with these moved to
+ * the ports and folder they pick (test/helpers/haproxy-sample.ts). */
+export const SAMPLE = Object.freeze({
+  statsSocket: '/tmp/fastify-backpressure-haproxy.sock',
+  frontendPort: 8080,
+  servers: Object.freeze([
+    Object.freeze({ name: 'app1', port: 3000, agentPort: 3001 }),
+    Object.freeze({ name: 'app2', port: 3002, agentPort: 3003 })
+  ])
+})
+
+/**
+ * The complete sample configuration of a recipe, as docs/haproxy.md shows it (its titled blocks
+ * must equal this) and example-app/haproxy.cfg holds for the agent recipe.
+ * @param {Recipe} recipe
+ */
+export function sampleConfig (recipe) {
+  return haproxyConfig({ recipe, statsSocket: SAMPLE.statsSocket, frontendPort: SAMPLE.frontendPort, servers: SAMPLE.servers.map((server) => ({ ...server })) })
+}
+
 // Printed as a sample: the same two-instance layout as example-app/haproxy.cfg.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const recipe = process.argv[2] ?? 'agent'
-  process.stdout.write(haproxyConfig({
-    recipe,
-    statsSocket: '/tmp/fastify-backpressure-haproxy.sock',
-    servers: [
-      { name: 'app1', port: 3000, agentPort: 3001 },
-      { name: 'app2', port: 3002, agentPort: 3003 }
-    ]
-  }))
+  process.stdout.write(sampleConfig(process.argv[2] ?? 'agent'))
 }

@@ -17,7 +17,7 @@ import { pathToFileURL } from 'node:url'
 import type { Worker } from 'node:worker_threads'
 import type { EngineHost, Job, TaskExecutor } from '../core/engine.js'
 import type { Outcome } from '../core/accounting.js'
-import { PoolClosedError, PoolDownError, TaskFailedError, WorkerCrashedError } from '../errors.js'
+import { ClosedError, PoolDownError, TaskFailedError, WorkerCrashedError } from '../errors.js'
 import { TERMINATED_MESSAGE, WORKER_EXIT_PREFIX, createPiscina, type PiscinaOptions } from './piscina.js'
 import GUARDED_WORKER from './guarded-worker-path.cjs'
 
@@ -30,11 +30,9 @@ export interface PoolCallExtra {
 
 export class PiscinaExecutor implements TaskExecutor<unknown, PoolCallExtra> {
   readonly piscina: Piscina
-  readonly capacity: number
+  readonly concurrency: number
   readonly mayHoldCalls = true
   readonly timed = false
-  /** A call is handed to piscina only when a thread can take it, so the hand-off is its start. */
-  readonly dispatchOnStart = true
   readonly #host: EngineHost
   /** The user's worker file as a `file:` URL, for guarded-worker.mjs to import. */
   readonly #file: string
@@ -45,7 +43,7 @@ export class PiscinaExecutor implements TaskExecutor<unknown, PoolCallExtra> {
     // piscina has turned a `file:` URL into a path by now.
     this.#file = pathToFileURL(this.piscina.options.filename as string).href
     const { maxThreads, concurrentTasksPerWorker } = this.piscina.options
-    this.capacity = Math.ceil(maxThreads) * concurrentTasksPerWorker
+    this.concurrency = Math.ceil(maxThreads) * concurrentTasksPerWorker
     // A thread that starts or stops changes idleThreads; piscina updates its bookkeeping after the
     // event returns, hence the microtask.
     this.piscina.on('workerCreate', this.#recomputeSoon)
@@ -102,14 +100,14 @@ export class PiscinaExecutor implements TaskExecutor<unknown, PoolCallExtra> {
     const cause = { cause: error }
     if (message === TERMINATED_MESSAGE) {
       const failure = this.#host.failure
-      return ['rejected', failure !== undefined ? new PoolDownError(failure, cause) : new PoolClosedError(cause)]
+      return ['rejected', failure !== undefined ? new PoolDownError(failure, cause) : new ClosedError('pool', cause)]
     }
     if (message.startsWith(WORKER_EXIT_PREFIX)) return ['crashed', new WorkerCrashedError(cause)]
     return ['errored', new TaskFailedError(cause)]
   }
 
   closedError (): Error {
-    return new PoolClosedError()
+    return new ClosedError('pool')
   }
 
   downError (reason: string): Error {

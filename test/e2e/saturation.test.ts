@@ -77,7 +77,7 @@ if (binary !== undefined) {
   })
 
   t.test('disable-on-404: busy → NOLB at the first 404 → traffic to the other instance → UP when free', async (t) => {
-    const env = { ...APP_ENV, AGENT_PORT: 'off', HTTPCHK_METHOD: 'GET', HTTPCHK_URL: '/healthz', HTTPCHK_BUSY_STATUS: '404' }
+    const env = { ...APP_ENV, AGENT_PORT: 'off', HTTPCHK_METHOD: 'GET', HTTPCHK_URL: '/healthz', HTTPCHK_UNAVAILABLE_STATUS: '404' }
     const cluster = await startCluster(t, binary, { recipe: 'disable-on-404', probePath: '/healthz', ...TIMINGS, env })
     const { haproxy } = cluster
     const app1 = cluster.instances[0]!.app

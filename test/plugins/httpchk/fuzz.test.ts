@@ -66,7 +66,7 @@ t.test('random requests: no crash, no 500, only the exact probe gets a probe ans
   t.comment(`seed ${SEED}`)
   const { app, port } = await startApp(t, {
     pool: TWO_THREADS,
-    httpchk: { maxServerStateNodes: 4 },
+    httpchk: {},
     setup (app) {
       app.get('/app', async () => 'app')
     }
@@ -102,7 +102,7 @@ t.test('random requests: no crash, no 500, only the exact probe gets a probe ans
 })
 
 t.test('random bytes on the agent port: always one well-formed line, never a crash', async (t) => {
-  const { app } = await startApp(t, { pool: TWO_THREADS, httpchk: { agent: { port: 0, timeoutMs: 2000 } } })
+  const { app } = await startApp(t, { pool: TWO_THREADS, httpchk: { agent: { port: 0, timeout: 2000 } } })
   const port = app.backpressure.agentPort as number
   let hangUps = 0
   for (let i = 0; i < AGENT_INPUTS; i++) {
