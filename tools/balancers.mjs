@@ -78,6 +78,9 @@ function replaceAll (text, from, to, what) {
   return text.split(from).join(to)
 }
 
+/** A port as the configurations write it: `127.0.0.1:3000` (nginx, Apache, comments) or `"3000"` (VCL). */
+const PORT_FORMS = [(port) => `127.0.0.1:${port}`, (port) => `"${port}"`]
+
 /**
  * The documented configuration with its ports and paths moved: `listen` and `upstreams` replace
  * 8080, 3000 and 3002 (as `127.0.0.1:PORT` or `"PORT"`), and the documented pid/log/runtime paths
@@ -95,8 +98,9 @@ export function substitute (kind, text, { listen, upstreams, dir }) {
   // Through placeholders first, so a new port that equals another documented one is not moved twice.
   let out = text
   for (const [index, [from]] of moves.entries()) {
-    const form = kind === 'varnish' ? `"${from}"` : `127.0.0.1:${from}`
-    out = replaceAll(out, form, kind === 'varnish' ? `"\0${index}\0"` : `127.0.0.1:\0${index}\0`, `port ${from}`)
+    const forms = PORT_FORMS.filter((form) => out.includes(form(from)))
+    if (forms.length === 0) throw new Error(`the documented configuration no longer names port ${from} (${PORT_FORMS.map((form) => form(from)).join(' or ')})`)
+    for (const form of forms) out = out.split(form(from)).join(form(`\0${index}\0`))
   }
   for (const [index, [, to]] of moves.entries()) out = out.split(`\0${index}\0`).join(String(to))
   for (const [from, name] of paths) out = replaceAll(out, from, name === '' ? (from.endsWith('/') ? `${dir}/` : dir) : join(dir, name), `path ${from}`)

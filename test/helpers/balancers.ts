@@ -158,8 +158,8 @@ export interface ScenarioOptions {
   binary: string
   /** The example app's env (PORT and AGENT_PORT are set here). */
   env: Record<string, string>
-  /** Client load through the balancer. */
-  load: { ratePerS: number, maxInFlight: number }
+  /** Client load through the balancer (default path `/block?ms=20`, pool work). */
+  load: { path?: string, ratePerS: number, maxInFlight: number }
 }
 
 /** In rotation, as the balancer sees it: its own view (Apache, Varnish), or a request that `name` served on the first try after `since` (nginx). */
