@@ -84,7 +84,7 @@ export interface HttpchkLivenessOptions {
 export interface HttpchkPluginOptions {
   /** Probe method(s). Default 'OPTIONS' (HAProxy's `option httpchk`). `GET` also answers `HEAD`. */
   method?: string | string[]
-  /** Probe path, matched exactly. Default '/'. */
+  /** Probe path, matched exactly; with method OPTIONS and path '/', `OPTIONS *` is answered too. Default '/'. */
   url?: string
   /** Sources (IP addresses, CIDR ranges) that get the probe's answer and whose
    * `X-Haproxy-Server-State` is recorded; a probe from elsewhere goes to the app as an ordinary request.
