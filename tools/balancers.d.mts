@@ -24,7 +24,8 @@ export declare function substitute (kind: BalancerKind, text: string, target: { 
 /** `nginx -t`, `apache2 -t` or `varnishd -C` on `text`, its ports and paths substituted. */
 export declare function checkConfig (kind: BalancerKind, text: string, options: { binary: string }): Promise<{ code: number, output: string }>
 export declare function parseBalancerManager (html: string): Array<{ url: string, status: string }>
-export declare function parseBackendList (text: string): Array<{ name: string, admin: string, probe: string, health: string }>
+/** `varnishadm backend.list -p`: health, and whether the newest probe got an answer and a happy one. */
+export declare function parseBackendList (text: string): Array<{ name: string, admin: string, probe: string, health: string, lastAnswered: boolean | undefined, lastHappy: boolean | undefined }>
 
 export interface BalancerMember {
   /** app1, app2: the upstream's place in the documented order. */
@@ -33,6 +34,9 @@ export interface BalancerMember {
   up: boolean
   /** What the balancer shows. */
   status: string
+  /** Varnish: whether the newest probe got an answer (a sick backend without one may only have been
+   * slow); undefined when no probe in its history got one (Varnish then prints no `Good Recv` row). */
+  lastAnswered?: boolean | undefined
 }
 
 export interface Balancer {

@@ -155,10 +155,29 @@ export function parseBalancerManager (html) {
   return rows.map(([, url, status]) => ({ url, status: status.trim() }))
 }
 
-/** Parses `varnishadm backend.list`: each backend's name (without `boot.`) and health. */
+/**
+ * Parses `varnishadm backend.list -p`: each backend's name (without `boot.`), health, and whether
+ * its newest probe got an answer (`Good Recv`) and a happy one (`Happy`): a backend sick from an
+ * answer was told so by the app, one sick from a timeout may just have been slow. Varnish prints no
+ * row whose bits are all unset: then the flag is undefined.
+ */
 export function parseBackendList (text) {
-  return text.split('\n').slice(1).map((line) => line.trim().split(/\s+/)).filter((fields) => fields.length >= 4)
-    .map(([name, admin, probe, health]) => ({ name: name.replace(/^[^.]*\./, ''), admin, probe, health }))
+  const backends = []
+  for (const line of text.split('\n')) {
+    const fields = line.trim().split(/\s+/)
+    if (/^[^\s].*\s(healthy|sick)\s/.test(line)) {
+      const [name, admin, probe, health] = fields
+      backends.push({ name: name.replace(/^[^.]*\./, ''), admin, probe, health, lastAnswered: undefined, lastHappy: undefined })
+      continue
+    }
+    const current = backends.at(-1)
+    const bitmap = /^\s*(\S+) (Good Recv|Happy)$/.exec(line)
+    if (current === undefined || bitmap === null) continue
+    const newest = bitmap[1].at(-1)
+    if (bitmap[2] === 'Good Recv') current.lastAnswered = newest !== '-'
+    else current.lastHappy = newest !== '-'
+  }
+  return backends
 }
 
 /**
@@ -224,7 +243,7 @@ export async function startBalancer (kind, { binary, upstreams, text, readyTimeo
     }
   }
 
-  /** The balancer's own view: `[{ name: 'app1', up: true, status }]`, in upstream order. */
+  /** The balancer's own view: `[{ name: 'app1', up: true, status, lastAnswered? }]`, in upstream order. */
   async function members () {
     if (kind === 'apache') {
       // The manager logs an error for a request without a same-origin Referer (AH10187).
@@ -236,10 +255,10 @@ export async function startBalancer (kind, { binary, upstreams, text, readyTimeo
       }))
     }
     if (kind === 'varnish') {
-      const listed = await run('varnishadm', ['-n', join(dir, 'work'), 'backend.list'])
+      const listed = await run('varnishadm', ['-n', join(dir, 'work'), 'backend.list', '-p'])
       if (listed.code !== 0) throw new Error(`varnishadm backend.list failed: ${listed.output}`)
       return parseBackendList(listed.output).filter(({ name }) => /^app\d+$/.test(name))
-        .map(({ name, health }) => ({ name, up: health === 'healthy', status: health }))
+        .map(({ name, health, lastAnswered }) => ({ name, up: health === 'healthy', status: health, lastAnswered }))
     }
     throw new Error('nginx (open source) has no view of its upstreams\' health')
   }

@@ -52,11 +52,15 @@ export async function waitFor<T> (label: string, check: () => Promise<T | undefi
   }
 }
 
-/** Resolves when the balancer's own view reads `name` in (or out) of rotation; returns the time. */
+/**
+ * Resolves when the balancer's own view reads `name` in (or out) of rotation; returns the time. Out
+ * behind Varnish means out on an answer: a probe that timed out on a loaded machine also reads
+ * sick, and a slower probe answered 200 before it can still bring the backend back.
+ */
 export async function waitForMember (balancer: Balancer, name: string, up: boolean, timeoutMs = 20_000): Promise<number> {
   return await waitFor(`${balancer.kind} reads ${name} ${up ? 'up' : 'out'}`, async () => {
     const member = (await balancer.members()).find((entry) => entry.name === name)
-    return member?.up === up ? performance.now() : undefined
+    return member?.up === up && (up || member.lastAnswered !== false) ? performance.now() : undefined
   }, timeoutMs)
 }
 

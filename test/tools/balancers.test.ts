@@ -55,6 +55,25 @@ t.test('the balancers\' views are parsed', async (t) => {
   const html = '<table><tr><th>Worker URL</th></tr>\n<tr>\n<td><a href="/balancer-manager?b=app&amp;w=http://127.0.0.1:1&amp;nonce=x">http://127.0.0.1:1</a></td><td></td><td></td><td>1.00</td><td>0</td><td>Init HcFl </td><td>0</td></tr>\n' +
     '<tr>\n<td><a href="/balancer-manager?b=app&amp;w=http://127.0.0.1:2&amp;nonce=x">http://127.0.0.1:2</a></td><td></td><td></td><td>1.00</td><td>0</td><td>Init Ok </td><td>0</td></tr></table>'
   t.same(parseBalancerManager(html), [{ url: 'http://127.0.0.1:1', status: 'Init HcFl' }, { url: 'http://127.0.0.1:2', status: 'Init Ok' }])
-  const list = 'Backend name   Admin    Probe    Health     Last change\nboot.app1      probe    0/1      sick       Wed, 02 Dec 2026 16:45:46 GMT\nboot.app2      probe    1/1      healthy    Wed, 02 Dec 2026 16:45:46 GMT\n\n'
-  t.same(parseBackendList(list), [{ name: 'app1', admin: 'probe', probe: '0/1', health: 'sick' }, { name: 'app2', admin: 'probe', probe: '1/1', health: 'healthy' }])
+  const list = [
+    'Backend name   Admin    Probe    Health    Last change',
+    'boot.app1      probe    0/1      sick      Wed, 02 Dec 2026 17:32:09 GMT',
+    ' Current states  good:  0 threshold:  1 window:  1',
+    '  Oldest ================================================== Newest',
+    '  -----------------------------------------------------------44444 Good IPv4',
+    '  -----------------------------------------------------------XXXXX Good Xmit',
+    '  -----------------------------------------------------------RRRRR Good Recv',
+    '  -----------------------------------------------------------HHH-- Happy',
+    'boot.app2      probe    0/1      sick      Wed, 02 Dec 2026 17:32:09 GMT',
+    '  -----------------------------------------------------------44444 Good IPv4',
+    '  -----------------------------------------------------------RRRR- Good Recv',
+    '  -----------------------------------------------------------HHHH- Happy',
+    'boot.app3      probe    1/1      healthy   Wed, 02 Dec 2026 17:32:09 GMT',
+    ''
+  ].join('\n')
+  t.same(parseBackendList(list), [
+    { name: 'app1', admin: 'probe', probe: '0/1', health: 'sick', lastAnswered: true, lastHappy: false },
+    { name: 'app2', admin: 'probe', probe: '0/1', health: 'sick', lastAnswered: false, lastHappy: false },
+    { name: 'app3', admin: 'probe', probe: '1/1', health: 'healthy', lastAnswered: undefined, lastHappy: undefined }
+  ])
 })
