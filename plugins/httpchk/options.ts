@@ -57,7 +57,8 @@ export interface HttpchkPluginOptions {
   /** Probe method(s); `GET` also answers `HEAD`. HAProxy's `option httpchk` sends `OPTIONS`.
    * @default 'OPTIONS' */
   method?: string | string[]
-  /** Probe path, matched byte for byte; the query string is ignored.
+  /** Probe path, matched byte for byte; the query string is ignored. With method OPTIONS and path
+   * '/', the asterisk form `OPTIONS *` (RFC 9110 §9.3.7) is answered too.
    * @default '/' */
   url?: string
   /** Sources (IP addresses, CIDR ranges) that get the probe's answer and whose

@@ -13,6 +13,9 @@
 // - a titled .cfg block fenced as haproxy (docs/haproxy.md) is a complete HAProxy configuration:
 //   it must be what example-app/haproxy-config.mjs writes for the recipe its title names, and
 //   `haproxy -c` must accept it (with CI=true a missing haproxy fails the test);
+// - a balancer's configuration (```nginx title="nginx.conf"```, ```apache title="httpd.conf"```,
+//   ```vcl title="default.vcl"```) is checked by the balancer itself (`nginx -t`, `apache2 -t`,
+//   `varnishd -C`) with its ports and paths moved (tools/balancers.mjs); its e2e test runs it;
 // - a titled .js file that no server uses, or a title of a kind this test cannot run, fails the test:
 //   give it no title if it is a fragment.
 import { once } from 'node:events'
@@ -30,6 +33,8 @@ import { RECIPES, sampleConfig, type Recipe } from '../../example-app/haproxy-co
 import { nodeEnv, startChild } from '../../tools/child.mjs'
 import { haproxyAvailability } from '../helpers/haproxy.js'
 import { codeBlocks } from '../helpers/haproxy-sample.js'
+import { BALANCERS, balancerForLang, checkConfig } from '../../tools/balancers.mjs'
+import { programPath, skipUnlessInstalled } from '../../tools/system.mjs'
 import { ROOT, packedPackage, run, scratchProject } from '../helpers/packed-package.js'
 
 // Several tsc runs with skipLibCheck false (10-50 s each on a loaded 2-core machine): more than the
@@ -132,6 +137,11 @@ t.test('every titled block is one this test can run', async (t) => {
     const titles = list.map((block) => block.title)
     t.same(titles.filter((title, index) => titles.indexOf(title) !== index), [], `${markdown}: titles are unique`)
     for (const block of list) {
+      const balancer = balancerForLang(block.lang)
+      if (balancer !== undefined) {
+        t.equal(block.title, BALANCERS[balancer].title, `${markdown}: its ${block.lang} block is titled ${BALANCERS[balancer].title} (what its checker and e2e test read)`)
+        continue
+      }
       const extension = extname(block.title)
       const used = SERVERS[`${markdown}#${block.title}`] !== undefined ||
         list.some((other) => other !== block && other.text.includes(block.title))
@@ -143,6 +153,21 @@ t.test('every titled block is one this test can run', async (t) => {
       else t.ok(TYPESCRIPT.has(extension), `${markdown}: ${block.title} is JavaScript, TypeScript or an HAProxy configuration (give fragments no title)`)
       t.equal(block.lang, TYPESCRIPT.has(extension) ? 'ts' : 'js', `${markdown}: ${block.title} is fenced as ${block.lang}`)
     }
+  }
+})
+
+t.test('every balancer configuration passes the balancer\'s own check', async (t) => {
+  const configs = blocks.filter((block) => balancerForLang(block.lang) !== undefined)
+  t.ok(configs.length >= 3, `nginx.conf, httpd.conf and default.vcl are in the docs (${configs.map((block) => block.title).join(', ')})`)
+  for (const block of configs) {
+    const kind = balancerForLang(block.lang)
+    if (kind === undefined) continue
+    const { system } = BALANCERS[kind]
+    // Under CI=true a missing program fails here (programPath throws), never skips.
+    await t.test(`${block.markdown}: ${block.title}`, skipUnlessInstalled(system), async (t) => {
+      const { code, output } = await checkConfig(kind, block.text, { binary: programPath(system) })
+      t.equal(code, 0, `${system.program} accepts it${code === 0 ? '' : `\n${output}`}`)
+    })
   }
 })
 

@@ -80,6 +80,9 @@ t.test('the config generator rejects what it cannot write', async (t) => {
   t.match(config, /http-check disable-on-404/)
   t.match(config, /inter 300ms/)
   t.notMatch(config, /stats socket/, 'no socket unless asked')
+  t.throws(() => haproxyConfig({ recipe: 'disable-on-404', servers: [{ name: 'a', port: 1 }], checkRequest: 'OPTIONS *' }), /checkRequest/)
+  t.match(haproxyConfig({ recipe: 'httpchk', servers: [{ name: 'a', port: 1 }], checkRequest: 'OPTIONS *' }), /^    option httpchk OPTIONS \*\n(?!    http-check send hdr)/m, 'HTTP/1.0: no Host')
+  t.match(haproxyConfig({ recipe: 'httpchk', servers: [{ name: 'a', port: 1 }], checkRequest: 'OPTIONS * HTTP/1.1' }), /^    option httpchk OPTIONS \* HTTP\/1\.1\n    http-check send hdr Host localhost$/m)
 })
 
 t.test('stats parsers', async (t) => {

@@ -159,6 +159,18 @@ t.test('app.inject() still gets the probe (the onRequest hook, same matcher and 
   t.equal((await app.inject({ method: 'GET', url: '/nothing' })).statusCode, 404)
 })
 
+t.test('app.inject() and OPTIONS *: light-my-request sends it as /*, which the hook reads as the asterisk form', async (t) => {
+  const { app, port } = await startApp(t, withPlugin(backpressure, SUITE))
+  const star = await app.inject({ method: 'OPTIONS', url: '*' })
+  t.equal(star.statusCode, 200)
+  t.equal(star.body, 'free\n')
+  t.equal((await app.inject({ method: 'OPTIONS', url: '/*' })).statusCode, 200, 'the same request, as light-my-request builds it')
+  t.equal((await app.inject({ method: 'GET', url: '*' })).statusCode, 404, 'only OPTIONS')
+  t.equal((await app.inject({ method: 'OPTIONS', url: '/*?x' })).statusCode, 404, 'only the bare target')
+  t.equal((await rawHttp(port, 'OPTIONS /* HTTP/1.0\r\n\r\n')).status, 404, 'a real OPTIONS /* passes both doors to the app')
+  t.equal((await rawHttp(port, 'OPTIONS * HTTP/1.0\r\n\r\n')).status, 200, 'a real OPTIONS * is the probe')
+})
+
 t.test('allow: only the listed sources get the answer and record X-Haproxy-Server-State', async (t) => {
   const { app, port } = await startApp(t, withPlugin(backpressure, { ...SUITE, httpchk: { ...SUITE.httpchk, allow: ['127.0.0.2/32', '::ffff:127.0.0.3'] } }, (app) => {
     app.options('/', async () => 'the app')

@@ -32,6 +32,43 @@ t.test('HAProxy default probe: OPTIONS / HTTP/1.0 without Host, with no route fo
   t.equal(other.status, 404)
 })
 
+t.test('OPTIONS * (asterisk form, as Apache hcmethod=OPTIONS sends it) is answered as OPTIONS /', async (t) => {
+  const seen: string[] = []
+  const { app, port } = await startApp(t, {
+    pool: TWO_THREADS,
+    httpchk: {},
+    setup (app) {
+      app.addHook('onRequest', async (request) => { seen.push(request.raw.url as string) })
+    }
+  })
+  for (const request of ['OPTIONS * HTTP/1.0\r\n\r\n', 'OPTIONS * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n']) {
+    const answer = await rawHttp(port, request)
+    t.equal(answer.status, 200, JSON.stringify(request))
+    t.equal(answer.body, 'free\n')
+    t.equal(answer.headers['cache-control'], 'no-store')
+  }
+  const tasks = await saturate(app.pool, 300)
+  const busy = await rawHttp(port, 'OPTIONS * HTTP/1.0\r\n\r\n')
+  t.equal(busy.status, 503)
+  t.equal(busy.headers['retry-after'], '1')
+  t.equal(busy.body, 'busy\n')
+  const head = await rawHttp(port, 'OPTIONS * HTTP/1.0\r\n\r\n', { halfClose: true })
+  t.equal(head.status, 503, 'half-closed after writing: the answer still arrives')
+  await Promise.all(tasks)
+  t.same(seen, [], 'no hook of the app saw the asterisk-form probe')
+  for (const line of ['OPTIONS /* HTTP/1.0', 'OPTIONS *? HTTP/1.0', 'GET * HTTP/1.0']) {
+    t.equal((await rawHttp(port, `${line}\r\n\r\n`)).status, 404, `${line} is not the probe: the app answers`)
+  }
+  t.same(seen, ['/*', '*?', '*'], 'and the app saw each of them')
+})
+
+t.test('OPTIONS * is the app\'s when the probe is not OPTIONS /', async (t) => {
+  for (const httpchk of [{ url: '/healthz' }, { method: 'GET', url: '/' }]) {
+    const { port } = await startApp(t, { pool: TWO_THREADS, httpchk })
+    t.equal((await rawHttp(port, 'OPTIONS * HTTP/1.0\r\n\r\n')).status, 404, JSON.stringify(httpchk))
+  }
+})
+
 t.test('busy: 503 with Retry-After, and back to 200 once free', async (t) => {
   const { app, port } = await startApp(t, { pool: TWO_THREADS, httpchk: {} })
   const tasks = await saturate(app.pool, 300)
