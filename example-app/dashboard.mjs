@@ -1,6 +1,6 @@
 // The live dashboard: GET /dashboard (page), /dashboard/app.js (its script) and /dashboard/events
 // (Server-Sent Events). Each event is one sample: pushed at once on every busy/free transition of
-// any executor, plus a periodic one every `intervalMs`. A sample carries the pool's queue depth now
+// any executor, plus a periodic one every `interval` ms. A sample carries the pool's queue depth now
 // and its peak since the previous sample (`queuedPeak`), so a burst between two samples still shows;
 // every executor, the pool and each lane side by side (queue, running, limit, failures by reason,
 // from their `snapshot()` and `stats()`); and the readiness the probe and the agent answer, with its
@@ -19,9 +19,9 @@ const PEAK_POLL_MS = 10
 
 /**
  * @param {import('fastify').FastifyInstance} app
- * @param {{ intervalMs?: number }} options
+ * @param {{ interval?: number }} options `interval`: ms between two periodic samples
  */
-export default async function dashboard (app, { intervalMs = 1000 }) {
+export default async function dashboard (app, { interval = 1000 }) {
   const [template, script] = await Promise.all([
     readFile(new URL('./public/dashboard.html', import.meta.url), 'utf8'),
     readFile(new URL('./public/dashboard.js', import.meta.url), 'utf8')
@@ -87,7 +87,7 @@ export default async function dashboard (app, { intervalMs = 1000 }) {
     lane.on('busy', onLane)
     lane.on('free', onLane)
   }
-  const timer = setInterval(() => { sample('tick') }, intervalMs)
+  const timer = setInterval(() => { sample('tick') }, interval)
   // The dashboard must never keep the process alive.
   timer.unref()
 
@@ -110,7 +110,7 @@ export default async function dashboard (app, { intervalMs = 1000 }) {
       connection: 'keep-alive',
       'x-accel-buffering': 'no'
     })
-    res.write(`retry: 2000\nevent: history\ndata: ${JSON.stringify({ intervalMs, historyMs: HISTORY_MS, samples: history })}\n\n`)
+    res.write(`retry: 2000\nevent: history\ndata: ${JSON.stringify({ intervalMs: interval, historyMs: HISTORY_MS, samples: history })}\n\n`)
     clients.add(res)
     res.once('close', () => { clients.delete(res) })
   })
@@ -151,7 +151,7 @@ function describe (executor) {
     running,
     // Calls it runs at once now: the pool's threads (× tasks per thread), a lane's limit (which an
     // adaptive lane moves).
-    limit: executor.capacity,
+    limit: executor.concurrency,
     affectsProbe: executor.affectsProbe,
     failures: failuresOf(executor.stats())
   }

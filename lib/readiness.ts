@@ -33,7 +33,7 @@ export type AgentVerdict = 'ready' | 'drain' | 'down'
 export type CauseKind = 'starting' | 'executor-busy' | 'under-pressure' | 'app' | 'check' | 'draining' | 'executor-down'
 
 export interface StateRow {
-  /** The probe answers 200 (true) or `busyStatusCode` (false); its body is the state's name. */
+  /** The probe answers 200 (true) or `unavailableStatusCode` (false); its body is the state's name. */
   readonly probeOk: boolean
   /** The agent's words: `up ready`, `up drain`, or `down` (HAProxy marks the server DOWN at once). */
   readonly agent: AgentVerdict
@@ -51,14 +51,14 @@ export interface StateRow {
  *
  * | state       | cause                                  | probe                       | agent line                              |
  * |-------------|----------------------------------------|-----------------------------|-----------------------------------------|
- * | `starting`  | until the app is ready                 | busyStatusCode `starting`   | `up drain W% maxconn:N #starting`       |
+ * | `starting`  | until the app is ready                 | unavailableStatusCode `starting`   | `up drain W% maxconn:N #starting`       |
  * | `free`      | —                                      | 200 `free`                  | `up ready W% maxconn:N`                 |
- * | `busy`      | the pool or a lane is full             | busyStatusCode `busy`       | `up ready <minWeight>% maxconn:N #busy: pool` |
- * | `busy`      | @fastify/under-pressure                | busyStatusCode `busy`       | `up ready <minWeight>% maxconn:N #busy: under-pressure` |
- * | `not-ready` | `setNotReady('cache warming')`         | busyStatusCode `not-ready`  | `up drain W% maxconn:N #not-ready: cache warming` |
- * | `not-ready` | the check `db` failing                 | busyStatusCode `not-ready`  | `up drain W% maxconn:N #not-ready: db`  |
- * | `draining`  | `drain()`, a signal, `app.close()`     | busyStatusCode `draining`   | `up drain W% maxconn:N #draining`       |
- * | `down`      | an executor cannot run tasks           | busyStatusCode `down`       | `down ready maxconn:N #down: pool`      |
+ * | `busy`      | the pool or a lane is full             | unavailableStatusCode `busy`       | `up ready <minWeight>% maxconn:N #busy: pool` |
+ * | `busy`      | @fastify/under-pressure                | unavailableStatusCode `busy`       | `up ready <minWeight>% maxconn:N #busy: under-pressure` |
+ * | `not-ready` | `setNotReady('cache warming')`         | unavailableStatusCode `not-ready`  | `up drain W% maxconn:N #not-ready: cache warming` |
+ * | `not-ready` | the check `db` failing                 | unavailableStatusCode `not-ready`  | `up drain W% maxconn:N #not-ready: db`  |
+ * | `draining`  | `drain()`, a signal, `app.close()`     | unavailableStatusCode `draining`   | `up drain W% maxconn:N #draining`       |
+ * | `down`      | an executor cannot run tasks           | unavailableStatusCode `down`       | `down ready maxconn:N #down: pool`      |
  */
 export const STATE_TABLE: Readonly<Record<ProbeState, StateRow>> = {
   starting: { probeOk: false, agent: 'drain', weight: 'load', causes: ['starting'] },
@@ -73,7 +73,7 @@ export const STATE_TABLE: Readonly<Record<ProbeState, StateRow>> = {
 export const UNDER_PRESSURE = 'under-pressure'
 
 /** What readiness reads of an executor (the pool, a lane). */
-export type ReadinessExecutor = Pick<Executor, 'name' | 'busy' | 'down' | 'affectsProbe' | 'capacity' | 'snapshot'>
+export type ReadinessExecutor = Pick<Executor, 'name' | 'busy' | 'down' | 'affectsProbe' | 'concurrency' | 'snapshot'>
 
 export interface ReadinessOptions {
   /** The executors to read; called on every read, so executors added later count. */
@@ -169,14 +169,14 @@ export class Readiness {
     this.#notReady.delete(checkKey(name))
   }
 
-  /** Each executor's load and capacity, for the agent's weight and `maxconn`. An executor with
+  /** Each executor's load and concurrency, for the agent's weight and `maxconn`. An executor with
    * `affectsProbe: false` is left out: the balancer never hears of it. */
-  load (): { executors: Array<{ queued: number, running: number, capacity: number }> } {
+  load (): { executors: Array<{ queued: number, running: number, concurrency: number }> } {
     const executors = []
     for (const executor of this.#options.executors()) {
       if (!executor.affectsProbe) continue
       const { queued, running } = executor.snapshot()
-      executors.push({ queued, running, capacity: executor.capacity })
+      executors.push({ queued, running, concurrency: executor.concurrency })
     }
     return { executors }
   }

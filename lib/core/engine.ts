@@ -8,7 +8,8 @@
  * - the accounting and its invariant (`Accounting`);
  * - busy = more calls queued than free slots (`BusyTracker`), flap damping (`FlapDamper`), and the
  *   `busy`/`free`/`down` events once per transition, each listener called on its own;
- * - close: queued and running calls finish within `closeTimeoutMs`, then what is left is refused.
+ * - close: queued and running calls finish within `closeTimeoutMs`, then what is left is refused;
+ * - the retry hint (`retryAfter`) on every retryable error it settles a call with, whoever made it.
  *
  * The executor decides only what differs: how many calls run at once, how to start one, what a
  * rejection from it means, and what to release once everything has settled.
@@ -17,16 +18,17 @@
  * with its coded error; if it was running, its signal fires (piscina then terminates the thread
  * running it; an async function is expected to pass the signal on). Its slot stays taken until the
  * executor reports that it really ended, because until then it still holds a thread or whatever the
- * function was using; the engine never starts more than `capacity` calls.
+ * function was using; the engine never starts more than `concurrency` calls.
  */
 import { EventEmitter } from 'node:events'
 import { BusyTracker, type QueueSource } from '../busy-tracker.js'
-import type { CodelOptions } from '../codel.js'
 import { QueueFullError, QueueWaitExceededError, TaskAbortedError, TaskTimeoutError } from '../errors.js'
 import type { ExecutorStats } from '../executor.js'
-import { FlapDamper, type DamperTimers, type DwellTimes } from '../flap-damper.js'
+import { FlapDamper, type DamperTimers } from '../flap-damper.js'
+import { withRetryHint } from '../retry.js'
 import { Accounting, type Outcome } from './accounting.js'
 import { QueueAdmission } from './admission.js'
+import type { ExecutorSettings } from './executor-options.js'
 import { JobQueue } from './job-queue.js'
 import { checkRunOptions } from './run-options.js'
 
@@ -58,7 +60,7 @@ export interface Job<Task = unknown, Extra = unknown> {
   /** Its run has ended (the slot is free again). */
   ended: boolean
   startedAt: number
-  /** Calls holding a slot when this one started, itself included (for an adaptive limit). */
+  /** Calls holding a slot when this one started, itself included (for an adaptive concurrency). */
   startedWith: number
 }
 
@@ -75,16 +77,14 @@ export interface EngineHost {
   readonly down: boolean
   /** Calls waiting: the engine's queue plus those inside the executor. */
   readonly queued: number
-  /** Reports that a call started `waitMs` after its submission (executors that say when). */
-  dispatched: (waitMs: number) => void
   /** Hands an error that belongs to no call to the owner's `error` listeners, or `onListenerError`. */
   error: (error: Error) => void
 }
 
 /** What differs between a worker thread and an async function on the main thread. */
 export interface TaskExecutor<Task, Extra> {
-  /** Calls it runs at once now (an adaptive limit may move it). */
-  readonly capacity: number
+  /** Calls it runs at once now (an adaptive concurrency moves). */
+  readonly concurrency: number
   /** Free slots as the busy rule counts them, with `active` slots taken. */
   idle: (active: number) => number
   /** Calls waiting inside the executor itself (piscina's queue while a thread starts). */
@@ -93,15 +93,12 @@ export interface TaskExecutor<Task, Extra> {
   readonly mayHoldCalls: boolean
   /** Whether every call needs its submission time even when no one listens to `dispatch`. */
   readonly timed: boolean
-  /** True: the engine reports `dispatch` when it starts a call; false: the executor does, through
-   * `EngineHost.dispatched`, when the call really starts (a thread picks it up). */
-  readonly dispatchOnStart: boolean
   /** Whether this call's run needs an AbortSignal. */
   wantsSignal: (task: Task, timeoutMs: number, callerSignal: AbortSignal | undefined) => boolean
   /** Starts the call; the promise settles when it has really ended. */
   start: (job: Job<Task, Extra>) => PromiseLike<unknown>
   /** A started call ended, resolved or not (`stoppedBy` says whether the engine had stopped it).
-   * Returns true when that changed `capacity`. */
+   * Returns true when that changed `concurrency`. */
   ended: (job: Job<Task, Extra>, resolved: boolean) => boolean
   /** How a call nobody stopped settles when its run rejects. */
   classify: (error: unknown) => [Outcome, Error]
@@ -113,21 +110,12 @@ export interface TaskExecutor<Task, Extra> {
   close: () => Promise<void>
 }
 
-export interface EngineOptions {
+export interface EngineOptions extends Omit<ExecutorSettings, 'maxQueue'> {
   /** Most calls that may wait. Infinity: unbounded. A function is called once the executor
    * exists (the pool's `'auto'` needs piscina's own reading of `maxThreads`). */
   maxQueue: number | (() => number)
-  /** Deadline per call in ms from submission; 0 = none. */
-  timeoutMs: number
-  /** How long close lets queued and running calls finish, in ms (Infinity: no bound). */
-  closeTimeoutMs: number
-  /** Queue-wait admission; off when undefined. */
-  admission: CodelOptions | undefined
-  dwell: DwellTimes
   /** Timers for the flap damper (tests inject fake ones). */
   dwellTimers?: DamperTimers | undefined
-  /** HTTP status of `_QUEUE_FULL` / `_QUEUE_WAIT_EXCEEDED`. */
-  rejectStatusCode: number
   /** Called when a listener throws (and for executor errors nobody listens to). */
   onListenerError: (error: unknown) => void
 }
@@ -143,6 +131,8 @@ export type EngineSnapshot = {
   running: number
   completed: number
   failed: number
+  /** Calls it runs at once now. */
+  concurrency: number
 }
 
 export abstract class Engine<Task, Extra, Events extends Record<keyof Events, unknown[]> = Record<string, unknown[]>> extends EventEmitter<Events> {
@@ -160,6 +150,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
   readonly #defaultTimeout: number
   readonly #closeTimeout: number
   readonly #rejectStatusCode: number
+  readonly #retryAfter: number
   readonly #onListenerError: (error: unknown) => void
   /** Slots taken: started calls whose run has not ended (stopped ones included). */
   #active = 0
@@ -175,6 +166,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     this.#defaultTimeout = options.timeoutMs
     this.#closeTimeout = options.closeTimeoutMs
     this.#rejectStatusCode = options.rejectStatusCode
+    this.#retryAfter = options.retryAfter
     this.#onListenerError = options.onListenerError
     const engine = this
     // Events are typed by the owner (pool or lane); inside, the engine emits its own untyped.
@@ -185,7 +177,6 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
       get failure () { return engine.#failure },
       get down () { return engine.down },
       get queued () { return engine.#queued },
-      dispatched: (waitMs) => { emitter.emit('dispatch', waitMs) },
       error: (error) => {
         if (emitter.listenerCount('error') > 0) emitter.emit('error', error)
         else this.#onListenerError(error)
@@ -205,8 +196,8 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
   }
 
   /** Calls it runs at once now. */
-  get capacity (): number {
-    return this.#executor.capacity
+  get concurrency (): number {
+    return this.#executor.concurrency
   }
 
   /** More calls queued than free slots (as reported: after flap damping, when enabled). */
@@ -241,7 +232,8 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
       queued,
       running: Math.max(0, this.#accounting.inFlight - queued),
       completed: this.#accounting.completed,
-      failed: this.#accounting.failed
+      failed: this.#accounting.failed,
+      concurrency: this.#executor.concurrency
     }
   }
 
@@ -272,7 +264,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     if (this.#failure !== undefined) return this.#refuseNow('rejected', this.#downError(this.#failure))
     if (this.closing) return this.#refuseNow('rejected', this.#executor.closedError())
     if (callerSignal?.aborted === true) return this.#refuseNow('aborted', new TaskAbortedError({ cause: callerSignal.reason }))
-    const fastPath = this.#queue.size === 0 && this.#active < this.#executor.capacity
+    const fastPath = this.#queue.size === 0 && this.#active < this.#executor.concurrency
     if (!fastPath && this.#queue.full) return this.#refuseNow('rejected', this.#withStatus(new QueueFullError()))
     const now = this.#timed ? performance.now() : 0
     return new Promise<Result>((resolve, reject) => {
@@ -348,10 +340,10 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
   /** Starts queued calls while slots are free (after shedding what admission refuses). */
   #pump (): void {
     this.#admission?.admit(this.#queue, (job) => { this.#stop(job, 'shed') })
-    const capacity = this.#executor.capacity
-    if (this.#queue.size > 0 && this.#active < capacity && this.#failure === undefined) {
+    const concurrency = this.#executor.concurrency
+    if (this.#queue.size > 0 && this.#active < concurrency && this.#failure === undefined) {
       const now = this.#timed ? performance.now() : 0
-      for (let job = this.#queue.next(); job !== undefined && this.#active < capacity; job = this.#queue.next()) {
+      for (let job = this.#queue.next(); job !== undefined && this.#active < concurrency; job = this.#queue.next()) {
         this.#dequeue(job)
         this.#start(job, now)
       }
@@ -366,7 +358,9 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     job.startedAt = now
     job.startedWith = this.#active
     // A call submitted before anyone timed it has no submission time: no wait to report.
-    if (this.#timed && job.submittedAt > 0 && this.#executor.dispatchOnStart) (this as EventEmitter).emit('dispatch', now - job.submittedAt)
+    // Both executors start a call when the engine hands it over (the pool hands one to piscina only
+    // when a thread can take it), so the hand-off is the dispatch.
+    if (this.#timed && job.submittedAt > 0) (this as EventEmitter).emit('dispatch', now - job.submittedAt)
     let pending: PromiseLike<unknown>
     try {
       pending = this.#executor.start(job)
@@ -389,7 +383,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
       if (resolved) this.#settle(job, 'completed', undefined, valueOrError)
       else this.#settle(job, ...this.#executor.classify(valueOrError))
     }
-    if (this.#executor.ended(job, resolved)) this.#emitSafely('capacity', this.#executor.capacity)
+    if (this.#executor.ended(job, resolved)) this.#emitSafely('concurrency', this.#executor.concurrency)
     this.#pump()
     this.#checkDrained()
   }
@@ -426,7 +420,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     if (job.onCallerAbort !== undefined) (job.callerSignal as AbortSignal).removeEventListener('abort', job.onCallerAbort)
     this.#accounting.settle(outcome)
     if (error === undefined) job.resolve(value)
-    else job.reject(error)
+    else job.reject(withRetryHint(error, this.#retryAfter))
   }
 
   /** The executor can no longer run calls: say so, and refuse what waits. The executor calls it
@@ -449,7 +443,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
 
   #refuseNow (outcome: Outcome, error: Error): Promise<never> {
     this.#accounting.settle(outcome)
-    return Promise.reject(error)
+    return Promise.reject(withRetryHint(error, this.#retryAfter))
   }
 
   #checkDrained (): void {
@@ -469,7 +463,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
   }
 
   /** Calls each listener on its own, so one that throws neither breaks `run()` nor starves the rest. */
-  #emitSafely (event: 'busy' | 'free' | 'down' | 'capacity', ...args: unknown[]): void {
+  #emitSafely (event: 'busy' | 'free' | 'down' | 'concurrency', ...args: unknown[]): void {
     for (const listener of (this as EventEmitter).listeners(event)) {
       try {
         (listener as (...args: unknown[]) => void)(...args)

@@ -25,7 +25,7 @@ export interface BackpressureControl {
   /**
    * Starts draining at once (the probe answers busy, the agent `drain`), keeps serving for the
    * grace period, then closes the app (`app.close()`: in-flight requests and queued tasks finish,
-   * bounded by `drain.deadlineMs`). Idempotent: later calls return the same promise. An
+   * bounded by `drain.timeout`). Idempotent: later calls return the same promise. An
    * `app.close()` called during the grace waits for it too, and the app closes once. Resolves once
    * the app is closed.
    */

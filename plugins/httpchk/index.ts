@@ -28,7 +28,7 @@ import { installProbeDoors } from './probe.js'
 import { setUpReadiness } from './readiness.js'
 import './decorators.js'
 
-export type { HttpchkPluginOptions, HttpchkAgentOptions, HttpchkDrainOptions, HttpchkHaproxyOptions, HttpchkLivenessOptions } from './options.js'
+export type { HttpchkPluginOptions, HttpchkAgentOptions, HttpchkDrainOptions } from './options.js'
 export type { BackpressureControl, ProbeState } from './decorators.js'
 export type { HaproxyServerState } from '../../lib/haproxy-server-state.js'
 
@@ -36,7 +36,7 @@ export const HTTPCHK_PLUGIN_NAME = 'fastify-backpressure-httpchk'
 
 async function httpchkPlugin (fastify: FastifyInstance, rawOptions: HttpchkPluginOptions): Promise<void> {
   const options = normalizeHttpchkOptions(rawOptions)
-  const { methods, url, livenessUrl, maxServerStateNodes, agent } = options
+  const { methods, url, livenessUrl, agent } = options
   if (cluster.isWorker && !options.ownPort) throw new SharedPortError()
 
   /** A probe or agent check has been answered: someone is watching, so the drain grace matters. */
@@ -44,14 +44,14 @@ async function httpchkPlugin (fastify: FastifyInstance, rawOptions: HttpchkPlugi
   const onWatched = (): void => { watched = true }
 
   const readiness = setUpReadiness(fastify, options)
-  const serverStates = new ServerStateTable(maxServerStateNodes)
+  const serverStates = new ServerStateTable()
   // HTTP/2 connections are sessions (closed with GOAWAY); HTTPS parses HTTP/1 from the TLS socket.
   const http2 = fastify.initialConfig.http2 === true
   const tracker = new ConnectionTracker({ http2, tls: !http2 && 'setSecureContext' in fastify.server })
   // A failing check's error text (it may name hosts and addresses) only goes where `allow` limits who reads it.
   const showErrors = options.allow !== undefined
   const responder = createProbeResponder({
-    busyStatusCode: options.busyStatusCode,
+    unavailableStatusCode: options.unavailableStatusCode,
     retryAfter: options.retryAfter,
     verbose: options.verbose,
     details: () => ({
@@ -84,7 +84,7 @@ async function httpchkPlugin (fastify: FastifyInstance, rawOptions: HttpchkPlugi
       }
     }
     if (livenessUrl !== undefined && fastify.hasRoute({ method: 'GET', url: livenessUrl })) {
-      done(new InvalidOptionError('httpchk.liveness.url', `a path no GET route uses (the liveness check answers GET ${livenessUrl} before routing)`, JSON.stringify(livenessUrl)))
+      done(new InvalidOptionError('httpchk.liveness', `a path no GET route uses (the liveness check answers GET ${livenessUrl} before routing)`, JSON.stringify(livenessUrl)))
       return
     }
     done()

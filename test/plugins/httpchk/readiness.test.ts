@@ -28,17 +28,17 @@ t.test('every cause of every state moves the probe and the agent together, as th
         lanes: { upstream: { concurrency: 1 } },
         httpchk: {
           agent: { port: 0 },
-          liveness: { url: '/livez' },
+          liveness: '/livez',
           underPressure: true,
-          checkIntervalMs: 20,
-          checkTimeoutMs: 20,
+          checkInterval: 20,
+          checkTimeout: 20,
           checks: {
             async db () {
               checkRan()
               if (dbError !== undefined) throw dbError
             }
           },
-          drain: { graceMs: 100 }
+          drain: { grace: 100 }
         },
         metrics: false
       })
@@ -111,11 +111,11 @@ t.test('every cause of every state moves the probe and the agent together, as th
 t.test('starting: the probe and the agent say so from the same table', async (t) => {
   // Nothing listens before the app is ready, so `starting` is read where the doors read it.
   const readiness = new Readiness({ executors: () => [] })
-  const responder = createProbeResponder({ busyStatusCode: 503, retryAfter: 0, verbose: false, details: () => ({}) })
+  const responder = createProbeResponder({ unavailableStatusCode: 503, retryAfter: 0, verbose: false, details: () => ({}) })
   let written = ''
   responder.probe({ writeHead: (status) => { written = `${status}` }, end: (body) => { written += ` ${String(body)}` } }, readiness.state(), false)
   t.equal(written, '503 starting\n')
-  t.equal(agentReply(readiness.state(), readiness.reason(), readiness.load(), { queue: undefined, minWeight: 1 }), 'up drain 100% #starting')
+  t.equal(agentReply(readiness.state(), readiness.reason(), readiness.load(), { maxQueue: undefined, minWeight: 1 }), 'up drain 100% #starting')
 })
 
 t.test('a check that hangs fails at its timeout, its signal aborted', async (t) => {
@@ -124,8 +124,8 @@ t.test('a check that hangs fails at its timeout, its signal aborted', async (t) 
     ...withPlugin(backpressure, {
       pool: POOL,
       httpchk: {
-        checkIntervalMs: 1000,
-        checkTimeoutMs: 30,
+        checkInterval: 1000,
+        checkTimeout: 30,
         checks: { upstream: async (signal) => { signals.push(signal); await once(signal, 'abort') } }
       },
       metrics: false
@@ -143,7 +143,7 @@ t.test('a check that throws a non-error, and checks stop when the app closes', a
   const { app, logs } = await startApp(t, {
     ...withPlugin(backpressure, {
       pool: POOL,
-      httpchk: { checkIntervalMs: 10, checks: { odd: () => { runs++; throw 'nope' } } }, // eslint-disable-line no-throw-literal
+      httpchk: { checkInterval: 10, checks: { odd: () => { runs++; throw 'nope' } } }, // eslint-disable-line no-throw-literal
       metrics: false
     }),
     listen: false
@@ -157,7 +157,7 @@ t.test('a check that throws a non-error, and checks stop when the app closes', a
 })
 
 t.test('liveness answers 503 only when an executor is down; the probe and the agent say down, naming it', async (t) => {
-  const { app, port } = await startApp(t, withPlugin(backpressure, { pool: POOL, httpchk: { liveness: { url: '/livez' }, agent: { port: 0 } }, metrics: false }))
+  const { app, port } = await startApp(t, withPlugin(backpressure, { pool: POOL, httpchk: { liveness: '/livez', agent: { port: 0 } }, metrics: false }))
   const closing = app.pool.close()
   t.equal(app.backpressure.probeState(), 'down')
   t.same(await haproxyProbe(port).then((probe) => `${probe.status} ${probe.body}`), '503 down\n')
