@@ -10,7 +10,7 @@
 // measured with the same heap, the same modules loaded and the same place on the machine: what
 // differs is only what each does per connection. (Measured as separate processes, the figures carry
 // whatever else tells one process from another, such as how far its young generation grew while it
-// loaded its modules, and on a shared 2-core machine a ±15% drift from one minute to the next.) The
+// loaded its modules, or where it runs on a shared machine: docs/benchmarks.md.) The
 // checks come from another child (bench/fixtures/connect-load.mjs), at a steady rate, never more
 // than 4 open at once. A round measures the process idle, then each listener in turn, back to back
 // (the order rotates and reverses from round to round): its CPU (process.cpuUsage(), every thread,
