@@ -65,4 +65,6 @@ export type { LaneSnapshot, LaneStats, LaneRunOptions, LaneTask, LaneEvents } fr
 export type { Executor, ExecutorSnapshot, ExecutorStats } from './lib/executor.js'
 export { isRetryableLaneError, RETRYABLE_LANE_ERROR_CODES } from './plugins/lanes/index.js'
 export type { PoolSnapshot, PoolStats, RunOptions, BackpressurePoolEvents } from './lib/pool.js'
+export type { PriorityOption, RouteBackpressureConfig } from './lib/core/run-options.js'
+export type { PriorityFigures } from './lib/core/engine.js'
 export * as errors from './lib/errors.js'

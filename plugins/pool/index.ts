@@ -6,7 +6,9 @@
  * Pool errors carry their HTTP status (`statusCode`), so Fastify's error handler (the default one or
  * the app's own) answers 503/429/504/500 without help; this plugin only adds `Retry-After` to the
  * retryable ones from an `onError` hook, which runs before the error handler and never replaces it.
- * `request.runInPool()` runs a task that is aborted if the client disconnects.
+ * `request.runInPool()` runs a task that is aborted if the client disconnects, at the route's
+ * default priority (`config.backpressure.priority`, checked in an `onRoute` hook) unless the call
+ * sets its own.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -14,6 +16,7 @@ import { BackpressurePool, type PoolSnapshot, type RunOptions } from '../../lib/
 import { WorkerLoadFailedError } from '../../lib/errors.js'
 import { checkWorkerLoads } from '../../lib/worker-load-check.js'
 import { runWhileClientStays } from '../../lib/client-gone.js'
+import { checkRouteConfig, withRoutePriority } from '../../lib/route-priority.js'
 import { normalizePoolOptions, type PoolPluginOptions } from './options.js'
 import './decorators.js'
 
@@ -63,6 +66,9 @@ async function poolPlugin (fastify: FastifyInstance, rawOptions: PoolPluginOptio
   fastify.decorateRequest('runInPool', function runInPool (this: FastifyRequest, task: unknown, options?: RunOptions) {
     return runUntilClientLeaves(pool, this, task, options)
   })
+  fastify.addHook('onRoute', function checkRoutePriority (route) {
+    checkRouteConfig(route.config, `${String(route.method)} ${route.url}`)
+  })
   fastify.addHook('onError', async function onError (_request: FastifyRequest, reply: FastifyReply, error: Error) {
     if (isRetryablePoolError(error)) reply.header('Retry-After', RETRY_AFTER)
   })
@@ -82,9 +88,16 @@ async function poolPlugin (fastify: FastifyInstance, rawOptions: PoolPluginOptio
   })
 }
 
-/** Runs `task`, aborting it if the client disconnects before the answer is sent (lib/client-gone.ts). */
+/** Runs `task` at the route's default priority unless `options` sets one, aborting it if the
+ * client disconnects before the answer is sent (lib/client-gone.ts). */
 function runUntilClientLeaves (pool: BackpressurePool, request: FastifyRequest, task: unknown, options?: RunOptions): Promise<unknown> {
-  return runWhileClientStays(request.raw.socket, options, (checked) => pool.run(task, checked))
+  let withPriority: RunOptions | undefined
+  try {
+    withPriority = withRoutePriority(options, request.routeOptions.config)
+  } catch (error) {
+    return Promise.reject(error)
+  }
+  return runWhileClientStays(request.raw.socket, withPriority, (checked) => pool.run(task, checked))
 }
 
 export default fp(poolPlugin, {
