@@ -44,6 +44,9 @@ export interface HaproxyConfigOptions {
   node?: string
   /** Add `X-Served-By: <server name>` to every response. Default false. */
   servedBy?: boolean
+  /** Requests HAProxy's queue serves first (`http-request set-priority-class`, lowest class first),
+   * by path prefix: e.g. `[{ path: '/critical', class: -10 }]` (docs/priorities.md). */
+  priorityClasses?: Array<{ path: string, class: number }>
 }
 
 export declare function haproxyConfig (options: HaproxyConfigOptions): string
