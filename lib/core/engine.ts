@@ -30,7 +30,7 @@ import { FlapDamper, type DamperTimers, type DwellTimes } from '../flap-damper.j
 import { Accounting, type Outcome } from './accounting.js'
 import { QueueAdmission } from './admission.js'
 import { JobQueue } from './job-queue.js'
-import { checkRunOptions } from './run-options.js'
+import { checkRunOptions, defaultRunOptions, type CheckedRunOptions } from './run-options.js'
 
 /** Why the engine stopped a call before it ended on its own. */
 export type StopReason = 'caller' | 'timeout' | 'shed' | 'closed' | 'displaced'
@@ -176,7 +176,8 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
    * now and then rather than a Set: adding a fresh object to a Set hashes it, which cost a lane
    * call several percent. */
   #started: Array<Job<Task, Extra>> = []
-  readonly #defaultTimeout: number
+  /** The options of a call that gives none. */
+  readonly #defaultRun: Readonly<CheckedRunOptions>
   readonly #closeTimeout: number
   readonly #rejectStatusCode: number
   readonly #onListenerError: (error: unknown) => void
@@ -191,7 +192,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
 
   constructor (options: EngineOptions, makeExecutor: (host: EngineHost) => TaskExecutor<Task, Extra>) {
     super()
-    this.#defaultTimeout = options.timeoutMs
+    this.#defaultRun = defaultRunOptions(options.timeoutMs)
     this.#closeTimeout = options.closeTimeoutMs
     this.#rejectStatusCode = options.rejectStatusCode
     this.#onListenerError = options.onListenerError
@@ -302,7 +303,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     let callerSignal: AbortSignal | undefined
     let priority: number
     try {
-      ({ timeoutMs, signal: callerSignal, priority } = checkRunOptions(options, this.#defaultTimeout))
+      ({ timeoutMs, signal: callerSignal, priority } = checkRunOptions(options, this.#defaultRun))
     } catch (error) {
       return Promise.reject(error)
     }

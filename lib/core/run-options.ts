@@ -39,10 +39,16 @@ export interface CheckedRunOptions {
   priority: number
 }
 
-/** Checks `signal`, `timeout` (`0` or `Infinity` = no deadline; undefined = `defaultTimeoutMs`)
- * and `priority` (undefined = 0). */
-export function checkRunOptions (options: unknown, defaultTimeoutMs: number): CheckedRunOptions {
-  if (options === undefined) return { signal: undefined, timeoutMs: defaultTimeoutMs, priority: DEFAULT_PRIORITY }
+/** What a call without options gets: no signal, the executor's default deadline, the default
+ * priority. One frozen object per executor, returned as is for every such call (no allocation). */
+export function defaultRunOptions (defaultTimeoutMs: number): Readonly<CheckedRunOptions> {
+  return Object.freeze({ signal: undefined, timeoutMs: defaultTimeoutMs, priority: DEFAULT_PRIORITY })
+}
+
+/** Checks `signal`, `timeout` (`0` or `Infinity` = no deadline; undefined = the default's) and
+ * `priority` (undefined = 0); `options` undefined: `defaults` itself. */
+export function checkRunOptions (options: unknown, defaults: Readonly<CheckedRunOptions>): Readonly<CheckedRunOptions> {
+  if (options === undefined) return defaults
   if (options === null || typeof options !== 'object') {
     throw new InvalidOptionError('run.options', 'an object', describeValue(options))
   }
@@ -50,7 +56,7 @@ export function checkRunOptions (options: unknown, defaultTimeoutMs: number): Ch
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidOptionError('run.signal', 'an AbortSignal', describeValue(signal))
   }
-  return { signal, timeoutMs: checkTimeout(timeout, defaultTimeoutMs), priority: priority === undefined ? DEFAULT_PRIORITY : checkPriority('run.priority', priority) }
+  return { signal, timeoutMs: checkTimeout(timeout, defaults.timeoutMs), priority: priority === undefined ? DEFAULT_PRIORITY : checkPriority('run.priority', priority) }
 }
 
 /** A priority: an integer from MIN_PRIORITY to MAX_PRIORITY (`null`, NaN and fractions refused). */
