@@ -321,47 +321,51 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
       if (displaced === undefined) return this.#refuseNow(this.#withStatus(new QueueFullError()), priority)
     }
     const now = this.#timed ? performance.now() : 0
-    return new Promise<Result>((resolve, reject) => {
-      const job: Job<Task, Extra> = {
-        task,
-        extra,
-        timeoutMs,
-        priority,
-        submittedAt: now,
-        resolve: resolve as (value: unknown) => void,
-        reject,
-        controller: this.#executor.wantsSignal(task, timeoutMs, callerSignal) ? new AbortController() : undefined,
-        callerSignal,
-        onCallerAbort: callerSignal === undefined ? undefined : () => { this.#stop(job, 'caller') },
-        deadline: undefined,
-        stoppedBy: undefined,
-        settled: false,
-        started: false,
-        ended: false,
-        startedAt: 0,
-        startedWith: 0
-      }
-      if (timeoutMs > 0) {
-        job.deadline = setTimeout(() => { this.#stop(job, 'timeout') }, timeoutMs)
-        // The call itself keeps the process alive while it runs; its deadline need not.
-        job.deadline.unref()
-      }
-      // A listener rather than AbortSignal.any(): the caller's signal may outlive the call by far
-      // (a server-wide signal), and AbortSignal.any() keeps every composite alive with it.
-      if (callerSignal !== undefined) callerSignal.addEventListener('abort', job.onCallerAbort as () => void, { once: true })
-      if (fastPath) {
-        // Nothing waits and a slot is free: it skips the queue (and admission, which judges only
-        // queued calls). Nothing waited before nor after, so busy/free cannot have changed, unless
-        // the executor may hold the call (piscina, while a thread starts).
-        this.#start(job, now)
-        if (this.#executor.mayHoldCalls) this.#tracker.recompute()
-        return
-      }
-      if (displaced !== undefined) this.#displace(displaced)
-      this.#queue.add(job)
-      this.#admission?.queueLength(this.#queue.size, job.submittedAt)
-      this.#pump()
-    })
+    // The job is built outside the promise's executor: variables a closure captures live in a
+    // context object, and each one more cost a lane call several percent (B8).
+    let resolve!: (value: unknown) => void
+    let reject!: (error: Error) => void
+    const promise = new Promise<Result>((res, rej) => { resolve = res as (value: unknown) => void; reject = rej })
+    const job: Job<Task, Extra> = {
+      task,
+      extra,
+      timeoutMs,
+      priority,
+      submittedAt: now,
+      resolve,
+      reject,
+      controller: this.#executor.wantsSignal(task, timeoutMs, callerSignal) ? new AbortController() : undefined,
+      callerSignal,
+      onCallerAbort: callerSignal === undefined ? undefined : () => { this.#stop(job, 'caller') },
+      deadline: undefined,
+      stoppedBy: undefined,
+      settled: false,
+      started: false,
+      ended: false,
+      startedAt: 0,
+      startedWith: 0
+    }
+    if (timeoutMs > 0) {
+      job.deadline = setTimeout(() => { this.#stop(job, 'timeout') }, timeoutMs)
+      // The call itself keeps the process alive while it runs; its deadline need not.
+      job.deadline.unref()
+    }
+    // A listener rather than AbortSignal.any(): the caller's signal may outlive the call by far
+    // (a server-wide signal), and AbortSignal.any() keeps every composite alive with it.
+    if (callerSignal !== undefined) callerSignal.addEventListener('abort', job.onCallerAbort as () => void, { once: true })
+    if (fastPath) {
+      // Nothing waits and a slot is free: it skips the queue (and admission, which judges only
+      // queued calls). Nothing waited before nor after, so busy/free cannot have changed, unless
+      // the executor may hold the call (piscina, while a thread starts).
+      this.#start(job, now)
+      if (this.#executor.mayHoldCalls) this.#tracker.recompute()
+      return promise
+    }
+    if (displaced !== undefined) this.#displace(displaced)
+    this.#queue.add(job)
+    this.#admission?.queueLength(this.#queue.size, job.submittedAt)
+    this.#pump()
+    return promise
   }
 
   /**
