@@ -82,7 +82,8 @@ export class JobQueue<Job extends Queued> {
     this.#size++
   }
 
-  /** Removes a job wherever it is (started, aborted, timed out, shed, displaced). The job must be queued. */
+  /** Removes a job wherever it is (started, aborted, timed out, shed, displaced). The job must be
+   * queued. A level's last array slot always holds a job still queued (`displaceable()` reads it). */
   delete (job: Job): void {
     const level = this.#levelOf(job.priority)
     this.#size--
@@ -135,11 +136,8 @@ export class JobQueue<Job extends Queued> {
   displaceable (priority: number): Job | undefined {
     const bottom = this.#levels[this.#levels.length - 1]
     if (bottom === undefined || bottom.priority >= priority) return undefined
-    const { jobs } = bottom
-    for (let i = jobs.length - 1; ; i--) {
-      const job = jobs[i] as Job
-      if (bottom.removed?.has(job) !== true) return job
-    }
+    // Never a removed job: delete() pops the newest, and the removed ones behind it.
+    return bottom.jobs[bottom.jobs.length - 1]
   }
 
   /** Jobs waiting at each priority in use, highest first. */

@@ -63,3 +63,15 @@ t.test('the lanes plugin alone refuses a bad route priority at registration', as
   t.equal(error?.code, 'FST_BACKPRESSURE_INVALID_OPTION')
   t.equal(error?.message, 'Invalid option "config.backpressure.priority (route POST /x)": expected an integer from -1000 to 1000 (higher first; undefined: the default), received -1000.5')
 })
+
+t.test('a route declared before the lanes plugin loaded: a bad priority refuses each call, counting nothing', async (t) => {
+  const app = Fastify({ logger: false })
+  t.teardown(() => app.close())
+  app.get('/early', { config: { backpressure: { priority: 'high' } } as never }, async (request) => await request.runInLane('upstream', async () => 'ran'))
+  await app.register(lanesPlugin, { lanes: { upstream: { concurrency: 1 } } })
+  await app.ready()
+  const answer = await app.inject('/early')
+  t.equal(answer.statusCode, 500)
+  t.match(answer.json(), { code: 'FST_BACKPRESSURE_INVALID_OPTION', message: /"config\.backpressure\.priority \(route GET \/early\)".*received 'high'/ })
+  t.match(app.lanes.upstream?.stats(), { submitted: 0 })
+})
