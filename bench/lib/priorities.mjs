@@ -63,7 +63,7 @@ export async function benchPriorities ({ serverFile, loadFile, rounds, seconds, 
           run.serverElu = (after.elu.active - before.elu.active) / (after.elu.idle + after.elu.active - before.elu.idle - before.elu.active)
           runs[mode].push(run)
           log(`B11 ${executor} round ${round + 1} priorities ${mode}: critical ${pct(run.critical.ok / run.critical.sent)} ` +
-            `(${run.critical.ok}/${run.critical.sent}), p99 ${fmt(run.critical.p99Before)} → ${fmt(run.critical.p99Spike)} (×${run.critical.p99Ratio?.toFixed(2) ?? 'n/a'}); ` +
+            `(${run.critical.ok}/${run.critical.sent}, ${JSON.stringify(run.critical.statuses)}), p99 ${fmt(run.critical.p99Before)} → ${fmt(run.critical.p99Spike)} (×${run.critical.p99Ratio?.toFixed(2) ?? 'n/a'}); ` +
             `prefetch ${pct(run.prefetch.ok / run.prefetch.sent)} of ${run.prefetch.sent}; displaced ${run.server.displaced}, refused ${run.server.rejected}, ` +
             `timed out ${run.server.timedOut}; server CPU ${pct(run.serverCpuShare)}, event loop ${pct(run.serverElu)} busy; client CPU ${pct(result.clientCpuShare)}`)
         }
