@@ -1,7 +1,7 @@
 // Builds dist/esm (import) and dist/cjs (require) from the TypeScript sources, plus
 // dist/cjs/main.js, the `require` entry point (see below).
 import { execFileSync } from 'node:child_process'
-import { rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 
 const require = createRequire(import.meta.url)
@@ -9,6 +9,11 @@ const tsc = require.resolve('typescript/bin/tsc')
 rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true })
 execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { stdio: 'inherit' })
 execFileSync(process.execPath, [tsc, '-p', 'tsconfig.cjs.json'], { stdio: 'inherit' })
+// The worker module every pool task runs through is plain JavaScript, loaded by worker threads
+// that may have no TypeScript loader: it is copied, not compiled (lib/executors/guarded-worker.mjs).
+for (const tree of ['esm', 'cjs']) {
+  copyFileSync(new URL('../lib/executors/guarded-worker.mjs', import.meta.url), new URL(`../dist/${tree}/lib/executors/guarded-worker.mjs`, import.meta.url))
+}
 // The root package.json says "type": "module"; this marks dist/cjs as CommonJS.
 writeFileSync(new URL('../dist/cjs/package.json', import.meta.url), '{ "type": "commonjs" }\n')
 

@@ -12,13 +12,13 @@
  * moment a task starts on a thread (a wrapped load balancer), and noticing when no thread can
  * start any more.
  */
-import type { Piscina } from 'piscina'
+import { Piscina } from 'piscina'
+import { pathToFileURL } from 'node:url'
 import type { EngineHost, Job, TaskExecutor } from '../core/engine.js'
 import type { Outcome } from '../core/accounting.js'
 import { PoolClosedError, PoolDownError, TaskFailedError, WorkerCrashedError } from '../errors.js'
-import { leastBusyBalancer, observeDispatch, type BalancerTask } from '../dispatch-balancer.js'
 import { TERMINATED_MESSAGE, WORKER_EXIT_PREFIX, createPiscina, type PiscinaOptions } from './piscina.js'
-import { ThrowGuard } from './throw-guard.js'
+import GUARDED_WORKER from './guarded-worker-path.cjs'
 
 /** What a pool call carries beyond its task. */
 export interface PoolCallExtra {
@@ -27,35 +27,22 @@ export interface PoolCallExtra {
   readonly transferList: unknown
 }
 
-/** When a handed-off call was given to piscina: piscina stamps the task's `created` synchronously
- * inside `run()`, between these two, which is how a later dispatch is matched to its call. */
-interface HandOff {
-  readonly at: number
-  by: number
-}
-
 export class PiscinaExecutor implements TaskExecutor<unknown, PoolCallExtra> {
   readonly piscina: Piscina
   readonly capacity: number
   readonly mayHoldCalls = true
   readonly timed = false
-  readonly dispatchOnStart = false
+  /** A call is handed to piscina only when a thread can take it, so the hand-off is its start. */
+  readonly dispatchOnStart = true
   readonly #host: EngineHost
-  /** Runs each task through a module that turns a thrown `null` into an Error (throw-guard.ts). */
-  readonly #guard: ThrowGuard
-  /** Timed calls handed to piscina and not yet on a thread (at most `capacity`). */
-  readonly #awaitingThread = new Map<Job<unknown, PoolCallExtra>, HandOff>()
+  /** The user's worker file as a `file:` URL, for guarded-worker.mjs to import. */
+  readonly #file: string
 
   constructor (options: PiscinaOptions, host: EngineHost) {
     this.#host = host
-    const { loadBalancer, ...rest } = options
-    const balancer = loadBalancer ?? leastBusyBalancer(rest.concurrentTasksPerWorker ?? 1)
-    this.piscina = createPiscina({
-      ...rest,
-      loadBalancer: observeDispatch(balancer, (waitMs, task) => { this.#onDispatch(waitMs, task) })
-    })
+    this.piscina = createPiscina(options)
     // piscina has turned a `file:` URL into a path by now.
-    this.#guard = new ThrowGuard(this.piscina.options.filename as string)
+    this.#file = pathToFileURL(this.piscina.options.filename as string).href
     const { maxThreads, concurrentTasksPerWorker } = this.piscina.options
     this.capacity = Math.ceil(maxThreads) * concurrentTasksPerWorker
     // A thread that starts or stops changes idleThreads; piscina updates its bookkeeping after the
@@ -84,25 +71,25 @@ export class PiscinaExecutor implements TaskExecutor<unknown, PoolCallExtra> {
     return timeoutMs > 0 || callerSignal !== undefined
   }
 
+  /** Every task runs through guarded-worker.mjs, which turns a thrown `null` into an Error. */
   start (job: Job<unknown, PoolCallExtra>): PromiseLike<unknown> {
-    const filename = this.#guard.moduleFor(job.extra.name ?? this.piscina.options.name)
-    const options = { signal: job.controller?.signal ?? null, filename, name: 'default', transferList: job.extra.transferList as never }
-    // Only timed calls are matched to their dispatch (someone listens, or admission needs the time).
-    if (job.submittedAt === 0) return this.piscina.run(job.task, options)
-    // piscina may dispatch it synchronously, inside run(): until run() returns, any later stamp matches.
-    const handOff: HandOff = { at: performance.now(), by: Infinity }
-    this.#awaitingThread.set(job, handOff)
-    const pending = this.piscina.run(job.task, options)
-    handOff.by = performance.now()
-    return pending
+    let task = job.task as Record<symbol, unknown> | null | undefined
+    let transferList = job.extra.transferList as unknown[] | undefined
+    // piscina unwraps a `Piscina.move()` value only at the top of the task: inside the envelope
+    // it is unwrapped here, with piscina's public symbols.
+    if (task !== null && typeof task === 'object' && Piscina.transferableSymbol in task) {
+      transferList = [...(transferList ?? []), task[Piscina.transferableSymbol]]
+      task = task[Piscina.valueSymbol] as Record<symbol, unknown>
+    }
+    const envelope = { file: this.#file, name: job.extra.name ?? this.piscina.options.name, task }
+    return this.piscina.run(envelope, { signal: job.controller?.signal ?? null, filename: GUARDED_WORKER, name: 'default', transferList: transferList as never })
   }
 
   /** A call that failed may have cost its thread (a crash, an abort): piscina may still be
    * replacing it when the promise settles, so busy/free is read again once that step is over. A
    * call that resolved changed nothing the engine's own recompute does not see: piscina has marked
    * its thread free before the promise's reactions run. */
-  ended (job: Job<unknown, PoolCallExtra>, resolved: boolean): boolean {
-    this.#awaitingThread.delete(job)
+  ended (_job: Job<unknown, PoolCallExtra>, resolved: boolean): boolean {
     if (!resolved) queueMicrotask(this.#recompute)
     return false
   }
@@ -137,7 +124,6 @@ export class PiscinaExecutor implements TaskExecutor<unknown, PoolCallExtra> {
    */
   async close (): Promise<void> {
     await this.piscina.destroy()
-    this.#guard.dispose()
   }
 
   readonly #recompute = (): void => {
@@ -159,23 +145,5 @@ export class PiscinaExecutor implements TaskExecutor<unknown, PoolCallExtra> {
     this.#host.fail('worker threads fail to start')
     // destroy() rejects every task piscina holds ('Terminating worker thread'), mapped to _POOL_DOWN.
     this.piscina.destroy().then(this.#recompute, this.#host.error)
-  }
-
-  /**
-   * The wrapped load balancer saw a task start on a thread. Almost always that happens inside
-   * `start()` (a thread is free), so the wait is the time in the engine's queue; a task handed over
-   * while its thread was still starting waits in piscina too, and is matched by the hand-off
-   * window. Either way the figure is `run()` → start on a thread.
-   */
-  #onDispatch (waitMs: number, task: BalancerTask): void {
-    for (const [job, handOff] of this.#awaitingThread) {
-      if (handOff.at <= task.created && task.created <= handOff.by) {
-        this.#awaitingThread.delete(job)
-        this.#host.dispatched(performance.now() - job.submittedAt)
-        return
-      }
-    }
-    // A task given to `pool.piscina` directly, or submitted before anyone timed calls: piscina's own wait.
-    this.#host.dispatched(waitMs)
   }
 }

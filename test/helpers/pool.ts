@@ -39,4 +39,5 @@ export const FRAGILE_WORKER = fileURLToPath(new URL('../fixtures/fragile-worker.
 export function fragileWorker (healthyStarts: number): { filename: string, workerData: { starts: Int32Array, healthyStarts: number } } {
   return { filename: FRAGILE_WORKER, workerData: { starts: new Int32Array(new SharedArrayBuffer(4)), healthyStarts } }
 }
+export const COMMONJS_WORKER = fileURLToPath(new URL('../fixtures/commonjs-worker.cjs', import.meta.url))
 export const NO_EXPORT_WORKER = fileURLToPath(new URL('../fixtures/no-export-worker.mjs', import.meta.url))
