@@ -92,8 +92,6 @@ export interface EngineHost {
   readonly down: boolean
   /** Calls waiting: the engine's queue plus those inside the executor. */
   readonly queued: number
-  /** Reports that a call started `waitMs` after its submission (executors that say when). */
-  dispatched: (waitMs: number) => void
   /** Hands an error that belongs to no call to the owner's `error` listeners, or `onListenerError`. */
   error: (error: Error) => void
 }
@@ -110,9 +108,6 @@ export interface TaskExecutor<Task, Extra> {
   readonly mayHoldCalls: boolean
   /** Whether every call needs its submission time even when no one listens to `dispatch`. */
   readonly timed: boolean
-  /** True: the engine reports `dispatch` when it starts a call; false: the executor does, through
-   * `EngineHost.dispatched`, when the call really starts (a thread picks it up). */
-  readonly dispatchOnStart: boolean
   /** Whether this call's run needs an AbortSignal. */
   wantsSignal: (task: Task, timeoutMs: number, callerSignal: AbortSignal | undefined) => boolean
   /** Starts the call; the promise settles when it has really ended. */
@@ -205,7 +200,6 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
       get failure () { return engine.#failure },
       get down () { return engine.down },
       get queued () { return engine.#queued },
-      dispatched: (waitMs) => { emitter.emit('dispatch', waitMs) },
       error: (error) => {
         if (emitter.listenerCount('error') > 0) emitter.emit('error', error)
         else this.#onListenerError(error)
@@ -418,7 +412,9 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     job.startedAt = now
     job.startedWith = this.#active
     // A call submitted before anyone timed it has no submission time: no wait to report.
-    if (this.#timed && job.submittedAt > 0 && this.#executor.dispatchOnStart) (this as EventEmitter).emit('dispatch', now - job.submittedAt)
+    // Executors take a call only when they can start it (piscina: when a thread can take it), so
+    // its start is its dispatch.
+    if (this.#timed && job.submittedAt > 0) (this as EventEmitter).emit('dispatch', now - job.submittedAt)
     let pending: PromiseLike<unknown>
     try {
       pending = this.#executor.start(job)

@@ -15,7 +15,6 @@ export type LaneTask<Result> = (signal: AbortSignal) => Result | PromiseLike<Res
 const NO_SIGNAL = new AbortController().signal
 
 export class AsyncExecutor implements TaskExecutor<LaneTask<unknown>, undefined> {
-  readonly dispatchOnStart = true
   readonly #name: string
   readonly #fixedLimit: number
   readonly #adaptive: AdaptiveLimit | undefined

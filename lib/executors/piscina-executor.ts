@@ -32,8 +32,6 @@ export class PiscinaExecutor implements TaskExecutor<unknown, PoolCallExtra> {
   readonly capacity: number
   readonly mayHoldCalls = true
   readonly timed = false
-  /** A call is handed to piscina only when a thread can take it, so the hand-off is its start. */
-  readonly dispatchOnStart = true
   readonly #host: EngineHost
   /** The user's worker file as a `file:` URL, for guarded-worker.mjs to import. */
   readonly #file: string
