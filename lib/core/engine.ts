@@ -315,8 +315,9 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
       if (displaced === undefined) return this.#refuseNow(this.#withStatus(new QueueFullError()), priority)
     }
     const now = this.#timed ? performance.now() : 0
-    // The job is built outside the promise's executor: variables a closure captures live in a
-    // context object, and each one more cost a lane call several percent (B8).
+    // The job is built outside the promise's executor: the variables a closure captures live in a
+    // context object, and one more of them made every lane call measurably slower (B8,
+    // docs/benchmarks.md). Do not move this back into `new Promise((resolve, reject) => …)`.
     let resolve!: (value: unknown) => void
     let reject!: (error: Error) => void
     const promise = new Promise<Result>((res, rej) => { resolve = res as (value: unknown) => void; reject = rej })
