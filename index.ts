@@ -6,65 +6,81 @@
  *
  * `pool` and `lanes` are each optional (an I/O-only app has lanes and no worker file; an app may
  * have neither and only the probe). `httpchk` and `metrics` are on by default; `false` leaves one out.
+ * Each section is exactly the options of its plugin registered alone, checked by the same normaliser.
  */
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { objectOption, rejectUnknownPluginKeys } from './lib/validate.js'
-import { InvalidOptionError, describeValue } from './lib/errors.js'
+import { featureOption, objectOption, rejectUnknownKeys } from './lib/validate.js'
 import poolPlugin, { type PoolPluginOptions } from './plugins/pool/index.js'
-import lanesPlugin, { type LaneConfig, type LanesPluginOptions } from './plugins/lanes/index.js'
+import lanesPlugin, { type LaneOptions } from './plugins/lanes/index.js'
 import httpchkPlugin, { type HttpchkPluginOptions } from './plugins/httpchk/index.js'
 import metricsPlugin, { type MetricsPluginOptions } from './plugins/metrics/index.js'
+import { normalizePoolOptions } from './plugins/pool/options.js'
+import { normalizeLanes } from './plugins/lanes/options.js'
+import { normalizeHttpchkOptions } from './plugins/httpchk/options.js'
+import { normalizeMetricsOptions } from './plugins/metrics/options.js'
 
 export interface BackpressureOptions {
-  /** Pool plugin options (`filename` is required), or leave it out for an app without worker threads. */
-  pool?: PoolPluginOptions
-  /** Lanes by name (`{ upstream: { concurrency: 16, maxQueue: 64, timeout: 2000 } }`), or leave it out. */
-  lanes?: Record<string, LaneConfig>
-  /** httpchk plugin options, or `false` to leave the probe out. Default: on, `OPTIONS /`. */
+  /** The worker pool (the pool plugin's options; `filename` is required), or `false` for an app
+   * without worker threads.
+   * @default false */
+  pool?: PoolPluginOptions | false
+  /** The lanes, by name: `{ upstream: { concurrency: 16, maxQueue: 64, timeout: 2000 } }` (the lanes
+   * plugin's `lanes`), or `false` for none.
+   * @default false */
+  lanes?: Record<string, LaneOptions> | false
+  /** The httpchk plugin's options, or `false` to leave the probe out.
+   * @default {} */
   httpchk?: HttpchkPluginOptions | false
-  /** metrics plugin options, or `false` to leave metrics out. Default: on, no route. */
+  /** The metrics plugin's options, or `false` to leave metrics out.
+   * @default {} */
   metrics?: MetricsPluginOptions | false
 }
 
-const KNOWN_KEYS: ReadonlySet<string> = new Set(['pool', 'lanes', 'httpchk', 'metrics'])
-
-function section<T extends object> (name: string, value: unknown): T | false {
-  if (value === false) return false
-  return objectOption(name, value) as T
-}
+const KNOWN_KEYS: readonly string[] = ['pool', 'lanes', 'httpchk', 'metrics']
 
 async function backpressure (fastify: FastifyInstance, rawOptions: BackpressureOptions): Promise<void> {
   const options = objectOption('options', rawOptions)
-  rejectUnknownPluginKeys('options', options, KNOWN_KEYS)
-  // Checked here too: Fastify would turn `pool: null` into `{}` and the error would blame pool.filename.
-  if (options.pool === null) throw new InvalidOptionError('pool', 'an object with at least "filename" (or no pool key)', describeValue(options.pool))
-  const pool = options.pool === undefined ? undefined : objectOption('pool', options.pool) as unknown as PoolPluginOptions
-  const lanes = options.lanes === undefined ? undefined : objectOption('lanes', options.lanes) as unknown as LanesPluginOptions['lanes']
-  const httpchk = section<HttpchkPluginOptions>('httpchk', options.httpchk)
-  const metrics = section<MetricsPluginOptions>('metrics', options.metrics)
+  rejectUnknownKeys('', options, KNOWN_KEYS)
+  // `pool: null` is refused here: Fastify would turn it into `{}` and the error would blame pool.filename.
+  const pool = featureOption('pool', options.pool, 'false or an object with at least "filename"')
+  const lanes = featureOption('lanes', options.lanes, 'false or the lanes by name ({ <name>: { concurrency } })')
+  const httpchk = options.httpchk === false ? undefined : objectOption('httpchk', options.httpchk)
+  const metrics = options.metrics === false ? undefined : objectOption('metrics', options.metrics)
+  // Every section is checked before any plugin starts anything (threads, a listener): a typo in
+  // `metrics` must not leave a pool running. Each plugin checks its own again, with the same code.
+  if (pool !== undefined) normalizePoolOptions(pool)
+  if (lanes !== undefined) normalizeLanes(lanes)
+  if (httpchk !== undefined) normalizeHttpchkOptions(httpchk)
+  if (metrics !== undefined) normalizeMetricsOptions(metrics)
 
-  if (pool !== undefined) await fastify.register(poolPlugin, pool)
-  if (lanes !== undefined) await fastify.register(lanesPlugin, { lanes })
-  if (httpchk !== false) await fastify.register(httpchkPlugin, httpchk)
-  // The metrics measure the executors: with neither a pool nor lanes there is nothing to measure.
-  if (metrics !== false && (pool !== undefined || lanes !== undefined)) await fastify.register(metricsPlugin, metrics)
+  if (pool !== undefined) await fastify.register(poolPlugin, pool as unknown as PoolPluginOptions)
+  if (lanes !== undefined) await fastify.register(lanesPlugin, { lanes: lanes as Record<string, LaneOptions> })
+  if (httpchk !== undefined) await fastify.register(httpchkPlugin, httpchk)
+  // With neither an executor nor the probe, the metrics plugin refuses at ready() (nothing to measure).
+  if (metrics !== undefined) await fastify.register(metricsPlugin, metrics)
 }
 
 const plugin = fp(backpressure, { fastify: '5.x', name: 'fastify-backpressure' })
 
 export default plugin
 export { plugin as backpressure, poolPlugin, lanesPlugin, httpchkPlugin, metricsPlugin }
-export type { PoolPluginOptions, LanesPluginOptions, LaneConfig, HttpchkPluginOptions, MetricsPluginOptions }
-export type { HttpchkAgentOptions, HttpchkDrainOptions, HttpchkHaproxyOptions, HttpchkLivenessOptions, BackpressureControl, ProbeState, HaproxyServerState } from './plugins/httpchk/index.js'
-export type { GraphiteOptions, BackpressureMetrics } from './plugins/metrics/index.js'
-export { isRetryablePoolError, RETRYABLE_POOL_ERROR_CODES } from './plugins/pool/index.js'
-export { BackpressurePool } from './lib/pool.js'
-export { Lane } from './lib/lane.js'
-export type { LaneSnapshot, LaneStats, LaneRunOptions, LaneTask, LaneEvents } from './lib/lane.js'
-export type { Executor, ExecutorSnapshot, ExecutorStats } from './lib/executor.js'
-export { isRetryableLaneError, RETRYABLE_LANE_ERROR_CODES } from './plugins/lanes/index.js'
-export type { PoolSnapshot, PoolStats, RunOptions, BackpressurePoolEvents } from './lib/pool.js'
+export * as errors from './lib/errors.js'
+export { isRetryableError, RETRYABLE_ERROR_CODES, type RetryableError } from './lib/retry.js'
+
+// Options.
+export type { PoolPluginOptions } from './plugins/pool/index.js'
+export type { LanesPluginOptions, LaneOptions, AdaptiveConcurrencyOptions } from './plugins/lanes/index.js'
+export type { HttpchkPluginOptions, HttpchkAgentOptions, HttpchkDrainOptions } from './plugins/httpchk/index.js'
+export type { MetricsPluginOptions, MetricsGraphiteOptions } from './plugins/metrics/index.js'
+export type { AdmissionOptions, DwellOptions } from './lib/core/executor-options.js'
+
+// What the decorators return. The classes are types only: an app gets its pool and lanes from the
+// plugins, built from the options above.
+export type { BackpressurePool, PoolRunOptions, PoolEvents, PoolSnapshot, PoolStats } from './lib/pool.js'
+export type { Lane, LaneRunOptions, LaneEvents, LaneSnapshot, LaneStats, LaneTask } from './lib/lane.js'
+export type { BackpressureControl, ProbeState, HaproxyServerState } from './plugins/httpchk/index.js'
+export type { BackpressureMetrics, GraphiteStats } from './plugins/metrics/index.js'
+// Priorities: per call (`priority`), per route (`config.backpressure`), and the figures by priority.
 export type { PriorityOption, RouteBackpressureConfig } from './lib/core/run-options.js'
 export type { PriorityFigures } from './lib/core/engine.js'
-export * as errors from './lib/errors.js'

@@ -19,21 +19,19 @@ export async function buildApp (config, { upstreamUrl }) {
     pool: { filename: WORKER, maxThreads: config.maxThreads, minThreads: config.maxThreads, maxQueue: config.maxQueue, timeout: config.taskTimeoutMs },
     // /upstream calls the upstream on the main thread, through a lane: a hung upstream fills the
     // lane's slots, the lane goes busy, and the probe says so (a worker thread is not needed for I/O).
-    // It keeps the capacity the calls had when they ran in worker threads (POOL_MAX_THREADS calls at
-    // once, POOL_MAX_QUEUE waiting), so the same env gives the same behaviour. UPSTREAM_ADAPTIVE
-    // makes its limit adaptive instead: it follows the upstream's latency (docs/lanes.md), and the
-    // agent's `maxconn` follows the limit.
+    // It keeps the concurrency the calls had when they ran in worker threads (POOL_MAX_THREADS tasks
+    // at once, POOL_MAX_QUEUE waiting), so the same env gives the same behaviour. UPSTREAM_ADAPTIVE
+    // makes its concurrency adaptive instead: it follows the upstream's latency (docs/lanes.md), and
+    // the agent's `maxconn` follows it.
     lanes: { upstream: { concurrency: config.upstreamAdaptive === null ? config.maxThreads : { adaptive: config.upstreamAdaptive }, maxQueue: config.maxQueue, timeout: config.upstreamTimeoutMs, affectsProbe: config.upstreamAffectsProbe } },
     httpchk: {
       method: config.probeMethods,
       url: config.probeUrl,
-      busyStatusCode: config.probeBusyStatus,
-      // The check timing of the HAProxy recipes (example-app/haproxy-config.mjs): the drain grace
-      // defaults to inter × (fall + 1) = 4 s, enough for HAProxy to see the server go.
-      haproxy: { inter: 1000, fall: 3 },
-      // SIGTERM/SIGINT: drain (probe and agent say so at once), serve for the grace, then close.
-      drain: { signals: true, ...(config.drainGraceMs === undefined ? {} : { graceMs: config.drainGraceMs }) },
-      ...(config.livenessUrl === null ? {} : { liveness: { url: config.livenessUrl } }),
+      unavailableStatusCode: config.probeUnavailableStatus,
+      // SIGTERM/SIGINT: drain (probe and agent say so at once), serve for the grace (DRAIN_GRACE_MS,
+      // by default 4 s: the HAProxy recipes' inter × (fall + 1)), then close.
+      drain: { signals: true, grace: config.drainGraceMs },
+      ...(config.livenessUrl === null ? {} : { liveness: config.livenessUrl }),
       ...(config.agentPort === null ? {} : { agent: { port: config.agentPort, host: config.host } }),
       // example-app/cluster.mjs runs this app in node:cluster workers, each on a port of its own.
       ...(process.env.BACKPRESSURE_OWN_PORT === '1' ? { ownPort: true } : {})
@@ -41,7 +39,7 @@ export async function buildApp (config, { upstreamUrl }) {
     metrics: { exposeRoute: '/metrics' }
   })
 
-  await app.register(dashboard, { prefix: '/dashboard', intervalMs: config.dashboardIntervalMs })
+  await app.register(dashboard, { prefix: '/dashboard', interval: config.dashboardIntervalMs })
 
   app.get('/', async (_request, reply) => {
     reply.type('text/html; charset=utf-8')

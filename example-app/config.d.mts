@@ -16,10 +16,10 @@ export interface ExampleAppConfig {
   /** UPSTREAM_ADAPTIVE: the `upstream` lane's adaptive limit, or null for POOL_MAX_THREADS slots. */
   upstreamAdaptive: { min: number, max: number, initial?: number } | null
   upstreamAffectsProbe: boolean
-  drainGraceMs: number | undefined
+  drainGraceMs: number
   probeMethods: string[]
   probeUrl: string
-  probeBusyStatus: number
+  probeUnavailableStatus: number
   livenessUrl: string | null
   blockMaxMs: number
   dashboardIntervalMs: number

@@ -13,11 +13,11 @@ export const ENV_DEFAULTS = Object.freeze({
   UPSTREAM_DELAY_MS: '300', // delay of the built-in upstream
   UPSTREAM_TIMEOUT_MS: '1000', // the upstream call's timeout for /upstream (in its lane)
   UPSTREAM_AFFECTS_PROBE: '1', // '0' = the /upstream lane never makes the probe busy nor counts in the agent's answer
-  UPSTREAM_ADAPTIVE: '', // '' = the /upstream lane has POOL_MAX_THREADS slots; 'MIN:MAX' or 'MIN:MAX:INITIAL' = an adaptive limit
-  DRAIN_GRACE_MS: '', // '' = the httpchk plugin's default
+  UPSTREAM_ADAPTIVE: '', // '' = the /upstream lane has POOL_MAX_THREADS slots; 'MIN:MAX' or 'MIN:MAX:INITIAL' = an adaptive concurrency
+  DRAIN_GRACE_MS: '4000', // the HAProxy recipes' inter 1 s × (fall 3 + 1): long enough for HAProxy to see the server go
   HTTPCHK_METHOD: 'OPTIONS', // probe method(s), comma-separated (HAProxy's default probe is OPTIONS /)
   HTTPCHK_URL: '/', // probe path
-  HTTPCHK_BUSY_STATUS: '503', // 404 for HAProxy's http-check disable-on-404 (NOLB instead of DOWN)
+  HTTPCHK_UNAVAILABLE_STATUS: '503', // the probe's status in every state but free; 404 for HAProxy's http-check disable-on-404 (NOLB instead of DOWN)
   LIVENESS_URL: '', // '' = no liveness route; '/livez' for a Kubernetes livenessProbe
   BLOCK_MAX_MS: '10000', // cap for /block?ms=N
   DASHBOARD_INTERVAL_MS: '1000', // periodic dashboard snapshot (transitions are pushed at once)
@@ -35,11 +35,6 @@ function integer (env, name, { min, max }) {
   return value
 }
 
-function optionalInteger (env, name, range) {
-  const raw = env[name] ?? ENV_DEFAULTS[name]
-  return raw === '' ? undefined : integer(env, name, range)
-}
-
 /**
  * UPSTREAM_ADAPTIVE: '' (a fixed lane), or `MIN:MAX[:INITIAL]`, integers with
  * 1 <= MIN <= INITIAL <= MAX <= 10000: the lane's `concurrency: { adaptive: { min, max, initial } }`.
@@ -48,7 +43,7 @@ function optionalInteger (env, name, range) {
 function adaptive (env) {
   const raw = env.UPSTREAM_ADAPTIVE ?? ENV_DEFAULTS.UPSTREAM_ADAPTIVE
   if (raw.trim() === '') return null
-  const fail = () => new Error(`Invalid env UPSTREAM_ADAPTIVE=${JSON.stringify(raw)}: expected '' (a fixed limit) or MIN:MAX or MIN:MAX:INITIAL, integers with 1 <= MIN <= INITIAL <= MAX <= 10000`)
+  const fail = () => new Error(`Invalid env UPSTREAM_ADAPTIVE=${JSON.stringify(raw)}: expected '' (a fixed concurrency) or MIN:MAX or MIN:MAX:INITIAL, integers with 1 <= MIN <= INITIAL <= MAX <= 10000`)
   const parts = raw.split(':')
   if (parts.length < 2 || parts.length > 3 || parts.some((part) => !/^\s*\d+\s*$/.test(part))) throw fail()
   const [min, max, initial] = parts.map(Number)
@@ -85,10 +80,10 @@ export function readConfig (env = process.env) {
     upstreamTimeoutMs: integer(env, 'UPSTREAM_TIMEOUT_MS', { min: 1, max: 2 ** 31 - 1 }),
     upstreamAdaptive: adaptive(env),
     upstreamAffectsProbe: (env.UPSTREAM_AFFECTS_PROBE ?? ENV_DEFAULTS.UPSTREAM_AFFECTS_PROBE) !== '0',
-    drainGraceMs: optionalInteger(env, 'DRAIN_GRACE_MS', ms),
+    drainGraceMs: integer(env, 'DRAIN_GRACE_MS', ms),
     probeMethods: (env.HTTPCHK_METHOD ?? ENV_DEFAULTS.HTTPCHK_METHOD).split(',').map((method) => method.trim()),
     probeUrl: env.HTTPCHK_URL ?? ENV_DEFAULTS.HTTPCHK_URL,
-    probeBusyStatus: integer(env, 'HTTPCHK_BUSY_STATUS', { min: 400, max: 599 }),
+    probeUnavailableStatus: integer(env, 'HTTPCHK_UNAVAILABLE_STATUS', { min: 400, max: 599 }),
     livenessUrl: livenessUrl === '' ? null : livenessUrl,
     blockMaxMs: integer(env, 'BLOCK_MAX_MS', { min: 1, max: 60000 }),
     dashboardIntervalMs: integer(env, 'DASHBOARD_INTERVAL_MS', { min: 100, max: 60000 }),

@@ -1,6 +1,6 @@
 // The live dashboard: GET /dashboard (page), /dashboard/app.js (its script) and /dashboard/events
 // (Server-Sent Events). Each event is one sample of the pool: pushed at once on every busy/free
-// transition, plus a periodic one every `intervalMs`. A sample carries the queue depth now and its
+// transition, plus a periodic one every `interval` ms. A sample carries the queue depth now and its
 // peak since the previous sample (`queuedPeak`), so a burst between two samples still shows; the
 // failed tasks by reason (`app.pool.stats()`); and the readiness the probe answers
 // (`app.backpressure.probeState()`). The last few minutes of samples are kept so that a page opened
@@ -18,9 +18,9 @@ const PEAK_POLL_MS = 10
 
 /**
  * @param {import('fastify').FastifyInstance} app
- * @param {{ intervalMs?: number }} options
+ * @param {{ interval?: number }} options `interval`: ms between two periodic samples
  */
-export default async function dashboard (app, { intervalMs = 1000 }) {
+export default async function dashboard (app, { interval = 1000 }) {
   const [template, script] = await Promise.all([
     readFile(new URL('./public/dashboard.html', import.meta.url), 'utf8'),
     readFile(new URL('./public/dashboard.js', import.meta.url), 'utf8')
@@ -75,7 +75,7 @@ export default async function dashboard (app, { intervalMs = 1000 }) {
   app.pool.on('busy', onBusy)
   app.pool.on('free', onFree)
   app.pool.on('dispatch', onDispatch)
-  const timer = setInterval(() => { sample('tick') }, intervalMs)
+  const timer = setInterval(() => { sample('tick') }, interval)
   // The dashboard must never keep the process alive.
   timer.unref()
 
@@ -98,7 +98,7 @@ export default async function dashboard (app, { intervalMs = 1000 }) {
       connection: 'keep-alive',
       'x-accel-buffering': 'no'
     })
-    res.write(`retry: 2000\nevent: history\ndata: ${JSON.stringify({ intervalMs, historyMs: HISTORY_MS, samples: history })}\n\n`)
+    res.write(`retry: 2000\nevent: history\ndata: ${JSON.stringify({ intervalMs: interval, historyMs: HISTORY_MS, samples: history })}\n\n`)
     clients.add(res)
     res.once('close', () => { clients.delete(res) })
   })

@@ -10,10 +10,10 @@
 // "hosts"); the chart (docs/images/demo-fleet.svg) shows how many balancers have each instance in
 // rotation, second by second.
 //
-// `--adaptive`: both instances' `upstream` lanes get an adaptive limit (UPSTREAM_ADAPTIVE=1:16:8)
+// `--adaptive`: both instances' `upstream` lanes get an adaptive concurrency (UPSTREAM_ADAPTIVE=1:16:8)
 // instead of 2 fixed slots; the table and the chart (docs/images/demo-adaptive.svg) add each lane's
-// limit and, with the agent recipe, the maxconn HAProxy applies to the server (the agent's reply
-// follows the limit).
+// concurrency and, with the agent recipe, the maxconn HAProxy applies to the server (the agent's
+// reply follows the concurrency).
 // `--priorities`: a prefetch spike instead of a blip. Both instances serve /critical (priority 10)
 // and /prefetch (priority 0) from the pool; HAProxy's queue serves /critical first too
 // (`http-request set-priority-class`, docs/priorities.md). Critical requests arrive at 30% of the
@@ -99,9 +99,9 @@ async function metrics (url) {
   // /upstream runs in the lane "upstream" (the pool serves /page and /block): both count.
   const queue = (metricValue(text, 'backpressure_pool_queue_depth') ?? 0) + (metricValue(text, 'backpressure_lane_queue_depth') ?? 0)
   const busy = Math.min(1, (metricValue(text, 'backpressure_pool_busy') ?? 0) + (metricValue(text, 'backpressure_lane_busy') ?? 0))
-  // The lane's current limit (fixed: its slots; adaptive: where latency has taken it).
-  const limit = metricValue(text, 'backpressure_lane_limit') ?? NaN
-  return { queue, busy, limit }
+  // The lane's current concurrency (fixed: its slots; adaptive: where latency has taken it).
+  const concurrency = metricValue(text, 'backpressure_lane_concurrency') ?? NaN
+  return { queue, busy, concurrency }
 }
 
 /** A `show stat` row's effective weight, 0 when the server is out of rotation. */
@@ -137,7 +137,7 @@ async function main () {
         UPSTREAM_TIMEOUT_MS: String(UPSTREAM_TIMEOUT_MS),
         DRAIN_GRACE_MS: String(inter * (fall + 1)),
         ...(ADAPTIVE ? { UPSTREAM_ADAPTIVE } : {}),
-        ...(recipe === 'disable-on-404' ? { HTTPCHK_METHOD: 'GET', HTTPCHK_URL: '/healthz', HTTPCHK_BUSY_STATUS: '404' } : {})
+        ...(recipe === 'disable-on-404' ? { HTTPCHK_METHOD: 'GET', HTTPCHK_URL: '/healthz', HTTPCHK_UNAVAILABLE_STATUS: '404' } : {})
       }
     })
     stoppers.push(() => app.stop({ killAfterMs: 10000 }))
@@ -165,7 +165,7 @@ async function main () {
     balancers.push(haproxy)
   }
   console.log(`HAProxy ${haproxyBinary} (recipe "${recipe}") × ${BALANCERS} on ${balancers.map((haproxy) => haproxy.url).join(', ')}; ${apps.map((app) => `${app.name} ${app.url}`).join(', ')}`)
-  if (ADAPTIVE) console.log(`Adaptive upstream lanes: UPSTREAM_ADAPTIVE=${UPSTREAM_ADAPTIVE} (min:max:initial)${recipe === 'agent' ? '; the agent\'s maxconn = pool threads + lane limit, doubled for the queue' : ''}.`)
+  if (ADAPTIVE) console.log(`Adaptive upstream lanes: UPSTREAM_ADAPTIVE=${UPSTREAM_ADAPTIVE} (min:max:initial)${recipe === 'agent' ? '; the agent\'s maxconn = pool threads + lane concurrency, doubled for the queue' : ''}.`)
   console.log(`Load: ${RATE} requests/s (open loop, at most ${MAX_IN_FLIGHT} in flight) on GET /upstream for ${SECONDS} s; blip: app1's upstream answers after ${BLIP_DELAY_MS} ms (worker timeout ${UPSTREAM_TIMEOUT_MS} ms) from ${BLIP_FROM} s to ${BLIP_FROM + BLIP_SECONDS} s.\n`)
 
   // Warm each instance's upstream connections first: a cold start (the first fetch opens its
@@ -207,7 +207,7 @@ async function main () {
   const timeline = []
   // With several balancers, "haproxy" says how many of them have the instance UP, and "weight" is
   // the mean effective weight over all of them (0 where it is out of rotation).
-  const header = ['  t', 'blip', ...apps.flatMap((app) => [`${app.name} queue`, 'busy', ...(ADAPTIVE ? ['limit', 'maxconn'] : []), FLEET ? 'UP on' : 'haproxy', 'weight']), 'hap queue', 'ok/s', 'err/s']
+  const header = ['  t', 'blip', ...apps.flatMap((app) => [`${app.name} queue`, 'busy', ...(ADAPTIVE ? ['concurrency', 'maxconn'] : []), FLEET ? 'UP on' : 'haproxy', 'weight']), 'hap queue', 'ok/s', 'err/s']
   console.log(header.join(' | '))
   for (let second = 1; second <= SECONDS; second++) {
     // The proxy holds the request and the answer each for half the blip.
@@ -216,7 +216,7 @@ async function main () {
     await sleep(Math.max(0, started + second * 1000 - Date.now()))
     const [stats, pools] = await Promise.all([
       Promise.all(balancers.map((haproxy) => haproxy.stat())),
-      Promise.all(apps.map((app) => metrics(app.url).catch(() => ({ queue: NaN, busy: NaN, limit: NaN }))))
+      Promise.all(apps.map((app) => metrics(app.url).catch(() => ({ queue: NaN, busy: NaN, concurrency: NaN }))))
     ])
     const rowsOf = (name) => stats.map((stat) => stat.find((candidate) => candidate.pxname === 'be_app' && candidate.svname === name))
     const counts = perSecond[second - 1] ?? { ok: 0, failed: 0, byServer: {} }
@@ -230,7 +230,7 @@ async function main () {
           name: app.name,
           queue: pools[index].queue,
           busy: pools[index].busy,
-          limit: pools[index].limit,
+          concurrency: pools[index].concurrency,
           // The server's maxconn as HAProxy applies it (`slim` in `show stat`): the agent's last
           // `maxconn:N` (configuration.txt §5.2 "agent-check"), else the config's static one.
           maxconn: Number(rows[0]?.slim ?? NaN),
@@ -248,7 +248,7 @@ async function main () {
     console.log([
       String(second).padStart(3),
       sample.blip ? 'BLIP' : '    ',
-      ...sample.apps.flatMap((app) => [String(app.queue).padStart(app.name.length + 6), app.busy === 1 ? 'BUSY' : 'free', ...(ADAPTIVE ? [String(app.limit).padStart(5), String(app.maxconn).padStart(7)] : []), app.status.padEnd(7), String(Math.round(app.weight)).padStart(6)]),
+      ...sample.apps.flatMap((app) => [String(app.queue).padStart(app.name.length + 6), app.busy === 1 ? 'BUSY' : 'free', ...(ADAPTIVE ? [String(app.concurrency).padStart(11), String(app.maxconn).padStart(7)] : []), app.status.padEnd(7), String(Math.round(app.weight)).padStart(6)]),
       String(sample.haproxyQueue).padStart(9),
       String(sample.ok).padStart(4),
       String(sample.failed).padStart(5)
@@ -269,11 +269,11 @@ async function main () {
       { title: 'Queue depth (tasks and upstream calls waiting for a slot)', yLabel: 'tasks', series: apps.map((app, index) => ({ name: app.name, points: timeline.map((s) => [s.t, s.apps[index].queue]) })).concat([{ name: 'HAProxy queue', dashed: true, color: '#555', points: timeline.map((s) => [s.t, s.haproxyQueue]) }]) },
       ...(ADAPTIVE
         ? [{
-            title: recipe === 'agent' ? 'Upstream lane: adaptive limit (solid) and HAProxy\'s maxconn for the server (dashed)' : 'Upstream lane: adaptive limit',
+            title: recipe === 'agent' ? 'Upstream lane: adaptive concurrency (solid) and HAProxy\'s maxconn for the server (dashed)' : 'Upstream lane: adaptive concurrency',
             yLabel: 'calls',
             yMin: 0,
-            series: apps.map((app, index) => ({ name: `${app.name} limit`, step: true, points: timeline.map((s) => [s.t, s.apps[index].limit]) }))
-              // Each instance's maxconn in the colour of its limit (scripts/svg-chart.mjs's first colours).
+            series: apps.map((app, index) => ({ name: `${app.name} concurrency`, step: true, points: timeline.map((s) => [s.t, s.apps[index].concurrency]) }))
+              // Each instance's maxconn in the colour of its concurrency (scripts/svg-chart.mjs's first colours).
               .concat(recipe === 'agent' ? apps.map((app, index) => ({ name: `${app.name} maxconn`, color: ['#1f77b4', '#d62728'][index], step: true, dashed: true, points: timeline.map((s) => [s.t, s.apps[index].maxconn]) })) : [])
           }]
         : []),
@@ -297,7 +297,7 @@ async function main () {
     const during = timeline.filter((sample) => sample.blip).map((sample) => sample.apps[0])
     const before = timeline.filter((sample) => sample.t <= BLIP_FROM).at(-1)?.apps[0]
     const last = timeline.at(-1)?.apps[0]
-    console.log(`\napp1's lane limit: ${before?.limit} before the blip, down to ${Math.min(...during.map((app) => app.limit))} during it, ${last?.limit} at the end` +
+    console.log(`\napp1's lane concurrency: ${before?.concurrency} before the blip, down to ${Math.min(...during.map((app) => app.concurrency))} during it, ${last?.concurrency} at the end` +
       (recipe === 'agent' ? `; HAProxy's maxconn for app1: ${before?.maxconn}, down to ${Math.min(...during.map((app) => app.maxconn))}, ${last?.maxconn} at the end.` : '.'))
   }
   console.log(`\n${total.ok} requests served, ${total.failed} failed (requests that reached app1 during the blip end in its upstream timeout: 504).`)

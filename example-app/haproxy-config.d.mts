@@ -44,9 +44,19 @@ export interface HaproxyConfigOptions {
   node?: string
   /** Add `X-Served-By: <server name>` to every response. Default false. */
   servedBy?: boolean
+  /** The arguments of `option httpchk` (method, target, version), e.g. 'OPTIONS *' or 'OPTIONS * HTTP/1.1'
+   * (then with `http-check send hdr Host localhost`). Default '': HAProxy's `OPTIONS / HTTP/1.0`. Not with 'disable-on-404'. */
+  checkRequest?: string
   /** Requests HAProxy's queue serves first (`http-request set-priority-class`, lowest class first),
    * by path prefix: e.g. `[{ path: '/critical', class: -10 }]` (docs/priorities.md). */
   priorityClasses?: Array<{ path: string, class: number }>
 }
 
 export declare function haproxyConfig (options: HaproxyConfigOptions): string
+
+export declare const SAMPLE: {
+  readonly statsSocket: string
+  readonly frontendPort: number
+  readonly servers: ReadonlyArray<{ readonly name: string, readonly port: number, readonly agentPort: number }>
+}
+export declare function sampleConfig (recipe: Recipe): string

@@ -6,7 +6,8 @@
 // Recipes (configuration.txt §4.2 "option httpchk", "http-check send", "http-check disable-on-404";
 // §5.2 "agent-check", "agent-port", "maxconn"):
 // - 'httpchk'        `option httpchk` alone: HAProxy's default probe `OPTIONS / HTTP/1.0`. A busy
-//                    instance answers 503 and goes DOWN after `fall` failed checks.
+//                    instance answers 503 and goes DOWN after `fall` failed checks. `checkRequest`
+//                    gives `option httpchk` its arguments instead, e.g. `OPTIONS *` (the asterisk form).
 // - 'disable-on-404' `http-check send meth GET uri <path> ver HTTP/1.1 hdr Host localhost` plus
 //                    `http-check disable-on-404`: a busy instance answering 404 goes NOLB (no new
 //                    traffic, in-flight requests finish) on the first 404; the next 2xx restores it.
@@ -40,7 +41,8 @@ const DEFAULTS = Object.freeze({
   timeoutQueue: 10000,
   timeoutCheck: 1000,
   node: 'lb1',
-  servedBy: false
+  servedBy: false,
+  checkRequest: ''
 })
 
 /**
@@ -54,6 +56,7 @@ export function haproxyConfig (options) {
   const o = { ...DEFAULTS, ...withoutUndefined(options) }
   if (!RECIPES.includes(o.recipe)) throw new TypeError(`recipe must be one of ${RECIPES.join(', ')}; received ${String(o.recipe)}`)
   if (!Array.isArray(o.servers) || o.servers.length === 0) throw new TypeError('servers must be a non-empty array')
+  if (o.checkRequest !== '' && o.recipe === 'disable-on-404') throw new TypeError('checkRequest: the disable-on-404 recipe sends its own check (http-check send)')
   const agent = o.recipe === 'agent'
   // With the agent, the weight it sends is the signal: roundrobin follows weights on every request.
   // leastconn picks the server with the fewest connections from this HAProxy (configuration.txt
@@ -90,8 +93,10 @@ export function haproxyConfig (options) {
     '',
     'backend be_app',
     `    balance ${balance}`,
-    '    option httpchk'
+    o.checkRequest === '' ? '    option httpchk' : `    option httpchk ${o.checkRequest}`
   )
+  // `option httpchk OPTIONS * HTTP/1.1`: HTTP/1.1 checks need a Host header (Node answers 400 without one).
+  if (/HTTP\/1\.1$/i.test(o.checkRequest)) lines.push('    http-check send hdr Host localhost')
   if (o.servedBy) lines.push('    # Which server answered (for the demo and the tests\' per-instance counts).', '    http-response set-header X-Served-By %s')
   if (o.priorityClasses !== undefined && o.priorityClasses.length > 0) {
     // HAProxy's queue (maxconn) is FIFO unless told otherwise: the lowest class leaves it first,
@@ -144,15 +149,28 @@ function withoutUndefined (object) {
   return Object.fromEntries(Object.entries(object ?? {}).filter(([, value]) => value !== undefined))
 }
 
+/** Where the sample configuration puts things: two local instances of the example app, HAProxy's
+ * frontend on 8080 and its admin socket under /tmp. The e2e tests run the sample with these moved to
+ * the ports and folder they pick (test/helpers/haproxy-sample.ts). */
+export const SAMPLE = Object.freeze({
+  statsSocket: '/tmp/fastify-backpressure-haproxy.sock',
+  frontendPort: 8080,
+  servers: Object.freeze([
+    Object.freeze({ name: 'app1', port: 3000, agentPort: 3001 }),
+    Object.freeze({ name: 'app2', port: 3002, agentPort: 3003 })
+  ])
+})
+
+/**
+ * The complete sample configuration of a recipe, as docs/haproxy.md shows it (its titled blocks
+ * must equal this) and example-app/haproxy.cfg holds for the agent recipe.
+ * @param {Recipe} recipe
+ */
+export function sampleConfig (recipe) {
+  return haproxyConfig({ recipe, statsSocket: SAMPLE.statsSocket, frontendPort: SAMPLE.frontendPort, servers: SAMPLE.servers.map((server) => ({ ...server })) })
+}
+
 // Printed as a sample: the same two-instance layout as example-app/haproxy.cfg.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const recipe = process.argv[2] ?? 'agent'
-  process.stdout.write(haproxyConfig({
-    recipe,
-    statsSocket: '/tmp/fastify-backpressure-haproxy.sock',
-    servers: [
-      { name: 'app1', port: 3000, agentPort: 3001 },
-      { name: 'app2', port: 3002, agentPort: 3003 }
-    ]
-  }))
+  process.stdout.write(sampleConfig(process.argv[2] ?? 'agent'))
 }

@@ -42,7 +42,7 @@ const lines = [
   '',
   'fastify-backpressure example app is ready',
   `  app        ${url}/  (GET /page, /upstream, /block?ms=500)`,
-  `  probe      curl -i -X ${config.probeMethods[0]} ${url}${config.probeUrl}        (200 free, ${config.probeBusyStatus} busy)`,
+  `  probe      curl -i -X ${config.probeMethods[0]} ${url}${config.probeUrl}        (200 free, ${config.probeUnavailableStatus} busy)`,
   agentPort === null
     ? '  agent      off (AGENT_PORT=off)'
     : `  agent      node -e "require('net').connect(${agentPort}, '${config.host}').pipe(process.stdout)"   (HAProxy agent-check)`,
@@ -55,9 +55,9 @@ const lines = [
   '               http-check send-state',
   `               server app1 ${config.host}:${port} check inter 1s fall 3 rise 2 weight 100${agentPort === null ? '' : ` agent-check agent-port ${agentPort} agent-inter 1s`}`,
   '             full recipes: node example-app/haproxy-config.mjs [httpchk|disable-on-404|agent]',
-  `  pool       ${config.maxThreads} threads, queue limit ${config.maxQueue}, task timeout ${config.taskTimeoutMs} ms`,
-  `  lane       upstream: ${config.upstreamAdaptive === null ? `${config.maxThreads} slots` : `adaptive limit ${config.upstreamAdaptive.min}..${config.upstreamAdaptive.max}`}, queue limit ${config.maxQueue}, timeout ${config.upstreamTimeoutMs} ms`,
-  `  stop       Ctrl-C or SIGTERM: drain${config.drainGraceMs === undefined ? '' : ` (${config.drainGraceMs} ms grace once a balancer has probed)`}, then exit; a second Ctrl-C skips the grace`,
+  `  pool       ${config.maxThreads} threads, maxQueue ${config.maxQueue}, timeout ${config.taskTimeoutMs} ms`,
+  `  lane       upstream: concurrency ${config.upstreamAdaptive === null ? config.maxThreads : `${config.upstreamAdaptive.min}..${config.upstreamAdaptive.max} (adaptive)`}, maxQueue ${config.maxQueue}, timeout ${config.upstreamTimeoutMs} ms`,
+  `  stop       Ctrl-C or SIGTERM: drain (${config.drainGraceMs} ms grace once a balancer has probed), then exit; a second Ctrl-C skips the grace`,
   ''
 ]
 process.stdout.write(lines.join('\n') + '\n')

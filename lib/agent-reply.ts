@@ -16,9 +16,9 @@
  * - `maxconn:N`: how many requests HAProxy may have in flight on this server; the excess waits in
  *   HAProxy's own queue. HAProxy keeps the last value even when the agent stops sending it.
  *
- * Weight formula, for each executor: `slots = capacity + queue`, `load = running + queued`,
+ * Weight formula, for each executor: `slots = concurrency + maxQueue`, `load = running + queued`,
  * `weight = roundTo10(100 × (slots − load) / slots)`; the lowest of them, clamped to
- * `[minWeight, 100]`. `maxconn` = every executor's capacity + the queue.
+ * `[minWeight, 100]`. `maxconn` = every executor's concurrency + `maxQueue`.
  * Rounding to steps of 10% keeps the weight from changing on every check while the load moves
  * by a task or two, so HAProxy's balancing shifts gradually instead of flapping.
  */
@@ -31,8 +31,8 @@ export interface ExecutorLoad {
   queued: number
   /** Tasks running. */
   running: number
-  /** Tasks it runs at once now (an adaptive lane's limit moves). */
-  capacity: number
+  /** Tasks it runs at once now (an adaptive lane's concurrency moves). */
+  concurrency: number
 }
 
 /** The load the reply reads: every executor that counts for the balancer (the pool, the lanes). */
@@ -41,31 +41,31 @@ export interface AgentLoad {
 }
 
 export interface AgentReplyOptions {
-  /** Requests allowed to wait beyond the capacity (`maxconn = capacity + queue`); undefined: as many as the capacity. */
-  queue: number | undefined
+  /** Requests allowed to wait beyond the concurrency (`maxconn = concurrency + maxQueue`); undefined: as many as the concurrency. */
+  maxQueue: number | undefined
   /** Lowest weight % while up (0 lets the weight reach 0, which takes the server out of rotation). */
   minWeight: number
 }
 
 /** Tasks the executors run at once, together. */
-export function totalCapacity (load: AgentLoad): number {
-  let capacity = 0
-  for (const executor of load.executors) capacity += executor.capacity
-  return capacity
+export function totalConcurrency (load: AgentLoad): number {
+  let concurrency = 0
+  for (const executor of load.executors) concurrency += executor.concurrency
+  return concurrency
 }
 
 /**
  * The weight percentage for a load (see the formula above), taken for each executor and the lowest
  * kept: a process whose pool is full is as full as its pool, whatever room its lanes have, for the
  * balancer cannot tell which requests need the pool. The allowed queue is shared out in proportion
- * to capacity. 100 when there is nothing to measure.
+ * to concurrency. 100 when there is nothing to measure.
  */
 export function agentWeight (load: AgentLoad, options: AgentReplyOptions): number {
-  const total = totalCapacity(load)
+  const total = totalConcurrency(load)
   let weight = 100
   for (const executor of load.executors) {
-    const queue = options.queue === undefined || total === 0 ? executor.capacity : options.queue * executor.capacity / total
-    const slots = executor.capacity + queue
+    const queue = options.maxQueue === undefined || total === 0 ? executor.concurrency : options.maxQueue * executor.concurrency / total
+    const slots = executor.concurrency + queue
     if (slots <= 0) continue
     const used = Math.max(0, executor.running) + Math.max(0, executor.queued)
     const free = Math.max(0, slots - used) / slots
@@ -77,11 +77,11 @@ export function agentWeight (load: AgentLoad, options: AgentReplyOptions): numbe
 /**
  * The agent's reply line for a readiness state (`STATE_TABLE` in readiness.ts), without the line
  * ending. `reason` is sent after `#` (HAProxy shows it in its stats) for the states that have one.
- * With no executor (capacity 0) no `maxconn` is sent: there is nothing to bound.
+ * With no executor (concurrency 0) no `maxconn` is sent: there is nothing to bound.
  */
 export function agentReply (state: ProbeState, reason: string | undefined, load: AgentLoad, options: AgentReplyOptions): string {
-  const capacity = totalCapacity(load)
-  const maxconn = capacity > 0 ? ` maxconn:${capacity + (options.queue ?? capacity)}` : ''
+  const concurrency = totalConcurrency(load)
+  const maxconn = concurrency > 0 ? ` maxconn:${concurrency + (options.maxQueue ?? concurrency)}` : ''
   const comment = reason === undefined ? '' : ` #${reason.replace(/[\r\n]/g, ' ')}`
   const verdict = STATE_TABLE[state].agent
   if (verdict === 'down') return `down ready${maxconn}${comment}`

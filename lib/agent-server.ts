@@ -5,9 +5,14 @@
  * We write the line as soon as the connection opens and end our side: what the client sends is
  * read and discarded, so garbage, a client that never sends anything, or one that hangs up early
  * cannot change the answer or raise an error. Each socket is destroyed `timeoutMs` after it opened
- * (slowloris), at most `maxConnections` are held, and `close()` destroys every socket left.
+ * (slowloris), at most `MAX_AGENT_CONNECTIONS` are held, and `close()` destroys every socket left.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
+
+/** Connections held at once; more are refused. HAProxy opens one per check and closes it once it
+ * has read the line, so even four balancers probing every 100 ms hold a handful: the bound only
+ * keeps a flood from holding file descriptors. */
+export const MAX_AGENT_CONNECTIONS = 64
 
 export interface AgentServerOptions {
   host: string
@@ -18,7 +23,6 @@ export interface AgentServerOptions {
   fallback: string
   /** A socket still open after this many ms is destroyed. */
   timeoutMs: number
-  maxConnections: number
   /** Told about a `reply` that threw (the connection still gets `fallback`). */
   onReplyError?: (error: unknown) => void
 }
@@ -32,7 +36,7 @@ export class AgentServer {
   constructor (options: AgentServerOptions) {
     this.#options = options
     this.#server = createServer({ allowHalfOpen: false }, (socket) => { this.#answer(socket) })
-    this.#server.maxConnections = options.maxConnections
+    this.#server.maxConnections = MAX_AGENT_CONNECTIONS
   }
 
   /** The bound port, once `listen()` has resolved. */

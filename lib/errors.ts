@@ -10,15 +10,9 @@
 // esModuleInterop (moduleResolution bundler, skipLibCheck false) cannot find, and with skipLibCheck
 // every error class then reads as `any`. With the type imported by name the declarations name it.
 import { createError, type FastifyErrorConstructor } from '@fastify/error'
-import { inspect } from 'node:util'
 
 /** Every error below accepts `{ cause }` as its last argument (handled by @fastify/error). */
 type Cause = [options?: { cause: unknown }]
-
-/** Renders a received value for an error message: short, single-line, never the whole object. */
-export function describeValue (value: unknown): string {
-  return inspect(value, { depth: 1, breakLength: Infinity, maxArrayLength: 5, maxStringLength: 80 })
-}
 
 /** An option failed validation when a plugin registered. Raised at `app.ready()`, never per request. */
 export const InvalidOptionError = createError<[option: string, expected: string, received: string]>(
@@ -36,7 +30,7 @@ export const WorkerNotFoundError = createError<[filename: string]>(
   500
 )
 
-/** The pool's queue is at `maxQueue`; the task was never queued. */
+/** The executor's queue (the pool's, or a lane's) is at `maxQueue`; the task was never queued. */
 export const QueueFullError = createError<Cause>(
   'FST_BACKPRESSURE_QUEUE_FULL',
   'The task queue is full',
@@ -79,10 +73,12 @@ export const WorkerCrashedError = createError<Cause>(
   500
 )
 
-/** The pool is closing or closed: no new task is accepted. */
-export const PoolClosedError = createError<Cause>(
-  'FST_BACKPRESSURE_POOL_CLOSED',
-  'The worker pool is closing',
+/** The executor (the pool, or a lane) is closing or closed: no new task is accepted. Past its
+ * `closeTimeout`, tasks still queued or running are rejected with it too (a running lane task's
+ * signal fires; a running pool task's thread is stopped). `executor` is `pool` or `lane "<name>"`. */
+export const ClosedError = createError<[executor: string, ...Cause]>(
+  'FST_BACKPRESSURE_CLOSED',
+  'The %s is closing',
   503
 )
 
@@ -126,14 +122,6 @@ export const AlreadyRegisteredError = createError<[plugin: string]>(
   'FST_BACKPRESSURE_ALREADY_REGISTERED',
   'The %s plugin is already registered on this server; register it once, in any context',
   500
-)
-
-/** The lane is closing or closed: no new call is accepted (past `closeTimeout`, calls still queued
- * or running are rejected with it too, and a running call's AbortSignal fires). */
-export const LaneClosedError = createError<[lane: string, ...Cause]>(
-  'FST_BACKPRESSURE_LANE_CLOSED',
-  'The lane "%s" is closing',
-  503
 )
 
 /** `request.runInLane(name, …)` named a lane that is not configured. A programming error, so it

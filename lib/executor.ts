@@ -5,8 +5,8 @@
  * and a lane alike.
  *
  * Events: `'busy'` (snapshot) and `'free'` (snapshot), once per reported transition; `'down'`
- * (reason, snapshot), once; `'capacity'` (newCapacity) when the number of tasks it runs at once
- * changes (a lane with an adaptive limit).
+ * (reason, snapshot), once; `'concurrency'` (the new concurrency) when the number of tasks it runs
+ * at once changes (a lane with an adaptive concurrency).
  */
 import type { EventEmitter } from 'node:events'
 
@@ -22,6 +22,8 @@ export interface ExecutorSnapshot {
   completed: number
   /** Tasks that settled with an error, whatever the reason. */
   failed: number
+  /** Tasks it runs at once now (the same as the executor's `concurrency`). */
+  concurrency: number
   [key: string]: unknown
 }
 
@@ -32,7 +34,7 @@ export interface ExecutorStats {
   completed: number
   failed: number
   inFlight: number
-  /** Refused before queuing: queue full (`_QUEUE_FULL`), closing (`_POOL_CLOSED`) or down (`_POOL_DOWN`). */
+  /** Refused before queuing: queue full (`_QUEUE_FULL`), closing (`_CLOSED`) or down (`_POOL_DOWN`). */
   rejected: number
   /** Taken out of a full queue by a call of higher priority (`_QUEUE_FULL`). */
   displaced: number
@@ -58,10 +60,17 @@ export interface Executor extends EventEmitter {
   /** Closing, or cannot run tasks. */
   readonly down: boolean
   /** Tasks it runs at once now, an integer: pool = ceil(maxThreads) × concurrentTasksPerWorker;
-   * lane = its current limit. */
-  readonly capacity: number
+   * lane = its `concurrency` (an adaptive one moves). */
+  readonly concurrency: number
   /** Whether its busy state counts in the health probe and the agent's answer. */
   readonly affectsProbe: boolean
   snapshot: () => ExecutorSnapshot
   stats: () => ExecutorStats
+}
+
+/** True for what the pool and lanes plugins decorate, false for anything else named alike (another
+ * plugin may decorate `pool` too: a database pool). */
+export function isExecutor (value: unknown): value is Executor {
+  const candidate = value as Partial<Executor> | undefined
+  return typeof candidate?.snapshot === 'function' && typeof candidate.concurrency === 'number' && typeof candidate.busy === 'boolean'
 }

@@ -32,6 +32,10 @@ export interface HaproxyServerState {
   seenAt: number
 }
 
+/** Balancer nodes whose last state is kept: more than any deployment runs in front of one process
+ * (the incident had four); a client inventing node names evicts only its own inventions. */
+export const MAX_SERVER_STATE_NODES = 16
+
 /** Longer headers are not parsed: a real one is about 120 bytes. */
 export const MAX_SERVER_STATE_LENGTH = 1024
 
@@ -88,13 +92,12 @@ export class ServerStateTable {
   readonly #maxNodes: number
   readonly #byNode = new Map<string, HaproxyServerState>()
 
-  constructor (maxNodes: number) {
+  constructor (maxNodes: number = MAX_SERVER_STATE_NODES) {
     this.#maxNodes = maxNodes
   }
 
   /** Parses `header` and records it. Returns the parsed state, or undefined for garbage (ignored). */
   record (header: string, now?: number): HaproxyServerState | undefined {
-    if (this.#maxNodes === 0) return undefined
     const state = parseServerState(header, now)
     if (state === undefined) return undefined
     // Re-inserting moves the node to the end of the Map's order, which makes eviction least-recent-first.

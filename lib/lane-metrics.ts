@@ -1,7 +1,7 @@
 /**
  * Prometheus metrics (prom-client) for lanes: the pool's gauges and counters (lib/pool-metrics.ts),
- * one series per lane, labelled `{lane="upstream"}`, plus the lane's current limit; and the same
- * figures as Graphite paths (`lanes.<name>.…`).
+ * one series per lane, labelled `{lane="upstream"}`, plus the lane's current concurrency; and the
+ * same figures as Graphite paths (`lanes.<name>.…`).
  *
  * As for the pool, gauges and counters are read at scrape time from one reading per synchronous
  * turn (every lane's `snapshot()` and `stats()` once), so the series of one scrape agree.
@@ -65,24 +65,24 @@ export class LaneMetrics {
     })
     this.#queueWait = new Histogram({
       name: `${prefix}lane_queue_wait_seconds`,
-      help: 'Time calls waited for a slot in each lane, in seconds.',
+      help: 'Time tasks waited for a slot in each lane, in seconds.',
       labelNames: ['lane'] as const,
       buckets: [...queueWaitBuckets],
       registers: []
     })
     this.#metrics = [
-      gauge('lane_queue_depth', 'Calls waiting for a slot in each lane.', (r) => r.snapshot.queued),
-      gauge('lane_busy', '1 when more calls are queued than slots are free in the lane, else 0.', (r) => r.snapshot.busy ? 1 : 0),
+      gauge('lane_queue_depth', 'Tasks waiting for a slot in each lane.', (r) => r.snapshot.queued),
+      gauge('lane_busy', '1 when more tasks are queued than slots are free in the lane, else 0.', (r) => r.snapshot.busy ? 1 : 0),
       gauge('lane_down', '1 when the lane is closing, else 0.', (r) => r.lane.down ? 1 : 0),
-      gauge('lane_limit', 'Calls the lane runs at once now (its adaptive or fixed limit).', (r) => r.snapshot.limit),
-      gauge('lane_running_calls', 'Calls submitted and not settled that are no longer queued.', (r) => r.snapshot.running),
+      gauge('lane_concurrency', 'Tasks the lane runs at once now (its fixed or adaptive concurrency).', (r) => r.snapshot.concurrency),
+      gauge('lane_running_tasks', 'Tasks submitted and not settled that are no longer queued.', (r) => r.snapshot.running),
       this.#transitions,
       this.#queueWait,
-      total('lane_calls_submitted_total', 'Calls submitted to each lane.', (s) => s.submitted),
-      total('lane_calls_completed_total', 'Calls that completed successfully.', (s) => s.completed),
+      total('lane_tasks_submitted_total', 'Tasks submitted to each lane.', (s) => s.submitted),
+      total('lane_tasks_completed_total', 'Tasks that completed successfully.', (s) => s.completed),
       new Counter({
-        name: `${prefix}lane_calls_failed_total`,
-        help: 'Calls that failed, by lane and reason: rejected (queue full, lane closing), displaced (taken out of a full queue by a call of higher priority), shed, aborted, timed_out, errored (the function threw).',
+        name: `${prefix}lane_tasks_failed_total`,
+        help: 'Tasks that failed, by lane and reason: rejected (queue full, lane closing), displaced (taken out of a full queue by a task of higher priority), shed, aborted, timed_out, errored (the function threw).',
         labelNames: ['lane', 'reason'] as const,
         registers: [],
         collect () {
@@ -95,7 +95,7 @@ export class LaneMetrics {
       }),
       new Gauge({
         name: `${prefix}lane_queue_depth_by_priority`,
-        help: `Calls waiting for a slot in each lane, by priority (at most ${MAX_PRIORITY_LABELS} priority values per lane; later ones are summed under "other").`,
+        help: `Tasks waiting for a slot in each lane, by priority (at most ${MAX_PRIORITY_LABELS} priority values per lane; later ones are summed under "other").`,
         labelNames: ['lane', 'priority'] as const,
         registers: [],
         collect () {
@@ -104,8 +104,8 @@ export class LaneMetrics {
         }
       }),
       new Counter({
-        name: `${prefix}lane_calls_refused_total`,
-        help: `Calls refused, by lane, priority and reason: rejected (queue full, lane closing), displaced, shed (at most ${MAX_PRIORITY_LABELS} priority values per lane; later ones are summed under "other").`,
+        name: `${prefix}lane_tasks_refused_total`,
+        help: `Tasks refused, by lane, priority and reason: rejected (queue full, lane closing), displaced, shed (at most ${MAX_PRIORITY_LABELS} priority values per lane; later ones are summed under "other").`,
         labelNames: ['lane', 'priority', 'reason'] as const,
         registers: [],
         collect () {
@@ -160,16 +160,16 @@ export class LaneMetrics {
         [`${at}.queue_depth`, snapshot.queued],
         [`${at}.busy`, snapshot.busy ? 1 : 0],
         [`${at}.down`, lane.down ? 1 : 0],
-        [`${at}.limit`, snapshot.limit],
-        [`${at}.running_calls`, snapshot.running],
+        [`${at}.concurrency`, snapshot.concurrency],
+        [`${at}.running_tasks`, snapshot.running],
         [`${at}.transitions.busy`, stats.transitions.busy],
         [`${at}.transitions.free`, stats.transitions.free],
         [`${at}.queue_wait.count`, waits.count],
         [`${at}.queue_wait.sum_seconds`, waits.sumSeconds],
-        [`${at}.calls.submitted`, stats.submitted],
-        [`${at}.calls.completed`, stats.completed],
-        ...FAILURE_REASONS.filter((reason) => reason !== 'crashed').map((reason): GraphiteFigure => [`${at}.calls.failed.${reason}`, failures[reason]]),
-        ...priorityFigures(at, 'calls', byPriority)
+        [`${at}.tasks.submitted`, stats.submitted],
+        [`${at}.tasks.completed`, stats.completed],
+        ...FAILURE_REASONS.filter((reason) => reason !== 'crashed').map((reason): GraphiteFigure => [`${at}.tasks.failed.${reason}`, failures[reason]]),
+        ...priorityFigures(at, 'tasks', byPriority)
       )
     }
     return figures

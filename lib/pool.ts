@@ -1,6 +1,8 @@
 /**
  * `BackpressurePool`: a piscina pool that knows, at every moment, whether it is busy, and says so
- * once per transition. Framework-free; the pool plugin decorates Fastify with one.
+ * once per transition. Framework-free; the pool plugin decorates Fastify with one, built from the
+ * plugin's options after plugins/pool/options.ts has checked them (this class takes them
+ * normalised, and is not exported: an app reaches it as `app.pool`).
  *
  * It is the engine (lib/core/engine.ts: the queue and `maxQueue`, admission, deadlines, the
  * accounting, busy/free with flap damping, close) with the worker-thread executor
@@ -17,14 +19,13 @@
  * - a `dispatch` event with each task's wait from `run()` to a thread, for metrics.
  */
 import type { Piscina } from 'piscina'
-import type { CodelOptions } from './codel.js'
 import { Engine, warnListenerError } from './core/engine.js'
-import { closeTimeoutOption } from './core/executor-options.js'
+import type { ExecutorSettings } from './core/executor-options.js'
 import { checkRunName, type PriorityOption } from './core/run-options.js'
 import type { Executor, ExecutorStats } from './executor.js'
 import { PiscinaExecutor, type PoolCallExtra } from './executors/piscina-executor.js'
 import type { PiscinaOptions } from './executors/piscina.js'
-import type { DamperTimers, DwellTimes } from './flap-damper.js'
+import type { DamperTimers } from './flap-damper.js'
 
 export type { PiscinaOptions }
 
@@ -47,12 +48,15 @@ export type PoolSnapshot = {
   completed: number
   /** Tasks that settled with an error, whatever the reason (see `stats()` for the breakdown). */
   failed: number
+  /** Tasks it runs at once: ceil(maxThreads) × concurrentTasksPerWorker. */
+  concurrency: number
 }
 
 /** Lifetime counters (see `ExecutorStats` in lib/executor.ts for the invariant). */
 export type PoolStats = ExecutorStats
 
-export interface RunOptions extends PriorityOption {
+/** The options of `app.pool.run(task, options)` and `request.runInPool(task, options)`. */
+export interface PoolRunOptions extends PriorityOption {
   /** Aborts the task: removed from the queue if queued, its thread terminated if running. */
   signal?: AbortSignal | undefined
   /** Deadline in ms, counted from submission; 0 or `Infinity` disables. Default: the pool's `timeout`.
@@ -64,27 +68,26 @@ export interface RunOptions extends PriorityOption {
   transferList?: Parameters<Piscina['run']>[1] extends infer O ? O extends { transferList?: infer T } ? T : never : never
 }
 
-export interface BackpressurePoolOptions extends PiscinaOptions {
-  /** The worker file (an absolute path or a `file:` URL string). */
-  filename: string
-  /** Most tasks that may wait in the pool's queue: a positive integer, `Infinity` (the default) or
-   * `'auto'` (maxThreads²). Enforced by the pool; piscina itself never queues more than it can start. */
-  maxQueue?: number | 'auto'
-  /** Default per-task deadline in ms, counted from submission; 0 (the default) means none. */
-  timeout?: number
-  /** CoDel-style queue-wait admission (see `lib/codel.ts` for the rule); off when undefined. */
-  admission?: CodelOptions | undefined
-  /** Minimum dwell times before a change of busy/free is reported; both 0 (the default) = off. */
-  dwell?: DwellTimes | undefined
-  /** Timers for the flap damper (tests inject fake ones). */
-  dwellTimers?: DamperTimers | undefined
-  /** HTTP status carried by `_QUEUE_FULL` and `_QUEUE_WAIT_EXCEEDED` errors: 503 (default) or 429. */
-  rejectStatusCode?: 503 | 429
-  /** Called when a `busy`/`free`/`down` listener throws, so that a faulty listener never breaks `run()`. */
-  onListenerError?: (error: unknown) => void
+/** The pool plugin's options once normalised (plugins/pool/options.ts). */
+export interface PoolSettings extends Omit<ExecutorSettings, 'maxQueue'> {
+  /** What goes to piscina: its own options, with `filename` a path. Never `maxQueue` nor
+   * `closeTimeout`: those are the pool's (its queue, its close), and piscina's own stay unused. */
+  piscina: PiscinaOptions & { filename: string }
+  /** Most tasks that may wait in the pool's queue: an integer >= 0, Infinity, or `'auto'`
+   * (maxThreads², as piscina reads maxThreads). */
+  maxQueue: number | 'auto'
 }
 
-export interface BackpressurePoolEvents {
+/** What the plugin (and the tests) pass beside the settings. */
+export interface PoolHooks {
+  /** Called when a `busy`/`free`/`down` listener throws, so that a faulty listener never breaks `run()`. */
+  onListenerError?: ((error: unknown) => void) | undefined
+  /** Timers for the flap damper (tests inject fake ones). */
+  dwellTimers?: DamperTimers | undefined
+}
+
+/** The pool's events: `app.pool.on(event, listener)`. */
+export interface PoolEvents {
   busy: [snapshot: PoolSnapshot]
   free: [snapshot: PoolSnapshot]
   /** The pool went down: `reason` is `'closing'` or why threads can no longer start. Once per pool. */
@@ -95,8 +98,7 @@ export interface BackpressurePoolEvents {
   error: [error: Error]
 }
 
-
-export class BackpressurePool extends Engine<unknown, PoolCallExtra, BackpressurePoolEvents> implements Executor {
+export class BackpressurePool extends Engine<unknown, PoolCallExtra, PoolEvents> implements Executor {
   /** Its name among the executors the probe and the agent read. */
   readonly name = 'pool'
   /** The pool always counts in the probe and the agent's answer. */
@@ -104,39 +106,31 @@ export class BackpressurePool extends Engine<unknown, PoolCallExtra, Backpressur
   /** The underlying piscina instance, for what this wrapper does not cover. */
   readonly piscina: Piscina
 
-  constructor (options: BackpressurePoolOptions) {
-    const {
-      timeout = 0, admission, dwell = { toBusyMs: 0, toFreeMs: 0 }, dwellTimers, rejectStatusCode = 503,
-      onListenerError = warnListenerError, maxQueue, closeTimeout, ...piscinaOptions
-    } = options
+  constructor (settings: PoolSettings, hooks: PoolHooks = {}) {
+    const { piscina, maxQueue, ...engine } = settings
     let executor: PiscinaExecutor | undefined
     super({
+      ...engine,
       // 'auto': maxThreads², as piscina reads maxThreads (its default depends on the machine).
-      maxQueue: maxQueue === 'auto' ? () => (executor as PiscinaExecutor).piscina.options.maxThreads ** 2 : maxQueue ?? Infinity,
-      timeoutMs: timeout,
-      // Infinity: no bound. Never passed to piscina (whose close() the pool does not use).
-      closeTimeoutMs: closeTimeoutOption('pool', closeTimeout),
-      admission,
-      dwell,
-      dwellTimers,
-      rejectStatusCode,
-      onListenerError
-    }, (host) => (executor = new PiscinaExecutor(piscinaOptions, host)))
+      maxQueue: maxQueue === 'auto' ? () => (executor as PiscinaExecutor).piscina.options.maxThreads ** 2 : maxQueue,
+      dwellTimers: hooks.dwellTimers,
+      onListenerError: hooks.onListenerError ?? warnListenerError
+    }, (host) => (executor = new PiscinaExecutor(piscina, host)))
     this.piscina = (executor as PiscinaExecutor).piscina
   }
 
   override snapshot (): PoolSnapshot {
     const { busy, queued, running, completed, failed } = this.engineSnapshot()
-    return { busy, queued, idleThreads: this.piscina.idleThreads, threads: this.piscina.threads.length, running, completed, failed }
+    return { busy, queued, idleThreads: this.piscina.idleThreads, threads: this.piscina.threads.length, running, completed, failed, concurrency: this.concurrency }
   }
 
   /**
    * Runs `task` on a worker thread. Rejects with a coded error: `FST_BACKPRESSURE_QUEUE_FULL`,
    * `_QUEUE_WAIT_EXCEEDED`, `_TASK_TIMEOUT`, `_TASK_ABORTED`, `_TASK_FAILED` (original error as
-   * `cause`), `_WORKER_CRASHED`, `_POOL_CLOSED`, `_POOL_DOWN`, or `_INVALID_OPTION` for bad options
+   * `cause`), `_WORKER_CRASHED`, `_CLOSED`, `_POOL_DOWN`, or `_INVALID_OPTION` for bad options
    * (then nothing is counted).
    */
-  run<Result = unknown> (task: unknown, options?: RunOptions): Promise<Result> {
+  run<Result = unknown> (task: unknown, options?: PoolRunOptions): Promise<Result> {
     let name: string | null
     try {
       name = checkRunName(options?.name)
@@ -149,7 +143,7 @@ export class BackpressurePool extends Engine<unknown, PoolCallExtra, Backpressur
   /**
    * Stops accepting tasks; queued tasks (the pool's own queue included) and running ones run to the
    * end, bounded by `closeTimeout`; then the threads stop. Past the bound, tasks still queued or
-   * running are rejected with `FST_BACKPRESSURE_POOL_CLOSED`. Calling it again returns the same promise.
+   * running are rejected with `FST_BACKPRESSURE_CLOSED`. Calling it again returns the same promise.
    */
   override async close (): Promise<void> {
     await super.close()

@@ -6,8 +6,8 @@
  * - `<prefix>probe_state{state}`: 1 for the current state, 0 for the five others.
  * - `<prefix>balancer_server_up{node}`: 1 when that HAProxy node's last `X-Haproxy-Server-State`
  *   said UP (an `UP 1/2` on its way down included), 0 for DOWN, NOLB or `no check`. One series per
- *   node, as many as the httpchk plugin keeps (`maxServerStateNodes`); a node forgotten there is
- *   dropped here at the next scrape.
+ *   node, as many as the httpchk plugin keeps (`MAX_SERVER_STATE_NODES`, lib/haproxy-server-state.ts);
+ *   a node forgotten there is dropped here at the next scrape.
  */
 import { Gauge, type Registry } from 'prom-client'
 import { MetricAlreadyRegisteredError } from './errors.js'

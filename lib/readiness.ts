@@ -2,14 +2,14 @@
  * One readiness state for the whole process, read by the probe, the agent, the metrics and the
  * dashboard, so that no two of them can disagree.
  *
- * | state       | when                                                        | probe          | agent-check                 |
- * |-------------|-------------------------------------------------------------|----------------|-----------------------------|
- * | `starting`  | until the app is ready (the pool has loaded its worker)     | busyStatusCode | `up drain … #starting`      |
- * | `free`      | serving, every executor has room                            | 200            | `up ready W% maxconn:N`     |
- * | `busy`      | an executor has more queued than free slots, or under-pressure says so | busyStatusCode | `up ready W% maxconn:N` (W low) |
- * | `not-ready` | `setNotReady(reason)`, or a dependency check failing         | busyStatusCode | `up drain … #not-ready: <reason>` |
- * | `draining`  | `drain()`, a signal, or `app.close()`                        | busyStatusCode | `up drain …`                |
- * | `down`      | an executor cannot run tasks (worker threads fail to start)  | busyStatusCode | `down … #<reason>`          |
+ * | state       | when                                                                   | probe                 | agent-check                       |
+ * |-------------|------------------------------------------------------------------------|-----------------------|-----------------------------------|
+ * | `starting`  | until the app is ready (the pool has loaded its worker)                | unavailableStatusCode | `up drain … #starting`            |
+ * | `free`      | serving, every executor has room                                       | 200                   | `up ready W% maxconn:N`           |
+ * | `busy`      | an executor has more queued than free slots, or under-pressure says so | unavailableStatusCode | `up ready W% maxconn:N` (W low)   |
+ * | `not-ready` | `setNotReady(reason)`, or a dependency check failing                   | unavailableStatusCode | `up drain … #not-ready: <reason>` |
+ * | `draining`  | `drain()`, a signal, or `app.close()`                                  | unavailableStatusCode | `up drain …`                      |
+ * | `down`      | an executor cannot run tasks (worker threads fail to start)            | unavailableStatusCode | `down … #<reason>`                |
  *
  * Precedence, highest first: draining, down, starting, not-ready, busy, free. Draining comes first
  * because closing the app closes the pool, and a shutdown is not an outage.
@@ -36,7 +36,7 @@ export const STATE_TABLE: Readonly<Record<ProbeState, { readonly probeOk: boolea
 }
 
 /** What readiness reads of an executor (the pool, a lane). */
-export type ReadinessExecutor = Pick<Executor, 'name' | 'busy' | 'down' | 'affectsProbe' | 'capacity' | 'snapshot'>
+export type ReadinessExecutor = Pick<Executor, 'name' | 'busy' | 'down' | 'affectsProbe' | 'concurrency' | 'snapshot'>
 
 export interface ReadinessOptions {
   /** The executors to read; called on every read, so executors added later count. */
@@ -103,14 +103,14 @@ export class Readiness {
     this.#notReady.delete(key)
   }
 
-  /** Each executor's load and capacity, for the agent's weight and `maxconn`. An executor with
+  /** Each executor's load and concurrency, for the agent's weight and `maxconn`. An executor with
    * `affectsProbe: false` is left out: the balancer never hears of it. */
-  load (): { executors: Array<{ queued: number, running: number, capacity: number }> } {
+  load (): { executors: Array<{ queued: number, running: number, concurrency: number }> } {
     const executors = []
     for (const executor of this.#options.executors()) {
       if (!executor.affectsProbe) continue
       const { queued, running } = executor.snapshot()
-      executors.push({ queued, running, capacity: executor.capacity })
+      executors.push({ queued, running, concurrency: executor.concurrency })
     }
     return { executors }
   }

@@ -11,7 +11,8 @@
  * its priority remembered by identity (Fastify copies the route's `config` shallowly, so the object
  * seen by `onRoute` is the one a request reads).
  */
-import { InvalidOptionError, describeValue } from './errors.js'
+import { InvalidOptionError } from './errors.js'
+import { describeValue } from './validate.js'
 import { checkPriority, type PriorityOption } from './core/run-options.js'
 
 const KEYS: ReadonlySet<string> = new Set(['priority'])

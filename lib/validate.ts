@@ -1,15 +1,27 @@
 /**
  * Small option validators shared by the plugins. Each throws `FST_BACKPRESSURE_INVALID_OPTION`
- * naming the option (with its plugin prefix, e.g. `pool.maxThreads`) and the value received.
+ * naming the option by its full path (`pool.maxThreads`, `lanes.upstream.timeout`) and the value
+ * received.
  */
-import { InvalidOptionError, describeValue } from './errors.js'
+import { inspect } from 'node:util'
+import { InvalidOptionError } from './errors.js'
 
 /** The longest delay Node's timers honour (2³¹ − 1 ms, about 24.8 days): a longer one fires after
  * 1 ms with a `TimeoutOverflowWarning`. Every duration option is bounded by it. */
 export const MAX_TIMER_MS = 2 ** 31 - 1
 
+/** Renders a received value for an error message: short, single-line, never the whole object. */
+export function describeValue (value: unknown): string {
+  return inspect(value, { depth: 1, breakLength: Infinity, maxArrayLength: 5, maxStringLength: 80 })
+}
+
 function fail (option: string, expected: string, value: unknown): never {
   throw new InvalidOptionError(option, expected, describeValue(value))
+}
+
+/** `prefix.key`, or `key` alone at the top level (the umbrella's own keys). */
+export function optionPath (prefix: string, key: string): string {
+  return prefix === '' ? key : `${prefix}.${key}`
 }
 
 export interface NumberRule {
@@ -31,6 +43,11 @@ export function numberOption (option: string, value: unknown, fallback: number, 
     fail(option, expected, value)
   }
   return value
+}
+
+/** A duration in ms, 0 … 2³¹ − 1 (Node's timer bound). */
+export function durationOption (option: string, value: unknown, fallback: number, rule: { min?: number, max?: number, integer?: boolean } = {}): number {
+  return numberOption(option, value, fallback, { min: 0, ...rule, max: Math.min(rule.max ?? MAX_TIMER_MS, MAX_TIMER_MS) })
 }
 
 export function booleanOption (option: string, value: unknown, fallback: boolean): boolean {
@@ -65,21 +82,79 @@ export function objectOption (option: string, value: unknown): Record<string, un
   return value as Record<string, unknown>
 }
 
-/** Keys Fastify itself reads from the options of `app.register(plugin, options)`
- * (https://fastify.dev/docs/latest/Reference/Plugins/#plugin-options): a plugin accepts them
- * and leaves them to Fastify. */
-export const FASTIFY_REGISTER_KEYS: ReadonlySet<string> = new Set(['prefix', 'logLevel', 'logSerializers'])
-
-/** `rejectUnknownKeys` for the top level of a plugin's options: Fastify's own register keys pass. */
-export function rejectUnknownPluginKeys (prefix: string, options: Record<string, unknown>, known: ReadonlySet<string>): void {
-  rejectUnknownKeys(prefix, options, new Set([...known, ...FASTIFY_REGISTER_KEYS]))
+/**
+ * An optional feature: `false` or undefined (off; `undefined` is returned) or an object of its
+ * options (`{}` for every default). `true` is refused: it would say nothing about the options.
+ */
+export function featureOption (option: string, value: unknown, expected = 'false or an object ({} for the defaults)'): Record<string, unknown> | undefined {
+  if (value === undefined || value === false) return undefined
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(option, expected, value)
+  return value as Record<string, unknown>
 }
 
-/** Rejects option names we do not know, so a typo (`maxThread`) is not silently ignored. */
-export function rejectUnknownKeys (prefix: string, options: Record<string, unknown>, known: ReadonlySet<string>): void {
+/** Keys Fastify reads from `app.register(plugin, options)` (https://fastify.dev/docs/latest/Reference/Plugins/#plugin-options).
+ * Every plugin of this package is wrapped in fastify-plugin, and Fastify applies none of them to
+ * such a plugin (it shares its parent's context), so they are refused like any unknown key. */
+const FASTIFY_REGISTER_KEYS: ReadonlySet<string> = new Set(['prefix', 'logLevel', 'logSerializers'])
+
+/**
+ * Rejects option names we do not know, so a typo (`maxQueu`) is never silently ignored, in
+ * JavaScript as in TypeScript. The error names the full path and the one known key nearest to it.
+ * Call it before reading any option, so that a misspelt required key (`fileName`) is reported as
+ * the typo it is, not as a missing `filename`.
+ */
+export function rejectUnknownKeys (prefix: string, options: Record<string, unknown>, known: Iterable<string>): void {
+  const names = [...known]
   for (const key of Object.keys(options)) {
-    if (!known.has(key)) {
-      fail(`${prefix}.${key}`, `a known option (${[...known].sort().join(', ')})`, options[key])
+    if (names.includes(key)) continue
+    const nearest = nearestKey(key, names)
+    const scope = prefix === '' ? 'this plugin' : `"${prefix}"`
+    const hint = nearest === undefined ? '' : ` (did you mean "${optionPath(prefix, nearest)}"?)`
+    const fastify = FASTIFY_REGISTER_KEYS.has(key)
+      ? `; Fastify ignores "${key}" for a plugin wrapped in fastify-plugin, which shares the context that registers it`
+      : ''
+    fail(optionPath(prefix, key), `an option ${scope} knows${hint}${fastify}`, options[key])
+  }
+}
+
+/** The known name nearest to `key`: the fewest edits (letter case ignored, a swap of two
+ * neighbours counting once), less the letters of the camelCase words both share, so that a renamed
+ * option points to its new name (`busyStatusCode` → `unavailableStatusCode`). The first in sorted
+ * order among equals. */
+export function nearestKey (key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined
+  let bestScore = Infinity
+  const keyWords = words(key)
+  for (const name of [...known].sort()) {
+    let shared = 0
+    for (const word of words(name)) if (keyWords.has(word)) shared += word.length
+    const score = editDistance(key.toLowerCase(), name.toLowerCase()) - shared
+    if (score < bestScore) {
+      best = name
+      bestScore = score
     }
   }
+  return best
+}
+
+/** The lower-cased camelCase words of a name, three letters or more (`maxQueue` → max, queue). */
+function words (name: string): Set<string> {
+  return new Set((name.match(/[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])/g) ?? []).map((word) => word.toLowerCase()).filter((word) => word.length >= 3))
+}
+
+/** Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps. */
+function editDistance (a: string, b: string): number {
+  const rows: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)])
+  for (let j = 1; j <= b.length; j++) (rows[0] as number[])[j] = j
+  for (let i = 1; i <= a.length; i++) {
+    const row = rows[i] as number[]
+    const above = rows[i - 1] as number[]
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      let value = Math.min((above[j] as number) + 1, (row[j - 1] as number) + 1, (above[j - 1] as number) + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) value = Math.min(value, ((rows[i - 2] as number[])[j - 2] as number) + 1)
+      row[j] = value
+    }
+  }
+  return (rows[a.length] as number[])[b.length] as number
 }

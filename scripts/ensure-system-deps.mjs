@@ -2,6 +2,8 @@
 // drive are installed.
 // - haproxy (Debian package `haproxy`): the real load balancer in test/e2e.
 // - chromium (Debian package `chromium`): the headless browser of the dashboard test.
+// - caddy, nginx, apache2 and varnishd (Debian packages `caddy`, `nginx`, `apache2`, `varnish`): the
+//   other balancers the e2e tests put in front of the example app (docs/caddy.md, docs/balancers.md).
 // As root on Debian it installs what is missing with apt-get; anywhere else it stops with exit code 1
 // and prints the command to run. The lookup (env variable, $PATH, then the sbin folders) is
 // tools/system.mjs, the same one the tests and the demo use.

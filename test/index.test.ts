@@ -1,9 +1,11 @@
 // The umbrella plugin (index.ts): one-line registration of pool → lanes → httpchk → metrics over a
 // real socket, leaving plugins out, an I/O-only app (lanes, no pool), validation of the umbrella's
-// own options, and which plugin needs which.
+// own options, which plugin needs which, the export list, and the traps the option scheme closes.
 import Fastify, { type FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
-import backpressure, { httpchkPlugin, metricsPlugin, poolPlugin, type BackpressureOptions } from '../index.js'
+import * as api from '../index.js'
+import backpressure, { httpchkPlugin, isRetryableError, metricsPlugin, poolPlugin, type BackpressureOptions } from '../index.js'
+import { GATE_WORKER, Gate } from './helpers/pool.js'
 import { POOL_PLUGIN_NAME } from '../plugins/pool/index.js'
 import { HTTPCHK_PLUGIN_NAME } from '../plugins/httpchk/index.js'
 import { METRICS_PLUGIN_NAME } from '../plugins/metrics/index.js'
@@ -21,8 +23,8 @@ function newApp (test: Test): FastifyInstance {
 }
 
 t.test('one line registers pool, httpchk and metrics, in that order, over a real socket', async (t) => {
-  // graceMs 0: app.close() would otherwise keep serving for the drain grace (8 s by default).
-  const { app, url } = await startApp(t, withPlugin(backpressure, { pool, httpchk: { drain: { graceMs: 0 } }, metrics: {} }, (app) => {
+  // grace 0: app.close() would otherwise keep serving for the drain grace (8 s by default).
+  const { app, url } = await startApp(t, withPlugin(backpressure, { pool, httpchk: { drain: { grace: 0 } }, metrics: {} }, (app) => {
     app.get('/echo', async () => await app.pool.run({ op: 'echo', value: 'from a worker' }))
   }))
 
@@ -62,8 +64,15 @@ t.test('httpchk: false and metrics: false leave those plugins out', async (t) =>
 t.test('umbrella options are validated when it registers', async (t) => {
   const cases: Array<{ name: string, options: unknown, option: string, received: RegExp }> = [
     { name: 'lanes not an object', options: { lanes: 'upstream' }, option: 'lanes', received: /received 'upstream'/ },
-    { name: 'unknown key', options: { pool, probe: {} }, option: 'options.probe', received: /received \{\}/ },
-    { name: 'typo of a known key', options: { pool, metric: false }, option: 'options.metric', received: /received false/ },
+    { name: 'unknown key', options: { pool, probe: {} }, option: 'probe', received: /received \{\}/ },
+    { name: 'typo of a known key', options: { pool, metric: false }, option: 'metric', received: /did you mean "metrics"\?\), received false/ },
+    { name: 'a typo in pool, in JavaScript', options: { pool: { ...pool, maxQueu: 3 } }, option: 'pool.maxQueu', received: /did you mean "pool\.maxQueue"\?\), received 3/ },
+    { name: 'a typo of a required key', options: { pool: { fileName: WORKER } }, option: 'pool.fileName', received: /did you mean "pool\.filename"\?/ },
+    { name: 'a lane option where a lane belongs', options: { lanes: { retryAfter: 5 } }, option: 'lanes.retryAfter', received: /set per lane, as lanes\.<name>\.retryAfter, received 5/ },
+    { name: 'a typo in a lane', options: { lanes: { up: { concurrency: 1, retryAftr: 2 } } }, option: 'lanes.up.retryAftr', received: /did you mean "lanes\.up\.retryAfter"\?/ },
+    { name: 'a typo in httpchk.agent', options: { httpchk: { agent: { port: 0, maxQueu: 2 } } }, option: 'httpchk.agent.maxQueu', received: /did you mean "httpchk\.agent\.maxQueue"\?/ },
+    { name: 'a typo in metrics.graphite', options: { pool, metrics: { graphite: { intervall: 5 } } }, option: 'metrics.graphite.intervall', received: /did you mean "metrics\.graphite\.interval"\?/ },
+    { name: 'pool true', options: { pool: true }, option: 'pool', received: /expected false or an object with at least "filename", received true/ },
     { name: 'httpchk not an object', options: { pool, httpchk: 'yes' }, option: 'httpchk', received: /received 'yes'/ },
     { name: 'httpchk true', options: { pool, httpchk: true }, option: 'httpchk', received: /received true/ },
     { name: 'metrics an array', options: { pool, metrics: [] }, option: 'metrics', received: /received \[\]/ },
@@ -79,7 +88,7 @@ t.test('umbrella options are validated when it registers', async (t) => {
       const message = (error as Error).message
       t.ok(message.includes(`Invalid option "${option}"`), `names ${option}: ${message}`)
       t.match(message, received, 'says what it received')
-      t.notOk(app.hasPlugin(POOL_PLUGIN_NAME), 'no pool was started')
+      t.notOk(app.hasDecorator('pool'), 'no pool was made')
     })
   }
 })
@@ -97,24 +106,88 @@ t.test('lanes and no pool: an I/O-only app, with lane metrics', async (t) => {
   t.notOk(app.hasPlugin(POOL_PLUGIN_NAME), 'no pool, no worker file')
   t.ok(app.hasPlugin(LANES_PLUGIN_NAME))
   t.equal(await (await fetch(`${url}/upstream`)).text(), 'from the main thread')
-  t.match(await (await fetch(`${url}/metrics`)).text(), /backpressure_lane_calls_completed_total\{lane="upstream"\} 1/)
+  t.match(await (await fetch(`${url}/metrics`)).text(), /backpressure_lane_tasks_completed_total\{lane="upstream"\} 1/)
 })
 
-t.test('neither pool nor lanes: no metrics plugin (nothing to measure)', async (t) => {
-  const { app } = await startApp(t, { ...withPlugin(backpressure, { httpchk: false }), listen: false })
-  t.notOk(app.hasPlugin(METRICS_PLUGIN_NAME))
+t.test('neither pool nor lanes: the metrics route serves the readiness gauges, never a silent 404', async (t) => {
+  const { app, url } = await startApp(t, withPlugin(backpressure, { httpchk: { drain: { grace: 0 } }, metrics: { exposeRoute: '/metrics' } }))
+  t.ok(app.hasPlugin(METRICS_PLUGIN_NAME))
   t.notOk(app.hasPlugin(POOL_PLUGIN_NAME))
+  const response = await fetch(`${url}/metrics`)
+  t.equal(response.status, 200)
+  const text = await response.text()
+  t.match(text, /^backpressure_probe_state\{state="free"\} 1$/m, 'the probe state')
+  t.match(text, /^# TYPE backpressure_balancer_server_up gauge$/m, "and each balancer's view")
 })
 
-t.test('metrics without the pool or lanes plugin fails, coded', async (t) => {
+t.test('neither pool, lanes nor httpchk: metrics refuse at ready(), saying why', async (t) => {
   const app = newApp(t)
-  app.register(metricsPlugin)
+  app.register(backpressure, { httpchk: false, metrics: { exposeRoute: '/metrics' } })
   const error = await readyError(app)
-  t.match(error, { code: 'FST_BACKPRESSURE_INVALID_OPTION', message: /the pool or the lanes plugin/ })
+  t.match(error, { code: 'FST_BACKPRESSURE_INVALID_OPTION', message: /"metrics": expected the pool, the lanes or the httpchk plugin in the same app \(with none of them there is nothing to measure\)/ })
+  const alone = newApp(t)
+  alone.register(metricsPlugin)
+  t.match(await readyError(alone), { code: 'FST_BACKPRESSURE_INVALID_OPTION', message: /nothing to measure/ }, 'the plugin alone says the same')
+})
+
+t.test('lanes through the umbrella take every lane option, retryAfter included', async (t) => {
+  const { app } = await startApp(t, { ...withPlugin(backpressure, { lanes: { up: { concurrency: 1, maxQueue: 0, retryAfter: 5 } }, httpchk: false, metrics: false }), listen: false })
+  let release!: () => void
+  const hold = app.lanes.up!.run(async () => { await new Promise<void>((resolve) => { release = resolve }) })
+  const refused = await app.lanes.up!.run(async () => 'never').catch((error: unknown) => error)
+  t.match(refused, { code: 'FST_BACKPRESSURE_QUEUE_FULL', headers: { 'retry-after': '5' } })
+  release()
+  await hold
+})
+
+t.test("each executor's retry hint answers for its own errors: the pool's never overwrites a lane's", async (t) => {
+  const gate = new Gate()
+  let releaseLane!: () => void
+  const laneHeld = new Promise<string>((resolve) => { releaseLane = () => { resolve('late') } })
+  const { app, url } = await startApp(t, withPlugin(backpressure, {
+    pool: { ...pool, filename: GATE_WORKER, maxQueue: 0, retryAfter: 7 },
+    lanes: { up: { concurrency: 1, maxQueue: 0, retryAfter: 2 } },
+    httpchk: false,
+    metrics: false
+  }, (app) => {
+    app.get('/lane', async (request) => await request.runInLane('up', async () => await laneHeld))
+    app.get('/pool', async (request) => await request.runInPool({ op: 'echo', value: 'pooled' }))
+  }))
+  const heldLane = fetch(`${url}/lane`)
+  while (app.lanes.up!.snapshot().running !== 1) await new Promise((resolve) => setImmediate(resolve))
+  const lane = await fetch(`${url}/lane`)
+  t.equal(lane.status, 503)
+  t.equal(lane.headers.get('retry-after'), '2', "a lane's refusal carries the lane's hint")
+  const heldPool = app.pool.run({ op: 'gate', gate: gate.cell })
+  const pooled = await fetch(`${url}/pool`)
+  t.equal(pooled.status, 503)
+  t.equal(pooled.headers.get('retry-after'), '7', "the pool's refusal carries the pool's")
+  gate.open()
+  await heldPool
+  releaseLane()
+  t.equal(await (await heldLane).text(), 'late')
+})
+
+t.test('the export list: the plugins, the errors, one isRetryableError; no engine class', async (t) => {
+  t.same(Object.keys(api).sort(), [
+    'RETRYABLE_ERROR_CODES', 'backpressure', 'default', 'errors', 'httpchkPlugin', 'isRetryableError', 'lanesPlugin', 'metricsPlugin', 'poolPlugin'
+  ])
+  const errorNames = Object.keys(api.errors).sort()
+  t.ok(errorNames.every((name) => name.endsWith('Error')), `errors holds error classes only: ${errorNames.join(', ')}`)
+  t.notOk('describeValue' in api.errors)
+  const closed = [new api.errors.ClosedError('pool'), new api.errors.ClosedError('lane "up"')]
+  t.same(closed.map((error) => error.code), ['FST_BACKPRESSURE_CLOSED', 'FST_BACKPRESSURE_CLOSED'], 'one code for a closing executor')
+  t.same(closed.map((error) => error.message), ['The pool is closing', 'The lane "up" is closing'], 'the message names the executor')
+  t.ok(closed.every((error) => isRetryableError(error)))
+  t.same([...api.RETRYABLE_ERROR_CODES].sort(), ['FST_BACKPRESSURE_CLOSED', 'FST_BACKPRESSURE_POOL_DOWN', 'FST_BACKPRESSURE_QUEUE_FULL', 'FST_BACKPRESSURE_QUEUE_WAIT_EXCEEDED'])
+  t.ok(isRetryableError(new api.errors.QueueFullError()))
+  t.notOk(isRetryableError(new api.errors.TaskTimeoutError(5)), 'a task that ran may have had effects')
+  t.notOk(isRetryableError('FST_BACKPRESSURE_CLOSED'), 'only errors')
+  t.notOk(isRetryableError(new Error('no code')))
 })
 
 t.test('httpchk needs no pool: an app may have only the probe', async (t) => {
-  const { app } = await startApp(t, { ...withPlugin(httpchkPlugin, { drain: { graceMs: 0 } }), listen: false })
+  const { app } = await startApp(t, { ...withPlugin(httpchkPlugin, { drain: { grace: 0 } }), listen: false })
   t.ok(app.hasPlugin(HTTPCHK_PLUGIN_NAME))
   t.notOk(app.hasPlugin(POOL_PLUGIN_NAME))
 })

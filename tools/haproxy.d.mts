@@ -23,7 +23,7 @@ export interface WaitOptions {
   interval?: number
 }
 
-export type HaproxyStartOptions = Omit<HaproxyConfigOptions, 'frontendPort' | 'statsSocket'> & {
+interface StartCommon {
   /** The haproxy binary. Default: tools/system.mjs `haproxyPath()`. */
   binary?: string
   /**
@@ -32,6 +32,16 @@ export type HaproxyStartOptions = Omit<HaproxyConfigOptions, 'frontendPort' | 's
    */
   readyTimeout?: number
 }
+
+/** A recipe of example-app/haproxy-config.mjs; the frontend's port and the admin socket are picked here. */
+export type HaproxyRecipeStartOptions = Omit<HaproxyConfigOptions, 'frontendPort' | 'statsSocket'> & StartCommon & { write?: undefined }
+
+/** A configuration written whole, given where HAProxy's frontend and admin socket go. */
+export interface HaproxyWrittenStartOptions extends StartCommon {
+  write: (where: { frontendPort: number, statsSocket: string }) => string
+}
+
+export type HaproxyStartOptions = HaproxyRecipeStartOptions | HaproxyWrittenStartOptions
 
 /** Where a server of `be_app` listens. */
 export interface ServerAddress {

@@ -173,14 +173,16 @@ function execFileText (file, args) {
 
 /**
  * Writes the recipe's config (example-app/haproxy-config.mjs options; frontendPort and statsSocket
- * are chosen here), checks it, starts HAProxy and waits until every server is exactly UP. Call
- * `stop()` on the result; if start-up fails, everything started is already stopped.
+ * are chosen here), or the text `write({ frontendPort, statsSocket })` returns, checks it, starts
+ * HAProxy and waits until every server is exactly UP. Call `stop()` on the result; if start-up
+ * fails, everything started is already stopped.
  */
-export async function startHaproxy ({ binary = haproxyPath(), readyTimeout = 10000, ...configOptions }) {
+export async function startHaproxy ({ binary = haproxyPath(), readyTimeout = 10000, write, ...configOptions }) {
   // Short folder name: a socket path must stay under ~107 characters.
   const dir = await mkdtemp(join(tmpdir(), 'hap-'))
   const frontendPort = await freePort()
-  const config = haproxyConfig({ ...configOptions, frontendPort, statsSocket: join(dir, 'admin.sock') })
+  const where = { frontendPort, statsSocket: join(dir, 'admin.sock') }
+  const config = write === undefined ? haproxyConfig({ ...configOptions, ...where }) : write(where)
   const configPath = join(dir, 'haproxy.cfg')
   await writeFile(configPath, config)
   const check = await execFileText(binary, ['-c', '-f', configPath])

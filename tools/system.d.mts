@@ -11,6 +11,9 @@ export interface SystemProgram {
 export declare const HAPROXY: SystemProgram
 export declare const CHROMIUM: SystemProgram
 export declare const CADDY: SystemProgram
+export declare const NGINX: SystemProgram
+export declare const APACHE: SystemProgram
+export declare const VARNISH: SystemProgram
 export declare const REQUIRED: readonly SystemProgram[]
 /** The first executable candidate: `$<envVar>`, then `$PATH`, then /usr/sbin, /usr/bin, /usr/local/sbin. */
 export declare function findProgram (system: SystemProgram, env?: NodeJS.ProcessEnv): string | undefined

@@ -1,4 +1,5 @@
-// Where the system programs the end-to-end tests, the demo and `npm test` drive live (haproxy, chromium, caddy).
+// Where the system programs the end-to-end tests, the demo and `npm test` drive live (haproxy, chromium,
+// and the other balancers: caddy, nginx, apache2, varnishd).
 // One lookup for all of them: scripts/ensure-system-deps.mjs (first step of `npm test` and .ci/run),
 // tools/haproxy.mjs, test/helpers/browser.ts and example-app/demo.mjs ask here.
 //
@@ -18,8 +19,14 @@ export const HAPROXY = Object.freeze({ program: 'haproxy', debianPackage: 'hapro
 export const CHROMIUM = Object.freeze({ program: 'chromium', debianPackage: 'chromium', envVar: 'CHROMIUM_PATH' })
 /** @type {SystemProgram} Caddy 2.6: the second kind of balancer in the e2e tests (active health checks, no agent). */
 export const CADDY = Object.freeze({ program: 'caddy', debianPackage: 'caddy', envVar: 'CADDY_PATH' })
+/** @type {SystemProgram} nginx (open source): no active checks, learns from the answers it proxies. */
+export const NGINX = Object.freeze({ program: 'nginx', debianPackage: 'nginx', envVar: 'NGINX_PATH' })
+/** @type {SystemProgram} Apache httpd 2.4 (mod_proxy_balancer, mod_proxy_hcheck): Debian's binary is `apache2`. */
+export const APACHE = Object.freeze({ program: 'apache2', debianPackage: 'apache2', envVar: 'APACHE_PATH' })
+/** @type {SystemProgram} Varnish (backend probes, a director that skips sick backends). */
+export const VARNISH = Object.freeze({ program: 'varnishd', debianPackage: 'varnish', envVar: 'VARNISHD_PATH' })
 /** What `npm test` needs installed. */
-export const REQUIRED = Object.freeze([HAPROXY, CHROMIUM, CADDY])
+export const REQUIRED = Object.freeze([HAPROXY, CHROMIUM, CADDY, NGINX, APACHE, VARNISH])
 
 const EXTRA_DIRS = ['/usr/sbin', '/usr/bin', '/usr/local/sbin']
 

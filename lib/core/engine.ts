@@ -10,7 +10,8 @@
  * - the accounting and its invariant (`Accounting`);
  * - busy = more calls queued than free slots (`BusyTracker`), flap damping (`FlapDamper`), and the
  *   `busy`/`free`/`down` events once per transition, each listener called on its own;
- * - close: queued and running calls finish within `closeTimeoutMs`, then what is left is refused.
+ * - close: queued and running calls finish within `closeTimeoutMs`, then what is left is refused;
+ * - the retry hint (`retryAfter`) on every retryable error it settles a call with, whoever made it.
  *
  * The executor decides only what differs: how many calls run at once, how to start one, what a
  * rejection from it means, and what to release once everything has settled.
@@ -19,16 +20,17 @@
  * with its coded error; if it was running, its signal fires (piscina then terminates the thread
  * running it; an async function is expected to pass the signal on). Its slot stays taken until the
  * executor reports that it really ended, because until then it still holds a thread or whatever the
- * function was using; the engine never starts more than `capacity` calls.
+ * function was using; the engine never starts more than `concurrency` calls.
  */
 import { EventEmitter } from 'node:events'
 import { BusyTracker, type QueueSource } from '../busy-tracker.js'
-import type { CodelOptions } from '../codel.js'
 import { QueueFullError, QueueWaitExceededError, TaskAbortedError, TaskTimeoutError } from '../errors.js'
 import type { ExecutorStats } from '../executor.js'
-import { FlapDamper, type DamperTimers, type DwellTimes } from '../flap-damper.js'
+import { FlapDamper, type DamperTimers } from '../flap-damper.js'
+import { withRetryHint } from '../retry.js'
 import { Accounting, type Outcome } from './accounting.js'
 import { QueueAdmission } from './admission.js'
+import type { ExecutorSettings } from './executor-options.js'
 import { JobQueue } from './job-queue.js'
 import { checkRunOptions, defaultRunOptions, type CheckedRunOptions } from './run-options.js'
 
@@ -75,7 +77,7 @@ export interface Job<Task = unknown, Extra = unknown> {
   /** Its run has ended (the slot is free again). */
   ended: boolean
   startedAt: number
-  /** Calls holding a slot when this one started, itself included (for an adaptive limit). */
+  /** Calls holding a slot when this one started, itself included (for an adaptive concurrency). */
   startedWith: number
 }
 
@@ -98,8 +100,8 @@ export interface EngineHost {
 
 /** What differs between a worker thread and an async function on the main thread. */
 export interface TaskExecutor<Task, Extra> {
-  /** Calls it runs at once now (an adaptive limit may move it). */
-  readonly capacity: number
+  /** Calls it runs at once now (an adaptive concurrency moves). */
+  readonly concurrency: number
   /** Free slots as the busy rule counts them, with `active` slots taken. */
   idle: (active: number) => number
   /** Calls waiting inside the executor itself (piscina's queue while a thread starts). */
@@ -113,7 +115,7 @@ export interface TaskExecutor<Task, Extra> {
   /** Starts the call; the promise settles when it has really ended. */
   start: (job: Job<Task, Extra>) => PromiseLike<unknown>
   /** A started call ended, resolved or not (`stoppedBy` says whether the engine had stopped it).
-   * Returns true when that changed `capacity`. */
+   * Returns true when that changed `concurrency`. */
   ended: (job: Job<Task, Extra>, resolved: boolean) => boolean
   /** How a call nobody stopped settles when its run rejects. */
   classify: (error: unknown) => [Outcome, Error]
@@ -125,21 +127,12 @@ export interface TaskExecutor<Task, Extra> {
   close: () => Promise<void>
 }
 
-export interface EngineOptions {
+export interface EngineOptions extends Omit<ExecutorSettings, 'maxQueue'> {
   /** Most calls that may wait. Infinity: unbounded. A function is called once the executor
    * exists (the pool's `'auto'` needs piscina's own reading of `maxThreads`). */
   maxQueue: number | (() => number)
-  /** Deadline per call in ms from submission; 0 = none. */
-  timeoutMs: number
-  /** How long close lets queued and running calls finish, in ms (Infinity: no bound). */
-  closeTimeoutMs: number
-  /** Queue-wait admission; off when undefined. */
-  admission: CodelOptions | undefined
-  dwell: DwellTimes
   /** Timers for the flap damper (tests inject fake ones). */
   dwellTimers?: DamperTimers | undefined
-  /** HTTP status of `_QUEUE_FULL` / `_QUEUE_WAIT_EXCEEDED`. */
-  rejectStatusCode: number
   /** Called when a listener throws (and for executor errors nobody listens to). */
   onListenerError: (error: unknown) => void
 }
@@ -155,6 +148,8 @@ export type EngineSnapshot = {
   running: number
   completed: number
   failed: number
+  /** Calls it runs at once now. */
+  concurrency: number
 }
 
 export abstract class Engine<Task, Extra, Events extends Record<keyof Events, unknown[]> = Record<string, unknown[]>> extends EventEmitter<Events> {
@@ -175,6 +170,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
   readonly #defaultRun: Readonly<CheckedRunOptions>
   readonly #closeTimeout: number
   readonly #rejectStatusCode: number
+  readonly #retryAfter: number
   readonly #onListenerError: (error: unknown) => void
   /** Slots taken: started calls whose run has not ended (stopped ones included). */
   #active = 0
@@ -190,6 +186,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     this.#defaultRun = defaultRunOptions(options.timeoutMs)
     this.#closeTimeout = options.closeTimeoutMs
     this.#rejectStatusCode = options.rejectStatusCode
+    this.#retryAfter = options.retryAfter
     this.#onListenerError = options.onListenerError
     const engine = this
     // Events are typed by the owner (pool or lane); inside, the engine emits its own untyped.
@@ -219,8 +216,8 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
   }
 
   /** Calls it runs at once now. */
-  get capacity (): number {
-    return this.#executor.capacity
+  get concurrency (): number {
+    return this.#executor.concurrency
   }
 
   /** More calls queued than free slots (as reported: after flap damping, when enabled). */
@@ -255,7 +252,8 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
       queued,
       running: Math.max(0, this.#accounting.inFlight - queued),
       completed: this.#accounting.completed,
-      failed: this.#accounting.failed
+      failed: this.#accounting.failed,
+      concurrency: this.#executor.concurrency
     }
   }
 
@@ -306,9 +304,9 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     if (this.closing) return this.#refuseNow(this.#executor.closedError(), priority)
     if (callerSignal?.aborted === true) {
       this.#accounting.settle('aborted')
-      return Promise.reject(new TaskAbortedError({ cause: callerSignal.reason }))
+      return Promise.reject(withRetryHint(new TaskAbortedError({ cause: callerSignal.reason }), this.#retryAfter))
     }
-    const fastPath = this.#queue.size === 0 && this.#active < this.#executor.capacity
+    const fastPath = this.#queue.size === 0 && this.#active < this.#executor.concurrency
     let displaced: Job<Task, Extra> | undefined
     if (!fastPath && this.#queue.full) {
       displaced = this.#queue.displaceable(priority)
@@ -395,10 +393,10 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
   /** Starts queued calls while slots are free (after shedding what admission refuses). */
   #pump (): void {
     this.#admission?.admit(this.#queue, (job) => { this.#stop(job, 'shed') })
-    const capacity = this.#executor.capacity
-    if (this.#queue.size > 0 && this.#active < capacity && this.#failure === undefined) {
+    const concurrency = this.#executor.concurrency
+    if (this.#queue.size > 0 && this.#active < concurrency && this.#failure === undefined) {
       const now = this.#timed ? performance.now() : 0
-      for (let job = this.#queue.next(); job !== undefined && this.#active < capacity; job = this.#queue.next()) {
+      for (let job = this.#queue.next(); job !== undefined && this.#active < concurrency; job = this.#queue.next()) {
         this.#dequeue(job)
         this.#start(job, now)
       }
@@ -413,8 +411,8 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     job.startedAt = now
     job.startedWith = this.#active
     // A call submitted before anyone timed it has no submission time: no wait to report.
-    // Executors take a call only when they can start it (piscina: when a thread can take it), so
-    // its start is its dispatch.
+    // Both executors start a call when the engine hands it over (the pool hands one to piscina only
+    // when a thread can take it), so the hand-off is the dispatch.
     if (this.#timed && job.submittedAt > 0) (this as EventEmitter).emit('dispatch', now - job.submittedAt)
     let pending: PromiseLike<unknown>
     try {
@@ -438,7 +436,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
       if (resolved) this.#settle(job, 'completed', undefined, valueOrError)
       else this.#settle(job, ...this.#executor.classify(valueOrError))
     }
-    if (this.#executor.ended(job, resolved)) this.#emitSafely('capacity', this.#executor.capacity)
+    if (this.#executor.ended(job, resolved)) this.#emitSafely('concurrency', this.#executor.concurrency)
     this.#pump()
     this.#checkDrained()
   }
@@ -489,7 +487,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
       return
     }
     if (outcome === 'rejected' || outcome === 'displaced' || outcome === 'shed') this.#countRefusal(job.priority, outcome)
-    job.reject(error)
+    job.reject(withRetryHint(error, this.#retryAfter))
   }
 
   #countRefusal (priority: number, outcome: Refusal): void {
@@ -520,7 +518,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
   #refuseNow (error: Error, priority: number): Promise<never> {
     this.#accounting.settle('rejected')
     this.#countRefusal(priority, 'rejected')
-    return Promise.reject(error)
+    return Promise.reject(withRetryHint(error, this.#retryAfter))
   }
 
   #checkDrained (): void {
@@ -540,7 +538,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
   }
 
   /** Calls each listener on its own, so one that throws neither breaks `run()` nor starves the rest. */
-  #emitSafely (event: 'busy' | 'free' | 'down' | 'capacity', ...args: unknown[]): void {
+  #emitSafely (event: 'busy' | 'free' | 'down' | 'concurrency', ...args: unknown[]): void {
     for (const listener of (this as EventEmitter).listeners(event)) {
       try {
         (listener as (...args: unknown[]) => void)(...args)

@@ -1,44 +1,127 @@
 /**
  * The options every executor (the pool, each lane) shares, validated in one place and turned into
- * the one shape the core takes: every duration in ms, named with an `Ms` suffix inside the core
- * (the public option names stay short: `timeout`, `admission.target`, `dwell.busy`).
- * `prefix` is the option path shown in errors (`pool`, `lanes.upstream`).
+ * the one shape the engine takes: every duration in ms, with an `Ms` suffix inside the engine only
+ * (the public names say what they bound: `timeout`, `closeTimeout`, `admission.target`,
+ * `dwell.busy`). `prefix` is the option path shown in errors (`pool`, `lanes.upstream`).
+ *
+ * The public declarations, with their JSDoc and defaults, are `ExecutorOptions` below; the pool's
+ * and the lanes' option types extend it, so each option is documented once.
  */
 import type { CodelOptions } from '../codel.js'
 import type { DwellTimes } from '../flap-damper.js'
-import { MAX_TIMER_MS, numberOption, objectOption, rejectUnknownKeys } from '../validate.js'
+import { MAX_TIMER_MS, durationOption, featureOption, numberOption, objectOption, oneOfOption, rejectUnknownKeys } from '../validate.js'
 
-/** `admission`: `true` for the defaults, `{ target, interval }` in ms, or false/undefined (off). */
-export function admissionOption (prefix: string, value: unknown): CodelOptions | undefined {
-  if (value === undefined || value === false) return undefined
-  const options = value === true ? {} : objectOption(`${prefix}.admission`, value)
-  rejectUnknownKeys(`${prefix}.admission`, options, new Set(['target', 'interval']))
+/** What the pool and every lane take alike. */
+export interface ExecutorOptions {
+  /** Default deadline per task, counted from submission (queue wait and run); `0`: none. A task's
+   * own `run(task, { timeout })` overrides it.
+   * @default 0
+   * @unit ms */
+  timeout?: number
+  /** How long `app.close()` lets queued and running tasks finish; past it they are rejected with
+   * `FST_BACKPRESSURE_CLOSED`. `Infinity`: no bound.
+   * @default 30000
+   * @unit ms */
+  closeTimeout?: number
+  /** CoDel-style queue-wait admission: while the queue has not been empty for a whole `interval`,
+   * a task that waited longer than `target` is shed (`FST_BACKPRESSURE_QUEUE_WAIT_EXCEEDED`).
+   * `{}` for the defaults.
+   * @default false */
+  admission?: false | AdmissionOptions
+  /** Flap damping: how long the raw busy (or free) state must hold before it is reported.
+   * @default { busy: 0, free: 0 } */
+  dwell?: DwellOptions
+  /** HTTP status of `FST_BACKPRESSURE_QUEUE_FULL` and `_QUEUE_WAIT_EXCEEDED`: 503, or 429 (HAProxy's
+   * `observe layer7` counts 503s as server errors).
+   * @default 503 */
+  rejectStatusCode?: 503 | 429
+  /** The retry hint on this executor's retryable errors (`QUEUE_FULL`, `QUEUE_WAIT_EXCEEDED`,
+   * `CLOSED`, `POOL_DOWN`), sent as `Retry-After` by Fastify's error handler; `0`: none. Seconds,
+   * the header's unit.
+   * @default 1
+   * @unit seconds */
+  retryAfter?: number
+}
+
+export interface AdmissionOptions {
+  /** The longest acceptable queue wait while the queue is standing.
+   * @default 5
+   * @unit ms */
+  target?: number
+  /** How long the queue must stay non-empty before it counts as standing.
+   * @default 100
+   * @unit ms */
+  interval?: number
+}
+
+export interface DwellOptions {
+  /** How long the raw state must stay busy before busy is reported.
+   * @default 0
+   * @unit ms */
+  busy?: number
+  /** How long the raw state must stay free before free is reported.
+   * @default 0
+   * @unit ms */
+  free?: number
+}
+
+/** The keys of `ExecutorOptions`, for the unknown-key checks of the pool and the lanes. */
+export const EXECUTOR_KEYS = ['timeout', 'closeTimeout', 'admission', 'dwell', 'rejectStatusCode', 'retryAfter'] as const satisfies ReadonlyArray<keyof ExecutorOptions>
+
+/** The engine's shape: normalised, every duration in ms. */
+export interface ExecutorSettings {
+  /** Most tasks that may wait; Infinity: unbounded. */
+  maxQueue: number
+  /** Default deadline per task in ms from submission; 0 = none. */
+  timeoutMs: number
+  /** How long close lets queued and running tasks finish, in ms (Infinity: no bound). */
+  closeTimeoutMs: number
+  /** Queue-wait admission; off when undefined. */
+  admission: CodelOptions | undefined
+  dwell: DwellTimes
+  /** HTTP status of `_QUEUE_FULL` / `_QUEUE_WAIT_EXCEEDED`. */
+  rejectStatusCode: 503 | 429
+  /** Seconds of the retry hint on retryable errors; 0 = none. */
+  retryAfter: number
+}
+
+/** Reads the shared options of `options` (already checked for unknown keys by the caller). */
+export function executorOptions (prefix: string, options: Record<string, unknown>): Omit<ExecutorSettings, 'maxQueue'> {
+  return {
+    timeoutMs: durationOption(`${prefix}.timeout`, options.timeout, 0),
+    closeTimeoutMs: closeTimeout(`${prefix}.closeTimeout`, options.closeTimeout),
+    admission: admission(`${prefix}.admission`, options.admission),
+    dwell: dwell(`${prefix}.dwell`, options.dwell),
+    rejectStatusCode: oneOfOption(`${prefix}.rejectStatusCode`, options.rejectStatusCode, 503, [503, 429] as const),
+    retryAfter: numberOption(`${prefix}.retryAfter`, options.retryAfter, 1, { integer: true, min: 0, max: 86_400 })
+  }
+}
+
+/** `maxQueue`: an integer >= 0 (0: no task may wait) or Infinity. */
+export function maxQueueOption (option: string, value: unknown): number {
+  return numberOption(option, value, Infinity, { integer: true, min: 0, allowInfinity: true })
+}
+
+function closeTimeout (option: string, value: unknown): number {
+  return numberOption(option, value, 30_000, { integer: true, min: 0, max: MAX_TIMER_MS, allowInfinity: true })
+}
+
+function admission (option: string, value: unknown): CodelOptions | undefined {
+  const options = featureOption(option, value)
+  if (options === undefined) return undefined
+  rejectUnknownKeys(option, options, ['target', 'interval'])
   return {
     // folly's Codel and "Fail at Scale": 5 ms target, 100 ms interval.
-    targetMs: numberOption(`${prefix}.admission.target`, options.target, 5, { min: 0, max: MAX_TIMER_MS }),
-    intervalMs: numberOption(`${prefix}.admission.interval`, options.interval, 100, { min: 1, max: MAX_TIMER_MS })
+    targetMs: durationOption(`${option}.target`, options.target, 5),
+    intervalMs: durationOption(`${option}.interval`, options.interval, 100, { min: 1 })
   }
 }
 
-/** `dwell`: `{ busy, free }` in ms the raw state must hold before it is reported. Default 0 each. */
-export function dwellOption (prefix: string, value: unknown): DwellTimes {
-  const options = objectOption(`${prefix}.dwell`, value)
-  rejectUnknownKeys(`${prefix}.dwell`, options, new Set(['busy', 'free']))
+function dwell (option: string, value: unknown): DwellTimes {
+  const options = objectOption(option, value)
+  rejectUnknownKeys(option, options, ['busy', 'free'])
   return {
-    toBusyMs: numberOption(`${prefix}.dwell.busy`, options.busy, 0, { min: 0, max: MAX_TIMER_MS }),
-    toFreeMs: numberOption(`${prefix}.dwell.free`, options.free, 0, { min: 0, max: MAX_TIMER_MS })
+    toBusyMs: durationOption(`${option}.busy`, options.busy, 0),
+    toFreeMs: durationOption(`${option}.free`, options.free, 0)
   }
-}
-
-/** `timeout`: the default deadline per call in ms from submission; 0 = none. */
-export function timeoutOption (prefix: string, value: unknown): number {
-  return numberOption(`${prefix}.timeout`, value, 0, { min: 0, max: MAX_TIMER_MS })
-}
-
-/** How long close lets queued and running calls finish by default, in ms (piscina's own default). */
-export const DEFAULT_CLOSE_TIMEOUT_MS = 30_000
-
-/** `closeTimeout`: how long close lets calls finish, in ms; Infinity = no bound. */
-export function closeTimeoutOption (prefix: string, value: unknown): number {
-  return numberOption(`${prefix}.closeTimeout`, value, DEFAULT_CLOSE_TIMEOUT_MS, { integer: true, min: 0, max: MAX_TIMER_MS, allowInfinity: true })
 }

@@ -8,8 +8,8 @@
  * `timeout` of -1, NaN or null would silently switch off the default deadline, and one above
  * 2³¹ − 1 ms would fire after 1 ms (Node's timer overflow).
  */
-import { InvalidOptionError, describeValue } from '../errors.js'
-import { MAX_TIMER_MS } from '../validate.js'
+import { InvalidOptionError } from '../errors.js'
+import { MAX_TIMER_MS, describeValue } from '../validate.js'
 
 /** The lowest and highest priorities a call may have, and the default. */
 export const MIN_PRIORITY = -1000

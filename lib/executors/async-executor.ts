@@ -1,12 +1,12 @@
 /**
  * The engine's executor for async functions on the main thread (a lane): a call is the function
  * itself, given an AbortSignal when it declares a parameter to receive one. Its slots are its
- * limit, fixed or adaptive (lib/adaptive-limit.ts: each call that ends is a latency sample).
+ * concurrency, fixed or adaptive (lib/adaptive-limit.ts: each call that ends is a latency sample).
  */
 import { AdaptiveLimit, type AdaptiveLimitOptions } from '../adaptive-limit.js'
 import type { Job, TaskExecutor } from '../core/engine.js'
 import type { Outcome } from '../core/accounting.js'
-import { LaneClosedError, TaskFailedError } from '../errors.js'
+import { ClosedError, TaskFailedError } from '../errors.js'
 
 /** The function a lane runs: it receives a signal to pass on (`fetch(url, { signal })`). */
 export type LaneTask<Result> = (signal: AbortSignal) => Result | PromiseLike<Result>
@@ -29,17 +29,17 @@ export class AsyncExecutor implements TaskExecutor<LaneTask<unknown>, undefined>
     }
   }
 
-  /** The adaptive limit needs each call's start time. */
+  /** An adaptive concurrency needs each call's start time. */
   get timed (): boolean {
     return this.#adaptive !== undefined
   }
 
-  get capacity (): number {
+  get concurrency (): number {
     return this.#adaptive?.limit ?? this.#fixedLimit
   }
 
   idle (active: number): number {
-    return Math.max(0, this.capacity - active)
+    return Math.max(0, this.concurrency - active)
   }
 
   readonly waitingInside = 0
@@ -64,7 +64,7 @@ export class AsyncExecutor implements TaskExecutor<LaneTask<unknown>, undefined>
   }
 
   closedError (): Error {
-    return new LaneClosedError(this.#name)
+    return new ClosedError(`lane "${this.#name}"`)
   }
 
   /** Nothing to release: the functions were the caller's. */

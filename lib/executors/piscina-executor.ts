@@ -14,9 +14,10 @@
  */
 import { Piscina } from 'piscina'
 import { pathToFileURL } from 'node:url'
+import type { Worker } from 'node:worker_threads'
 import type { EngineHost, Job, TaskExecutor } from '../core/engine.js'
 import type { Outcome } from '../core/accounting.js'
-import { PoolClosedError, PoolDownError, TaskFailedError, WorkerCrashedError } from '../errors.js'
+import { ClosedError, PoolDownError, TaskFailedError, WorkerCrashedError } from '../errors.js'
 import { TERMINATED_MESSAGE, WORKER_EXIT_PREFIX, createPiscina, type PiscinaOptions } from './piscina.js'
 import GUARDED_WORKER from './guarded-worker-path.cjs'
 
@@ -29,7 +30,7 @@ export interface PoolCallExtra {
 
 export class PiscinaExecutor implements TaskExecutor<unknown, PoolCallExtra> {
   readonly piscina: Piscina
-  readonly capacity: number
+  readonly concurrency: number
   readonly mayHoldCalls = true
   readonly timed = false
   readonly #host: EngineHost
@@ -42,10 +43,11 @@ export class PiscinaExecutor implements TaskExecutor<unknown, PoolCallExtra> {
     // piscina has turned a `file:` URL into a path by now.
     this.#file = pathToFileURL(this.piscina.options.filename as string).href
     const { maxThreads, concurrentTasksPerWorker } = this.piscina.options
-    this.capacity = Math.ceil(maxThreads) * concurrentTasksPerWorker
+    this.concurrency = Math.ceil(maxThreads) * concurrentTasksPerWorker
     // A thread that starts or stops changes idleThreads; piscina updates its bookkeeping after the
     // event returns, hence the microtask.
     this.piscina.on('workerCreate', this.#recomputeSoon)
+    this.piscina.on('workerCreate', this.#trackThreads)
     this.piscina.on('workerDestroy', this.#recomputeSoon)
     // An unhandled 'error' emit would throw from inside piscina; forward it.
     this.piscina.on('error', (error: Error) => {
@@ -98,14 +100,14 @@ export class PiscinaExecutor implements TaskExecutor<unknown, PoolCallExtra> {
     const cause = { cause: error }
     if (message === TERMINATED_MESSAGE) {
       const failure = this.#host.failure
-      return ['rejected', failure !== undefined ? new PoolDownError(failure, cause) : new PoolClosedError(cause)]
+      return ['rejected', failure !== undefined ? new PoolDownError(failure, cause) : new ClosedError('pool', cause)]
     }
     if (message.startsWith(WORKER_EXIT_PREFIX)) return ['crashed', new WorkerCrashedError(cause)]
     return ['errored', new TaskFailedError(cause)]
   }
 
   closedError (): Error {
-    return new PoolClosedError()
+    return new ClosedError('pool')
   }
 
   downError (reason: string): Error {
@@ -121,7 +123,31 @@ export class PiscinaExecutor implements TaskExecutor<unknown, PoolCallExtra> {
    * itself and then the threads are destroyed; `destroy()` rejects what still runs.
    */
   async close (): Promise<void> {
-    await this.piscina.destroy()
+    // piscina starts a replacement when a thread it has already let go of (killed by a deadline or
+    // an abort) exits, unless it is destroying at that moment: an exit that arrives after
+    // `destroy()` would start a thread after the close. So the close waits for every thread the pool
+    // has started to exit, and destroys again if one was started meanwhile.
+    do {
+      const exits = [...this.#running.values()]
+      await this.piscina.destroy()
+      await Promise.all(exits)
+    } while (this.piscina.threads.length > 0)
+  }
+
+  /** Threads that have started and not yet exited, each with its exit. */
+  readonly #running = new Map<Worker, Promise<void>>()
+
+  /** A thread is ready: note every thread piscina lists that is not yet noted (piscina's `threads`). */
+  readonly #trackThreads = (): void => {
+    for (const thread of this.piscina.threads) {
+      if (this.#running.has(thread)) continue
+      this.#running.set(thread, new Promise((resolve) => {
+        thread.once('exit', () => {
+          this.#running.delete(thread)
+          resolve()
+        })
+      }))
+    }
   }
 
   readonly #recompute = (): void => {

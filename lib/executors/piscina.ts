@@ -1,13 +1,26 @@
 /**
  * Everything this package assumes about piscina, pinned to the version in package.json (5.3):
- * how to construct one so that its own errors become ours, and the messages of the failures it
- * rejects tasks with (piscina's errors carry no `code`, so the message is the contract; the tests in
- * test/lib/pool.test.ts fail if an upgrade changes them).
+ * the names of its options, how to construct one so that its own errors become ours, and the
+ * messages of the failures it rejects tasks with (piscina's errors carry no `code`, so the message
+ * is the contract; the tests in test/lib/pool.test.ts fail if an upgrade changes them).
  */
 import { Piscina } from 'piscina'
-import { InvalidOptionError, describeValue } from '../errors.js'
+import { InvalidOptionError } from '../errors.js'
+import { describeValue } from '../validate.js'
 
 export type PiscinaOptions = NonNullable<ConstructorParameters<typeof Piscina>[0]>
+
+/**
+ * Every option piscina's constructor takes, so that the pool plugin can refuse a name piscina
+ * does not know (a typo would otherwise be passed on and ignored). A piscina upgrade that adds an
+ * option is one more name here: test/types/piscina-options.test-d.ts fails until this list and
+ * piscina's own `Options` type agree.
+ */
+export const PISCINA_OPTION_KEYS = [
+  'filename', 'name', 'minThreads', 'maxThreads', 'idleTimeout', 'maxQueue', 'concurrentTasksPerWorker',
+  'atomics', 'resourceLimits', 'argv', 'execArgv', 'env', 'workerData', 'taskQueue', 'niceIncrement',
+  'trackUnmanagedFds', 'closeTimeout', 'recordTiming', 'stricterFIFO', 'loadBalancer', 'workerHistogram'
+] as const satisfies ReadonlyArray<keyof PiscinaOptions>
 
 /** `destroy()` rejects every task still in piscina with this message. */
 export const TERMINATED_MESSAGE = 'Terminating worker thread'

@@ -17,7 +17,7 @@ export interface AnswerableResponse {
 
 export interface ProbeAnswerOptions {
   /** Status for every state but `free`. */
-  busyStatusCode: number
+  unavailableStatusCode: number
   /** `Retry-After` seconds on answers other than 200; 0 leaves it out. */
   retryAfter: number
   /** A JSON body with the state and `details()` instead of one word. */
@@ -36,7 +36,7 @@ export interface ProbeResponder {
 }
 
 export function createProbeResponder (options: ProbeAnswerOptions): ProbeResponder {
-  const { busyStatusCode, retryAfter, verbose, details } = options
+  const { unavailableStatusCode, retryAfter, verbose, details } = options
 
   function build (status: number, body: string, contentType: string): Answer {
     const headers: OutgoingHttpHeaders = {
@@ -48,7 +48,7 @@ export function createProbeResponder (options: ProbeAnswerOptions): ProbeRespond
     return { status, headers, body }
   }
 
-  const statusOf = (state: ProbeState): number => STATE_TABLE[state].probeOk ? 200 : busyStatusCode
+  const statusOf = (state: ProbeState): number => STATE_TABLE[state].probeOk ? 200 : unavailableStatusCode
   // Non-verbose answers are constant: built once, written as they are.
   const probeAnswers = new Map<ProbeState, Answer>()
   for (const state of PROBE_STATES) probeAnswers.set(state, build(statusOf(state), `${state}\n`, 'text/plain; charset=utf-8'))

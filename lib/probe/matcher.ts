@@ -33,13 +33,21 @@ export interface ProbeMatcherOptions {
 
 const LIVENESS_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD'])
 
-/** Builds the matcher. Exact path, query ignored, CORS preflights left to the app. */
+/**
+ * Builds the matcher. Exact path, query ignored, CORS preflights left to the app.
+ *
+ * `OPTIONS *`, the asterisk-form target (RFC 9110 §9.3.7: "the server in general, not a resource"),
+ * is the probe when the probe is `OPTIONS /`: Apache's `hcmethod=OPTIONS` sends it whatever `hcuri`
+ * says, and so does HAProxy's `option httpchk OPTIONS *`. Only the bare `*` (Node hands it over as
+ * is); `/*` is an ordinary path.
+ */
 export function createProbeMatcher (options: ProbeMatcherOptions): (request: MatchableRequest) => ProbeKind {
   const { methods, url, livenessUrl, allow } = options
+  const asteriskForm = url === '/' && methods.has('OPTIONS')
   return function matchProbe (request) {
     const method = request.method as string
     let kind: ProbeKind
-    if (methods.has(method) && pathOf(request.url) === url) {
+    if (methods.has(method) && (pathOf(request.url) === url || (asteriskForm && method === 'OPTIONS' && request.url === '*'))) {
       // A CORS preflight belongs to the app (Fetch standard §3.2.2), even on the probe's path.
       if (method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) return undefined
       kind = 'probe'

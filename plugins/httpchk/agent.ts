@@ -6,7 +6,8 @@
 import type { FastifyInstance } from 'fastify'
 import { AgentServer } from '../../lib/agent-server.js'
 import { agentReply } from '../../lib/agent-reply.js'
-import { AgentListenFailedError, describeValue } from '../../lib/errors.js'
+import { AgentListenFailedError } from '../../lib/errors.js'
+import { describeValue } from '../../lib/validate.js'
 import type { Readiness } from '../../lib/readiness.js'
 import type { NormalizedAgentOptions } from './options.js'
 
@@ -19,12 +20,11 @@ export interface AgentWiring {
 
 export function setUpAgent (fastify: FastifyInstance, agent: NormalizedAgentOptions, readiness: Readiness, onWatched: () => void): AgentWiring {
   const log = fastify.log
-  const replyOptions = { queue: agent.queue, minWeight: agent.minWeight }
+  const replyOptions = { maxQueue: agent.maxQueue, minWeight: agent.minWeight }
   let server: AgentServer | undefined = new AgentServer({
     host: agent.host,
     port: agent.port,
     timeoutMs: agent.timeoutMs,
-    maxConnections: agent.maxConnections,
     // An empty line: HAProxy logs an agent error and leaves the server as it is, and the HTTP
     // check keeps deciding (configuration.txt §5.2 "agent-check").
     fallback: '',

@@ -22,7 +22,7 @@ export interface BackpressureControl {
   /**
    * Starts draining at once (the probe answers busy, the agent `drain`), keeps serving for the
    * grace period, then closes the app (`app.close()`: in-flight requests and queued tasks finish,
-   * bounded by `drain.deadlineMs`). Idempotent: later calls return the same promise. Resolves once
+   * bounded by `drain.timeout`). Idempotent: later calls return the same promise. Resolves once
    * the app is closed.
    */
   drain: () => Promise<void>

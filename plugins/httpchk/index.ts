@@ -27,7 +27,7 @@ import { installProbeDoors } from './probe.js'
 import { setUpReadiness } from './readiness.js'
 import './decorators.js'
 
-export type { HttpchkPluginOptions, HttpchkAgentOptions, HttpchkDrainOptions, HttpchkHaproxyOptions, HttpchkLivenessOptions } from './options.js'
+export type { HttpchkPluginOptions, HttpchkAgentOptions, HttpchkDrainOptions } from './options.js'
 export type { BackpressureControl, ProbeState } from './decorators.js'
 export type { HaproxyServerState } from '../../lib/haproxy-server-state.js'
 
@@ -35,7 +35,7 @@ export const HTTPCHK_PLUGIN_NAME = 'fastify-backpressure-httpchk'
 
 async function httpchkPlugin (fastify: FastifyInstance, rawOptions: HttpchkPluginOptions): Promise<void> {
   const options = normalizeHttpchkOptions(rawOptions)
-  const { methods, url, livenessUrl, maxServerStateNodes, agent } = options
+  const { methods, url, livenessUrl, agent } = options
   if (cluster.isWorker && !options.ownPort) throw new SharedPortError()
 
   /** A probe or agent check has been answered: someone is watching, so the drain grace matters. */
@@ -43,12 +43,12 @@ async function httpchkPlugin (fastify: FastifyInstance, rawOptions: HttpchkPlugi
   const onWatched = (): void => { watched = true }
 
   const readiness = setUpReadiness(fastify, options)
-  const serverStates = new ServerStateTable(maxServerStateNodes)
+  const serverStates = new ServerStateTable()
   // HTTP/2 connections are sessions (closed with GOAWAY); HTTPS parses HTTP/1 from the TLS socket.
   const http2 = fastify.initialConfig.http2 === true
   const tracker = new ConnectionTracker(fastify.server, { http2, tls: !http2 && 'setSecureContext' in fastify.server })
   const responder = createProbeResponder({
-    busyStatusCode: options.busyStatusCode,
+    unavailableStatusCode: options.unavailableStatusCode,
     retryAfter: options.retryAfter,
     verbose: options.verbose,
     details: () => ({ reason: readiness.reason(), draining: readiness.draining, executors: readiness.snapshots() })
@@ -76,7 +76,7 @@ async function httpchkPlugin (fastify: FastifyInstance, rawOptions: HttpchkPlugi
       }
     }
     if (livenessUrl !== undefined && fastify.hasRoute({ method: 'GET', url: livenessUrl })) {
-      done(new InvalidOptionError('httpchk.liveness.url', `a path no GET route uses (the liveness check answers GET ${livenessUrl} before routing)`, JSON.stringify(livenessUrl)))
+      done(new InvalidOptionError('httpchk.liveness', `a path no GET route uses (the liveness check answers GET ${livenessUrl} before routing)`, JSON.stringify(livenessUrl)))
       return
     }
     done()

@@ -1,136 +1,120 @@
 /**
  * Options of the httpchk plugin. Validated once, when the plugin registers; each error names the
- * option (`httpchk.<name>`) and the value received.
- *
- * | option                | default                         | notes                                                           |
- * |-----------------------|---------------------------------|-----------------------------------------------------------------|
- * | method                | 'OPTIONS'                       | one method or an array; `GET` also answers `HEAD`               |
- * | url                   | '/'                             | exact path; the query string is ignored                         |
- * | allow                 | any source                      | addresses / CIDR ranges that get the probe; others pass to the app |
- * | busyStatusCode        | 503                             | 400–599; 404 for `http-check disable-on-404` (NOLB)             |
- * | retryAfter            | 1                               | seconds in `Retry-After` on busy answers; 0 leaves it out       |
- * | verbose               | false                           | JSON body with the snapshot instead of one word                 |
- * | underPressure         | false                           | @fastify/under-pressure's `isUnderPressure()` also means busy   |
- * | checks                | {}                              | named dependency checks, `(signal) => Promise`, in the background |
- * | checkIntervalMs       | 5000                            | ms between two rounds of checks                                 |
- * | checkTimeoutMs        | 2000                            | ms a check may take before it fails (≤ checkIntervalMs)         |
- * | liveness              | false (off)                     | `{ url }`: 200 while the event loop answers, 503 when down      |
- * | maxServerStateNodes   | 16                              | balancer nodes whose `X-Haproxy-Server-State` is remembered     |
- * | ownPort               | false                           | in a node:cluster worker: true when it listens on a port of its own |
- * | haproxy.inter         | 2000                            | ms, HAProxy's `inter` (check interval), for the drain grace     |
- * | haproxy.fall          | 3                               | HAProxy's `fall`, for the drain grace                           |
- * | drain.graceMs         | inter × (fall + 1)              | how long to keep serving once draining starts                   |
- * | drain.deadlineMs      | graceMs + 10000                 | bounds the whole shutdown; then every connection is destroyed  |
- * | drain.onClose         | false                           | true: a bare `app.close()` also serves the grace first          |
- * | drain.signals         | false                           | true = SIGTERM and SIGINT; or a list of signal names            |
- * | agent                 | false (off)                     | an object turns the agent-check responder on                    |
- * | agent.port            | (required)                      | 0–65535; 0 picks a free port (`app.backpressure.agentPort`)     |
- * | agent.host            | '127.0.0.1'                     | address to bind                                                 |
- * | agent.queue           | the pool's capacity             | requests HAProxy may send beyond capacity (`maxconn`)           |
- * | agent.minWeight       | 1                               | lowest weight % sent while up (0 takes the server out)          |
- * | agent.timeoutMs       | 2000                            | a connection is destroyed after this long                       |
- * | agent.maxConnections  | 64                              | connections held at once; more are refused                      |
+ * option (`httpchk.<name>`) and the value received. Each option is documented once, below
+ * (docs/options.md is generated from these declarations).
  */
 import { constants } from 'node:os'
 import type { BlockList } from 'node:net'
-import { InvalidOptionError, describeValue } from '../../lib/errors.js'
+import { InvalidOptionError } from '../../lib/errors.js'
 import type { DependencyCheck } from '../../lib/dependency-checks.js'
 import { allowList } from '../../lib/probe/matcher.js'
-import { booleanOption, functionOption, numberOption, objectOption, rejectUnknownKeys, rejectUnknownPluginKeys, stringOption } from '../../lib/validate.js'
-
-export interface HttpchkHaproxyOptions {
-  /** HAProxy's `inter` in ms (default 2000). */
-  inter?: number
-  /** HAProxy's `fall` (default 3). */
-  fall?: number
-}
+import { MAX_TIMER_MS, booleanOption, describeValue, durationOption, featureOption, functionOption, numberOption, objectOption, rejectUnknownKeys, stringOption } from '../../lib/validate.js'
 
 export interface HttpchkDrainOptions {
-  /** How long to keep serving after draining starts, in ms.
-   * @default haproxy.inter × (haproxy.fall + 1) */
-  graceMs?: number
-  /** Bounds the whole shutdown, in ms from the moment draining starts: past it, every connection
-   * still open is destroyed. At least `graceMs`.
-   * @default graceMs + 10000 */
-  deadlineMs?: number
+  /** How long the app keeps serving once draining starts (`drain()`, a signal, or `app.close()`
+   * with `onClose`), so that every balancer sees it go: HAProxy needs `fall` failed checks `inter`
+   * apart, and the first can come up to one `inter` after draining starts, so `inter × (fall + 1)`.
+   * The default is that for HAProxy's defaults (`inter 2s`, `fall 3`): 2000 × (3 + 1).
+   * @default 8000
+   * @unit ms */
+  grace?: number
+  /** Bounds the whole shutdown, counted from the moment draining starts: past it, every connection
+   * still open is destroyed. At least `grace`.
+   * @default grace + 10000
+   * @unit ms */
+  timeout?: number
   /** A bare `app.close()` also serves the grace before closing (for apps whose shutdown path only
    * calls `close()`). Off: `close()` is prompt, and the grace is served by `drain()` and the signals.
    * @default false */
   onClose?: boolean
-  /** Drain then close on these signals: `true` = SIGTERM and SIGINT. Default false. */
+  /** Drain, then close, on these signals: `true` = SIGTERM and SIGINT, or a list of signal names.
+   * @default false */
   signals?: boolean | NodeJS.Signals[]
 }
 
 export interface HttpchkAgentOptions {
-  /** TCP port for HAProxy's `agent-check`; 0 picks a free one. */
+  /** TCP port for HAProxy's `agent-check`; 0 picks a free one (`app.backpressure.agentPort`).
+   * @default (required) */
   port: number
-  /** Address to bind. Default '127.0.0.1'. */
+  /** Address to bind: where only HAProxy can reach it.
+   * @default '127.0.0.1' */
   host?: string
-  /** Requests HAProxy may send beyond what the pool runs at once (`maxconn` = capacity + queue). Default: the capacity. */
-  queue?: number
-  /** Lowest weight percentage sent while up. Default 1. */
+  /** Requests HAProxy may hold waiting for this process beyond what its executors run at once:
+   * the agent sends `maxconn` = concurrency + `maxQueue`.
+   * @default the executors' concurrency */
+  maxQueue?: number
+  /** Lowest weight percentage sent while up (0 lets the weight reach 0, which takes the server out).
+   * @default 1 */
   minWeight?: number
-  /** A connection is destroyed after this many ms. Default 2000. */
-  timeoutMs?: number
-  /** Connections held at once. Default 64. */
-  maxConnections?: number
-}
-
-export interface HttpchkLivenessOptions {
-  /** Path of the liveness check, answered to GET and HEAD. */
-  url: string
+  /** Every agent connection is destroyed this long after it opened: an absolute deadline, not an
+   * idle timer, so a client trickling bytes cannot hold one.
+   * @default 2000
+   * @unit ms */
+  timeout?: number
 }
 
 export interface HttpchkPluginOptions {
-  /** Probe method(s). Default 'OPTIONS' (HAProxy's `option httpchk`). `GET` also answers `HEAD`. */
+  /** Probe method(s); `GET` also answers `HEAD`. HAProxy's `option httpchk` sends `OPTIONS`.
+   * @default 'OPTIONS' */
   method?: string | string[]
-  /** Probe path, matched exactly. Default '/'. */
+  /** Probe path, matched byte for byte; the query string is ignored. With method OPTIONS and path
+   * '/', the asterisk form `OPTIONS *` (RFC 9110 §9.3.7) is answered too.
+   * @default '/' */
   url?: string
   /** Sources (IP addresses, CIDR ranges) that get the probe's answer and whose
    * `X-Haproxy-Server-State` is recorded; a probe from elsewhere goes to the app as an ordinary request.
    * @default any source */
   allow?: string[]
-  /** Named dependency checks, run in the background; a failing one makes the state `not-ready`.
+  /** Named dependency checks, `{ db: (signal) => pool.query('select 1', { signal }) }`, run in the
+   * background; a failing one makes the state `not-ready`.
    * @default {} */
   checks?: Record<string, DependencyCheck>
-  /** Milliseconds between two rounds of `checks`.
-   * @default 5000 */
-  checkIntervalMs?: number
-  /** Milliseconds a check may take before it fails and its signal is aborted (at most `checkIntervalMs`).
-   * @default 2000 */
-  checkTimeoutMs?: number
-  /** The liveness check: 200 while the process answers, whatever the load; 503 only when an
-   * executor is down. Off unless given.
+  /** Time between the end of one round of `checks` and the start of the next.
+   * @default 5000
+   * @unit ms */
+  checkInterval?: number
+  /** A check still running after this long fails, and its signal is aborted. At most `checkInterval`.
+   * @default 2000
+   * @unit ms */
+  checkTimeout?: number
+  /** The liveness check's path (GET and HEAD): 200 while the process answers, whatever the load;
+   * 503 only when an executor is down.
    * @default false */
-  liveness?: HttpchkLivenessOptions | false
-  /** Status code when busy, draining or down. Default 503. */
-  busyStatusCode?: number
-  /** `Retry-After` seconds on busy answers; 0 leaves the header out. Default 1. */
+  liveness?: string | false
+  /** Status of the probe's answer in every state but `free` (`starting`, `busy`, `not-ready`,
+   * `draining`, `down`): 503, or 404 for HAProxy's `http-check disable-on-404`.
+   * @default 503 */
+  unavailableStatusCode?: number
+  /** `Retry-After` on the probe's answers other than 200; 0 leaves the header out. Seconds, the
+   * header's unit.
+   * @default 1
+   * @unit seconds */
   retryAfter?: number
-  /** Answer a JSON snapshot instead of one word. Default false. */
+  /** Answer a JSON body (the state, its reason, every executor's snapshot) instead of one word.
+   * @default false */
   verbose?: boolean
-  /** Also answer busy when @fastify/under-pressure says so. Default false. */
+  /** Also answer busy when `isUnderPressure()` says so (the under-pressure plugin, `@fastify/under-pressure`).
+   * @default false */
   underPressure?: boolean
-  /** Balancer nodes whose `X-Haproxy-Server-State` is kept. Default 16. */
-  maxServerStateNodes?: number
   /** In a `node:cluster` worker, registration fails unless this says the worker listens on a port of
    * its own (`listen({ port: base + index, exclusive: true })`): on a port shared by the workers the
    * probe reaches a random one, and its answer says nothing about the others.
    * @default false */
   ownPort?: boolean
-  haproxy?: HttpchkHaproxyOptions
+  /** Drain and shutdown.
+   * @default {} */
   drain?: HttpchkDrainOptions
-  /** Agent-check responder; off by default. */
+  /** The agent-check responder: an object turns it on.
+   * @default false */
   agent?: HttpchkAgentOptions | false
 }
 
 export interface NormalizedAgentOptions {
   port: number
   host: string
-  queue: number | undefined
+  maxQueue: number | undefined
   minWeight: number
   timeoutMs: number
-  maxConnections: number
 }
 
 export interface NormalizedHttpchkOptions {
@@ -142,11 +126,10 @@ export interface NormalizedHttpchkOptions {
   checkIntervalMs: number
   checkTimeoutMs: number
   livenessUrl: string | undefined
-  busyStatusCode: number
+  unavailableStatusCode: number
   retryAfter: number
   verbose: boolean
   underPressure: boolean
-  maxServerStateNodes: number
   ownPort: boolean
   graceMs: number
   deadlineMs: number
@@ -155,14 +138,12 @@ export interface NormalizedHttpchkOptions {
   agent: NormalizedAgentOptions | undefined
 }
 
-const KNOWN_KEYS: ReadonlySet<string> = new Set([
-  'method', 'url', 'allow', 'checks', 'checkIntervalMs', 'checkTimeoutMs', 'liveness',
-  'busyStatusCode', 'retryAfter', 'verbose', 'underPressure', 'maxServerStateNodes', 'ownPort', 'haproxy', 'drain', 'agent'
-])
-const LIVENESS_KEYS: ReadonlySet<string> = new Set(['url'])
-const HAPROXY_KEYS: ReadonlySet<string> = new Set(['inter', 'fall'])
-const DRAIN_KEYS: ReadonlySet<string> = new Set(['graceMs', 'deadlineMs', 'onClose', 'signals'])
-const AGENT_KEYS: ReadonlySet<string> = new Set(['port', 'host', 'queue', 'minWeight', 'timeoutMs', 'maxConnections'])
+const KNOWN_KEYS: readonly string[] = [
+  'method', 'url', 'allow', 'checks', 'checkInterval', 'checkTimeout', 'liveness',
+  'unavailableStatusCode', 'retryAfter', 'verbose', 'underPressure', 'ownPort', 'drain', 'agent'
+]
+const DRAIN_KEYS: readonly string[] = ['grace', 'timeout', 'onClose', 'signals']
+const AGENT_KEYS: readonly string[] = ['port', 'host', 'maxQueue', 'minWeight', 'timeout']
 
 // An HTTP token (RFC 9110 §5.6.2): what Node's parser accepts as a method.
 const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -171,9 +152,11 @@ const PATH = { test: /^\/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@%]+(?:\/[A-Za-z0-9\-._~!
 const DEFAULT_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT']
 /** Signals a process cannot catch (signal(7)); Node refuses listeners for them. */
 const UNCATCHABLE: ReadonlySet<string> = new Set(['SIGKILL', 'SIGSTOP'])
+/** HAProxy's default check timing (configuration.txt §5.2 "inter", "fall"): the default grace is
+ * inter × (fall + 1). */
+const DEFAULT_GRACE_MS = 2000 * (3 + 1)
 /** How much longer than the grace the whole shutdown may take, by default. */
 const DEFAULT_DEADLINE_MARGIN_MS = 10_000
-const MAX_TIMER_MS = 2 ** 31 - 1
 
 function normalizeMethods (value: unknown): Set<string> {
   if (value === undefined) return new Set(['OPTIONS'])
@@ -220,10 +203,8 @@ function normalizeChecks (value: unknown): Record<string, DependencyCheck> {
 
 function normalizeLiveness (value: unknown): string | undefined {
   if (value === undefined || value === false) return undefined
-  const liveness = objectOption('httpchk.liveness', value)
-  rejectUnknownKeys('httpchk.liveness', liveness, LIVENESS_KEYS)
-  if (liveness.url === undefined) throw new InvalidOptionError('httpchk.liveness.url', PATH.describe, 'undefined')
-  return normalizeUrl('httpchk.liveness.url', liveness.url, '')
+  if (typeof value !== 'string') throw new InvalidOptionError('httpchk.liveness', `false or ${PATH.describe}`, describeValue(value))
+  return normalizeUrl('httpchk.liveness', value, '')
 }
 
 function normalizeSignals (value: unknown): NodeJS.Signals[] {
@@ -243,42 +224,35 @@ function normalizeSignals (value: unknown): NodeJS.Signals[] {
 }
 
 function normalizeAgent (value: unknown): NormalizedAgentOptions | undefined {
-  if (value === undefined || value === false) return undefined
-  const agent = objectOption('httpchk.agent', value)
+  const agent = featureOption('httpchk.agent', value)
+  if (agent === undefined) return undefined
   rejectUnknownKeys('httpchk.agent', agent, AGENT_KEYS)
   if (agent.port === undefined) throw new InvalidOptionError('httpchk.agent.port', 'an integer from 0 to 65535', describeValue(agent.port))
   return {
     port: numberOption('httpchk.agent.port', agent.port, 0, { integer: true, min: 0, max: 65535 }),
     host: stringOption('httpchk.agent.host', agent.host, '127.0.0.1'),
-    queue: agent.queue === undefined ? undefined : numberOption('httpchk.agent.queue', agent.queue, 0, { integer: true, min: 0, max: 1_000_000 }),
+    maxQueue: agent.maxQueue === undefined ? undefined : numberOption('httpchk.agent.maxQueue', agent.maxQueue, 0, { integer: true, min: 0, max: 1_000_000 }),
     minWeight: numberOption('httpchk.agent.minWeight', agent.minWeight, 1, { integer: true, min: 0, max: 100 }),
-    timeoutMs: numberOption('httpchk.agent.timeoutMs', agent.timeoutMs, 2000, { integer: true, min: 1, max: MAX_TIMER_MS }),
-    maxConnections: numberOption('httpchk.agent.maxConnections', agent.maxConnections, 64, { integer: true, min: 1, max: 65535 })
+    timeoutMs: durationOption('httpchk.agent.timeout', agent.timeout, 2000, { integer: true, min: 1 })
   }
 }
 
 export function normalizeHttpchkOptions (raw: unknown): NormalizedHttpchkOptions {
   const options = objectOption('httpchk', raw)
-  rejectUnknownPluginKeys('httpchk', options, KNOWN_KEYS)
-  const haproxy = objectOption('httpchk.haproxy', options.haproxy)
-  rejectUnknownKeys('httpchk.haproxy', haproxy, HAPROXY_KEYS)
+  rejectUnknownKeys('httpchk', options, KNOWN_KEYS)
   const drain = objectOption('httpchk.drain', options.drain)
   rejectUnknownKeys('httpchk.drain', drain, DRAIN_KEYS)
 
-  const inter = numberOption('httpchk.haproxy.inter', haproxy.inter, 2000, { integer: true, min: 1, max: 3_600_000 })
-  const fall = numberOption('httpchk.haproxy.fall', haproxy.fall, 3, { integer: true, min: 1, max: 1000 })
-  // HAProxy needs `fall` failed checks `inter` apart, and the first one can come up to one `inter`
-  // after draining starts (configuration.txt §5.2 "inter", "fall"): inter × (fall + 1) covers both.
-  const graceMs = numberOption('httpchk.drain.graceMs', drain.graceMs, Math.min(inter * (fall + 1), MAX_TIMER_MS), { integer: true, min: 0, max: MAX_TIMER_MS })
-  const deadlineMs = numberOption('httpchk.drain.deadlineMs', drain.deadlineMs, Math.min(graceMs + DEFAULT_DEADLINE_MARGIN_MS, MAX_TIMER_MS), { integer: true, min: graceMs, max: MAX_TIMER_MS })
-  const checkIntervalMs = numberOption('httpchk.checkIntervalMs', options.checkIntervalMs, 5000, { integer: true, min: 1, max: MAX_TIMER_MS })
-  const checkTimeoutMs = numberOption('httpchk.checkTimeoutMs', options.checkTimeoutMs, Math.min(2000, checkIntervalMs), { integer: true, min: 1, max: checkIntervalMs })
+  const graceMs = durationOption('httpchk.drain.grace', drain.grace, DEFAULT_GRACE_MS, { integer: true })
+  const deadlineMs = durationOption('httpchk.drain.timeout', drain.timeout, Math.min(graceMs + DEFAULT_DEADLINE_MARGIN_MS, MAX_TIMER_MS), { integer: true, min: graceMs })
+  const checkIntervalMs = durationOption('httpchk.checkInterval', options.checkInterval, 5000, { integer: true, min: 1 })
+  const checkTimeoutMs = durationOption('httpchk.checkTimeout', options.checkTimeout, Math.min(2000, checkIntervalMs), { integer: true, min: 1, max: checkIntervalMs })
 
   const methods = normalizeMethods(options.method)
   const url = normalizeUrl('httpchk.url', options.url, '/')
   const livenessUrl = normalizeLiveness(options.liveness)
   if (livenessUrl === url && (methods.has('GET') || methods.has('HEAD'))) {
-    throw new InvalidOptionError('httpchk.liveness.url', `a path other than the probe's (${[...methods].join('/')} ${url})`, describeValue(livenessUrl))
+    throw new InvalidOptionError('httpchk.liveness', `a path other than the probe's (${[...methods].join('/')} ${url})`, describeValue(livenessUrl))
   }
 
   return {
@@ -289,11 +263,10 @@ export function normalizeHttpchkOptions (raw: unknown): NormalizedHttpchkOptions
     checkIntervalMs,
     checkTimeoutMs,
     livenessUrl,
-    busyStatusCode: numberOption('httpchk.busyStatusCode', options.busyStatusCode, 503, { integer: true, min: 400, max: 599 }),
+    unavailableStatusCode: numberOption('httpchk.unavailableStatusCode', options.unavailableStatusCode, 503, { integer: true, min: 400, max: 599 }),
     retryAfter: numberOption('httpchk.retryAfter', options.retryAfter, 1, { integer: true, min: 0, max: 86400 }),
     verbose: booleanOption('httpchk.verbose', options.verbose, false),
     underPressure: booleanOption('httpchk.underPressure', options.underPressure, false),
-    maxServerStateNodes: numberOption('httpchk.maxServerStateNodes', options.maxServerStateNodes, 16, { integer: true, min: 0, max: 10_000 }),
     ownPort: booleanOption('httpchk.ownPort', options.ownPort, false),
     graceMs,
     deadlineMs,

@@ -24,6 +24,23 @@ interface RawResponse extends AnswerableResponse {
   setHeader: (name: string, value: string) => unknown
 }
 
+/** light-my-request marks the requests `app.inject()` makes (`isLightMyRequest`, in its README). */
+interface InjectableRequest extends RawRequest {
+  readonly isLightMyRequest?: boolean
+}
+
+/**
+ * What the matcher reads of a request that reached the hook. `app.inject()` cannot send the
+ * asterisk form: light-my-request resolves every URL against `http://localhost`, so `url: '*'`
+ * arrives as `/*`. An injected `OPTIONS /*` is therefore read as `OPTIONS *`, so a test of an
+ * Apache-style probe gets what the server would answer. A real `OPTIONS /*` passed the front door
+ * as an ordinary request and stays one here (no `isLightMyRequest`).
+ */
+function injectedTarget (request: InjectableRequest): MatchableRequest {
+  if (request.isLightMyRequest !== true || request.url !== '/*') return request
+  return { method: request.method, url: '*', headers: request.headers, socket: request.socket }
+}
+
 export interface ProbeDoorsOptions {
   match: (request: MatchableRequest) => ProbeKind
   responder: ProbeResponder
@@ -69,7 +86,7 @@ export function installProbeDoors (fastify: FastifyInstance, options: ProbeDoors
   if (uninstall === undefined) return undefined
 
   fastify.addHook('onRequest', function answerInjectedProbe (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
-    const kind = match(request.raw as unknown as RawRequest)
+    const kind = match(injectedTarget(request.raw as unknown as InjectableRequest))
     if (kind === undefined) {
       done()
       return

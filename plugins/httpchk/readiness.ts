@@ -9,7 +9,7 @@
 import type { FastifyInstance } from 'fastify'
 import { DependencyChecks, type DependencyCheck } from '../../lib/dependency-checks.js'
 import { InvalidOptionError } from '../../lib/errors.js'
-import type { Executor } from '../../lib/executor.js'
+import { isExecutor, type Executor } from '../../lib/executor.js'
 import { Readiness } from '../../lib/readiness.js'
 
 export interface ReadinessWiringOptions {
@@ -17,12 +17,6 @@ export interface ReadinessWiringOptions {
   checks: Record<string, DependencyCheck>
   checkIntervalMs: number
   checkTimeoutMs: number
-}
-
-/** True for what the pool and lanes plugins decorate (lib/executor.ts), false for anything else named alike. */
-function isExecutor (value: unknown): value is Executor {
-  const candidate = value as Partial<Executor> | undefined
-  return typeof candidate?.snapshot === 'function' && typeof candidate.capacity === 'number' && typeof candidate.busy === 'boolean'
 }
 
 /** The key a failing check's reason is kept under. */

@@ -1,16 +1,16 @@
 /**
  * Lanes plugin: decorates the app with `lanes`, one `Lane` per configured name: a bounded
- * concurrency gate for async work on the main thread (upstream calls), busy when more calls wait
+ * concurrency gate for async work on the main thread (upstream calls), busy when more tasks wait
  * than slots are free, like the worker pool. `request.runInLane(name, fn)` runs `fn(signal)` in a
  * lane and aborts it if the client disconnects, at the route's default priority
  * (`config.backpressure.priority`, checked in an `onRoute` hook) unless the call sets its own.
- * Each transition is logged once; the lanes close in `onClose`, letting running calls finish
+ * Each transition is logged once; the lanes close in `onClose`, letting running tasks finish
  * within each lane's `closeTimeout`.
  *
- * Lane errors carry their HTTP status; an `onError` hook adds `Retry-After` to the retryable ones
- * (unless a header is already set), and never replaces the app's error handler.
+ * Lane errors carry their HTTP status and, when retryable, their own lane's retry hint
+ * (`headers['retry-after']`, lib/retry.ts), which Fastify's default error handler sends: no hook.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { runWhileClientStays } from '../../lib/client-gone.js'
 import { LaneNotFoundError } from '../../lib/errors.js'
@@ -19,34 +19,26 @@ import { Lane, type LaneRunOptions, type LaneSnapshot, type LaneTask } from '../
 import { normalizeLanesOptions, type LanesPluginOptions } from './options.js'
 import './decorators.js'
 
-export type { LanesPluginOptions, LaneConfig } from './options.js'
+export type { LanesPluginOptions, LaneOptions, AdaptiveConcurrencyOptions } from './options.js'
 
 export const LANES_PLUGIN_NAME = 'fastify-backpressure-lanes'
 
-/** Error codes after which the client may retry later: the call never ran. */
-export const RETRYABLE_LANE_ERROR_CODES: ReadonlySet<string> = new Set([
-  'FST_BACKPRESSURE_QUEUE_FULL',
-  'FST_BACKPRESSURE_QUEUE_WAIT_EXCEEDED',
-  'FST_BACKPRESSURE_LANE_CLOSED'
-])
-
 async function lanesPlugin (fastify: FastifyInstance, rawOptions: LanesPluginOptions): Promise<void> {
-  const { lanes: configs, retryAfter } = normalizeLanesOptions(rawOptions)
-  const RETRY_AFTER = String(retryAfter)
+  const configs = normalizeLanesOptions(rawOptions)
   const log = fastify.log
   const lanes: Record<string, Lane> = Object.create(null) as Record<string, Lane>
 
-  for (const { options, onBusy, onFree } of configs) {
-    const lane = new Lane({
-      ...options,
-      onListenerError (error) { log.error({ err: error, lane: options.name }, 'a lane listener threw') }
+  for (const settings of configs) {
+    const { name, onBusy, onFree } = settings
+    const lane = new Lane(settings, {
+      onListenerError (error) { log.error({ err: error, lane: name }, 'a lane listener threw') }
     })
-    lane.on('busy', function logBusy (snapshot: LaneSnapshot) { log.info({ lane: lane.name, snapshot }, 'lane busy') })
-    lane.on('free', function logFree (snapshot: LaneSnapshot) { log.info({ lane: lane.name, snapshot }, 'lane free') })
-    lane.on('capacity', function logCapacity (capacity: number) { log.debug({ lane: lane.name, capacity }, 'lane limit changed') })
+    lane.on('busy', function logBusy (snapshot: LaneSnapshot) { log.info({ lane: name, snapshot }, 'lane busy') })
+    lane.on('free', function logFree (snapshot: LaneSnapshot) { log.info({ lane: name, snapshot }, 'lane free') })
+    lane.on('concurrency', function logConcurrency (concurrency: number) { log.debug({ lane: name, concurrency }, 'lane concurrency changed') })
     if (onBusy !== undefined) lane.on('busy', onBusy)
     if (onFree !== undefined) lane.on('free', onFree)
-    lanes[options.name] = lane
+    lanes[name] = lane
   }
   const known = Object.keys(lanes).join(', ')
 
@@ -65,9 +57,6 @@ async function lanesPlugin (fastify: FastifyInstance, rawOptions: LanesPluginOpt
   fastify.addHook('onRoute', function checkRoutePriority (route) {
     checkRouteConfig(route.config, `${String(route.method)} ${route.url}`)
   })
-  fastify.addHook('onError', async function onLaneError (_request: FastifyRequest, reply: FastifyReply, error: Error) {
-    if (isRetryableLaneError(error) && !reply.hasHeader('retry-after')) reply.header('Retry-After', RETRY_AFTER)
-  })
   fastify.addHook('onClose', async function closeLanes () {
     await Promise.all(Object.values(lanes).map(async (lane) => { await lane.close() }))
   })
@@ -77,8 +66,3 @@ export default fp(lanesPlugin, {
   fastify: '5.x',
   name: LANES_PLUGIN_NAME
 })
-
-/** True for the errors a lane rejects with when the call never ran and a retry may work. */
-export function isRetryableLaneError (error: unknown): error is Error & { code: string, statusCode: number } {
-  return error instanceof Error && RETRYABLE_LANE_ERROR_CODES.has((error as { code?: string }).code ?? '')
-}

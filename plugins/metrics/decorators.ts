@@ -1,9 +1,12 @@
 import type { Registry } from 'prom-client'
 import type { GraphitePusherStats } from '../../lib/graphite-pusher.js'
 
+/** The Graphite push's counters (`app.backpressureMetrics.graphite.stats()`). */
+export type GraphiteStats = GraphitePusherStats
+
 /** What the metrics plugin exposes as `app.backpressureMetrics`. */
 export interface BackpressureMetrics {
-  /** The prom-client registry holding the pool and lane metrics: the `metrics.registry` option, or the
+  /** The prom-client registry holding the metrics: the `metrics.registry` option, or the
    * plugin's own. Serve it yourself with `await registry.metrics()` and `registry.contentType`. */
   readonly registry: Registry
   /** The names of the metrics this plugin registered (with the prefix). */
@@ -13,7 +16,7 @@ export interface BackpressureMetrics {
     /** A connection to carbon is open. */
     readonly connected: boolean
     /** Pushes, lines, dropped pushes, connections and errors since registration. */
-    stats: () => GraphitePusherStats
+    stats: () => GraphiteStats
   } | null
 }
 

@@ -1,8 +1,10 @@
 /**
- * Metrics plugin: prom-client metrics of the executors, read at scrape time: the worker pool
- * (`app.pool`, `pool_*` series) and each lane (`app.lanes`, `lane_*` series labelled `{lane}`),
- * whichever of the two plugins are registered before this one (at least one must be). An optional
- * `GET` route serves them, and an optional push sends the same figures to Graphite.
+ * Metrics plugin: prom-client metrics read at scrape time: the worker pool (`app.pool`, `pool_*`
+ * series) and each lane (`app.lanes`, `lane_*` series labelled `{lane}`), whichever of the two
+ * plugins are registered before this one, and the readiness state (`probe_state`,
+ * `balancer_server_up`) when the httpchk plugin is in the app, before or after. With none of the
+ * three there is nothing to measure, and `ready()` says so rather than serve an empty page. An
+ * optional `GET` route serves them, and an optional push sends the executors' figures to Graphite.
  *
  * Registers into its own Registry unless given one, so two apps in one process (tests) never hit
  * prom-client's "metric already registered"; `onClose` removes its metrics from a shared registry
@@ -14,14 +16,15 @@ import { Registry } from 'prom-client'
 import { GraphitePusher } from '../../lib/graphite-pusher.js'
 import { ReadinessMetrics } from '../../lib/readiness-metrics.js'
 import { InvalidOptionError } from '../../lib/errors.js'
+import { isExecutor } from '../../lib/executor.js'
 import { LaneMetrics } from '../../lib/lane-metrics.js'
 import { PoolMetrics } from '../../lib/pool-metrics.js'
 import type { BackpressureMetrics } from './decorators.js'
 import { normalizeMetricsOptions, type MetricsPluginOptions } from './options.js'
 import './decorators.js'
 
-export type { MetricsPluginOptions, GraphiteOptions } from './options.js'
-export type { BackpressureMetrics } from './decorators.js'
+export type { MetricsPluginOptions, MetricsGraphiteOptions } from './options.js'
+export type { BackpressureMetrics, GraphiteStats } from './decorators.js'
 
 export const METRICS_PLUGIN_NAME = 'fastify-backpressure-metrics'
 
@@ -31,11 +34,8 @@ async function metricsPlugin (fastify: FastifyInstance, rawOptions: MetricsPlugi
   const log = fastify.log
 
   // Plugins do not import each other: the pool and lanes plugins are found by their decorators.
-  const hasPool = fastify.hasDecorator('pool')
+  const hasPool = hasPoolExecutor(fastify)
   const hasLanes = fastify.hasDecorator('lanes')
-  if (!hasPool && !hasLanes) {
-    throw new InvalidOptionError('metrics', 'the pool or the lanes plugin registered before the metrics plugin', 'neither app.pool nor app.lanes')
-  }
   const poolMetrics = hasPool ? new PoolMetrics({ pool: fastify.pool, registry, prefix, queueWaitBuckets }) : undefined
   let laneMetrics: LaneMetrics | undefined
   let readinessMetrics: ReadinessMetrics
@@ -83,15 +83,49 @@ async function metricsPlugin (fastify: FastifyInstance, rawOptions: MetricsPlugi
     })
   }
 
-  fastify.addHook('onReady', async function onReady () {
-    graphitePusher?.start()
-  })
-  fastify.addHook('onClose', async function onClose () {
+  function close (): void {
     graphitePusher?.stop()
     poolMetrics?.close()
     laneMetrics?.close()
     readinessMetrics.close()
+  }
+
+  fastify.addHook('onReady', async function onReady () {
+    // An executor registered after this plugin would have no metrics, and an app with nothing to
+    // measure would serve an empty page: both are refused rather than left silent. Fastify runs no
+    // onClose hook when ready() fails, so what was registered is removed here.
+    const problem = setUpProblem(fastify, { hasPool, hasLanes, graphite: graphite !== false })
+    if (problem !== undefined) {
+      close()
+      throw problem
+    }
+    graphitePusher?.start()
   })
+  fastify.addHook('onClose', async function onClose () {
+    close()
+  })
+}
+
+/** What makes the metrics plugin's set-up unable to take effect, found when the app is ready. */
+function setUpProblem (fastify: FastifyInstance, made: { hasPool: boolean, hasLanes: boolean, graphite: boolean }): Error | undefined {
+  if (!made.hasPool && hasPoolExecutor(fastify)) {
+    return new InvalidOptionError('metrics', 'the pool plugin registered before the metrics plugin (the pool\'s metrics are made when metrics registers)', 'app.pool registered after it')
+  }
+  if (!made.hasLanes && fastify.hasDecorator('lanes')) {
+    return new InvalidOptionError('metrics', 'the lanes plugin registered before the metrics plugin (the lanes\' metrics are made when metrics registers)', 'app.lanes registered after it')
+  }
+  if (made.hasPool || made.hasLanes) return undefined
+  if (made.graphite) {
+    return new InvalidOptionError('metrics.graphite', 'false unless the pool or the lanes plugin is registered before the metrics plugin (Graphite gets their figures)', 'an object')
+  }
+  if (!fastify.hasDecorator('backpressure')) {
+    return new InvalidOptionError('metrics', 'the pool, the lanes or the httpchk plugin in the same app (with none of them there is nothing to measure)', 'none of app.pool, app.lanes, app.backpressure')
+  }
+  return undefined
+}
+
+function hasPoolExecutor (fastify: FastifyInstance): boolean {
+  return fastify.hasDecorator('pool') && isExecutor((fastify as unknown as { pool: unknown }).pool)
 }
 
 export default fp(metricsPlugin, {

@@ -1,57 +1,47 @@
 /**
  * Options of the metrics plugin. Validated once, when the plugin registers; each error is
- * `FST_BACKPRESSURE_INVALID_OPTION` naming `metrics.<option>` and the value received.
- *
- * | option            | default                         | notes                                                         |
- * |-------------------|---------------------------------|---------------------------------------------------------------|
- * | prefix            | `'backpressure_'`               | prepended to every metric name; `''` or a Prometheus name     |
- * | registry          | a new prom-client `Registry`    | pass prom-client's `register` to share the global registry    |
- * | exposeRoute       | `false`                         | a path (`'/metrics'`) adds `GET` (and `HEAD`) serving the text |
- * | queueWaitBuckets  | 0.001 … 10 (12 buckets, seconds) | ascending, positive, finite upper bounds of the wait histogram |
- * | graphite          | `false`                         | an object turns on the Graphite push (table below)            |
- *
- * `graphite`:
- *
- * | option         | default          | notes                                                            |
- * |----------------|------------------|------------------------------------------------------------------|
- * | host           | `'127.0.0.1'`    | carbon's host                                                    |
- * | port           | `2003`           | carbon's plaintext port                                          |
- * | prefix         | `'backpressure'` | dot-separated path prepended to every figure                     |
- * | intervalMs     | `10000`          | push period; carbon's usual finest retention is 10 s             |
- * | reconnectMinMs | `500`            | first reconnect delay; doubles per failed attempt, with jitter   |
- * | reconnectMaxMs | `30000`          | largest reconnect delay                                          |
+ * `FST_BACKPRESSURE_INVALID_OPTION` naming `metrics.<option>` and the value received. Each option
+ * is documented once, below (docs/options.md is generated from these declarations).
  */
 import type { Registry } from 'prom-client'
-import { InvalidOptionError, describeValue } from '../../lib/errors.js'
+import { InvalidOptionError } from '../../lib/errors.js'
 import { DEFAULT_QUEUE_WAIT_BUCKETS } from '../../lib/pool-metrics.js'
-import { numberOption, objectOption, rejectUnknownKeys, stringOption } from '../../lib/validate.js'
+import { describeValue, durationOption, featureOption, numberOption, objectOption, rejectUnknownKeys, stringOption } from '../../lib/validate.js'
 
-export interface GraphiteOptions {
-  /** carbon's host. Default `'127.0.0.1'`. */
+export interface MetricsGraphiteOptions {
+  /** carbon's host.
+   * @default '127.0.0.1' */
   host?: string
-  /** carbon's plaintext-protocol port. Default 2003. */
+  /** carbon's plaintext-protocol port.
+   * @default 2003 */
   port?: number
-  /** Dot-separated path prepended to every figure, e.g. `'myapp.web1'`. Default `'backpressure'`. */
+  /** Dot-separated path prepended to every figure, e.g. `'myapp.web1'`.
+   * @default 'backpressure' */
   prefix?: string
-  /** Push period in ms. Default 10000. */
-  intervalMs?: number
-  /** First reconnect delay in ms (doubles per failed attempt, with jitter). Default 500. */
-  reconnectMinMs?: number
-  /** Largest reconnect delay in ms. Default 30000. */
-  reconnectMaxMs?: number
+  /** Push period (carbon's usual finest retention is 10 s). A lost connection is re-opened after
+   * 0.5 s, doubling up to 30 s, with jitter.
+   * @default 10000
+   * @unit ms */
+  interval?: number
 }
 
 export interface MetricsPluginOptions {
-  /** Prepended to every metric name. Default `'backpressure_'`. */
+  /** Prepended to every metric name: `''` or the start of a Prometheus name.
+   * @default 'backpressure_' */
   prefix?: string
-  /** Where to register the metrics. Default: a new prom-client Registry for this app. */
+  /** The prom-client registry to register into; pass prom-client's `register` to share the global one.
+   * @default a new Registry per app */
   registry?: Registry
-  /** A path such as `'/metrics'` adds a GET route serving the registry's text; `false` (default) adds none. */
+  /** A path such as `'/metrics'` adds a GET (and HEAD) route serving the registry's text.
+   * @default false */
   exposeRoute?: string | false
-  /** Upper bounds, in seconds, of the queue-wait histogram's buckets. Default 0.001 … 10. */
+  /** Upper bounds of the queue-wait histograms' buckets, ascending. Seconds, Prometheus's base unit.
+   * @default [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+   * @unit seconds */
   queueWaitBuckets?: readonly number[]
-  /** Push the same figures to Graphite. Default `false`. */
-  graphite?: GraphiteOptions | false
+  /** Push the same figures to Graphite: an object turns it on.
+   * @default false */
+  graphite?: MetricsGraphiteOptions | false
 }
 
 export interface NormalizedGraphiteOptions {
@@ -59,8 +49,6 @@ export interface NormalizedGraphiteOptions {
   port: number
   prefix: string
   intervalMs: number
-  reconnectMinMs: number
-  reconnectMaxMs: number
 }
 
 export interface NormalizedMetricsOptions {
@@ -76,13 +64,11 @@ export const DEFAULT_GRAPHITE_OPTIONS: Readonly<NormalizedGraphiteOptions> = Obj
   host: '127.0.0.1',
   port: 2003,
   prefix: 'backpressure',
-  intervalMs: 10000,
-  reconnectMinMs: 500,
-  reconnectMaxMs: 30000
+  intervalMs: 10000
 })
 
-const KNOWN_KEYS: ReadonlySet<string> = new Set(['prefix', 'registry', 'exposeRoute', 'queueWaitBuckets', 'graphite'])
-const GRAPHITE_KEYS: ReadonlySet<string> = new Set(Object.keys(DEFAULT_GRAPHITE_OPTIONS))
+const KNOWN_KEYS: readonly string[] = ['prefix', 'registry', 'exposeRoute', 'queueWaitBuckets', 'graphite']
+const GRAPHITE_KEYS: readonly string[] = ['host', 'port', 'prefix', 'interval']
 // A metric name is [a-zA-Z_:][a-zA-Z0-9_:]* (Prometheus data model); the prefix is its start.
 const PROMETHEUS_PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
 // Graphite path nodes: dots separate them, so a node holds none, nor spaces (the plaintext protocol
@@ -90,7 +76,6 @@ const PROMETHEUS_PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
 const GRAPHITE_PATH = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/
 // A static route path: starts with '/', and no ':' or '*' (find-my-way would read them as parameters).
 const ROUTE_PATH = /^\/[^\s:*?#]*$/
-const INTERVAL_MAX = 2 ** 31 - 1
 
 function normalizePrefix (value: unknown): string {
   if (value === undefined) return DEFAULT_METRICS_PREFIX
@@ -134,15 +119,10 @@ function normalizeBuckets (value: unknown): readonly number[] {
 }
 
 function normalizeGraphite (value: unknown): NormalizedGraphiteOptions | false {
-  if (value === undefined || value === false) return false
-  const options = objectOption('metrics.graphite', value)
+  const options = featureOption('metrics.graphite', value)
+  if (options === undefined) return false
   rejectUnknownKeys('metrics.graphite', options, GRAPHITE_KEYS)
   const defaults = DEFAULT_GRAPHITE_OPTIONS
-  const reconnectMinMs = numberOption('metrics.graphite.reconnectMinMs', options.reconnectMinMs, defaults.reconnectMinMs, { integer: true, min: 1, max: INTERVAL_MAX })
-  const reconnectMaxMs = numberOption('metrics.graphite.reconnectMaxMs', options.reconnectMaxMs, defaults.reconnectMaxMs, { integer: true, min: 1, max: INTERVAL_MAX })
-  if (reconnectMaxMs < reconnectMinMs) {
-    throw new InvalidOptionError('metrics.graphite.reconnectMaxMs', `an integer >= metrics.graphite.reconnectMinMs (${reconnectMinMs})`, describeValue(reconnectMaxMs))
-  }
   return {
     host: stringOption('metrics.graphite.host', options.host, defaults.host),
     port: numberOption('metrics.graphite.port', options.port, defaults.port, { integer: true, min: 1, max: 65535 }),
@@ -150,9 +130,7 @@ function normalizeGraphite (value: unknown): NormalizedGraphiteOptions | false {
       test: GRAPHITE_PATH,
       describe: 'a dot-separated Graphite path of [A-Za-z0-9_-] nodes'
     }),
-    intervalMs: numberOption('metrics.graphite.intervalMs', options.intervalMs, defaults.intervalMs, { integer: true, min: 1, max: INTERVAL_MAX }),
-    reconnectMinMs,
-    reconnectMaxMs
+    intervalMs: durationOption('metrics.graphite.interval', options.interval, defaults.intervalMs, { integer: true, min: 1 })
   }
 }
 

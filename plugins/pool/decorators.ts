@@ -1,5 +1,5 @@
 import type { RouteBackpressureConfig } from '../../lib/core/run-options.js'
-import type { BackpressurePool, RunOptions } from '../../lib/pool.js'
+import type { BackpressurePool, PoolRunOptions } from '../../lib/pool.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -9,7 +9,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** `app.pool.run()`, aborted (`FST_BACKPRESSURE_TASK_ABORTED`) if the client disconnects before
      * the answer is sent: a queued task never starts, a running one has its thread replaced. */
-    runInPool: <Result = unknown>(task: unknown, options?: RunOptions) => Promise<Result>
+    runInPool: <Result = unknown>(task: unknown, options?: PoolRunOptions) => Promise<Result>
   }
   interface FastifyContextConfig {
     /** The route's options for the calls it makes through `request.runInPool()` and

@@ -3,16 +3,15 @@
  * announces each transition once (log at info level, `onBusy`/`onFree`, `pool.on('busy'|'free')`).
  * The pool closes in `onClose`: queued tasks finish, bounded by `closeTimeout`.
  *
- * Pool errors carry their HTTP status (`statusCode`), so Fastify's error handler (the default one or
- * the app's own) answers 503/429/504/500 without help; this plugin only adds `Retry-After` to the
- * retryable ones from an `onError` hook, which runs before the error handler and never replaces it.
- * `request.runInPool()` runs a task that is aborted if the client disconnects, at the route's
- * default priority (`config.backpressure.priority`, checked in an `onRoute` hook) unless the call
- * sets its own.
+ * Pool errors carry their HTTP status (`statusCode`) and, when retryable, their retry hint
+ * (`headers['retry-after']`, lib/retry.ts), so Fastify's default error handler answers
+ * 503/429/504/500 with `Retry-After` without help; no hook is added. `request.runInPool()` runs a
+ * task that is aborted if the client disconnects, at the route's default priority
+ * (`config.backpressure.priority`, checked in an `onRoute` hook) unless the call sets its own.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { BackpressurePool, type PoolSnapshot, type RunOptions } from '../../lib/pool.js'
+import { BackpressurePool, type PoolRunOptions, type PoolSnapshot } from '../../lib/pool.js'
 import { WorkerLoadFailedError } from '../../lib/errors.js'
 import { checkWorkerLoads } from '../../lib/worker-load-check.js'
 import { runWhileClientStays } from '../../lib/client-gone.js'
@@ -24,30 +23,12 @@ export type { PoolPluginOptions } from './options.js'
 
 export const POOL_PLUGIN_NAME = 'fastify-backpressure-pool'
 
-/** Error codes after which the client may retry later: the task never ran. */
-export const RETRYABLE_POOL_ERROR_CODES: ReadonlySet<string> = new Set([
-  'FST_BACKPRESSURE_QUEUE_FULL',
-  'FST_BACKPRESSURE_QUEUE_WAIT_EXCEEDED',
-  'FST_BACKPRESSURE_POOL_CLOSED',
-  'FST_BACKPRESSURE_POOL_DOWN'
-])
-
-/** True for the errors `app.pool.run()` rejects with when the task never ran and a retry may work. */
-export function isRetryablePoolError (error: unknown): error is Error & { code: string, statusCode: number } {
-  return error instanceof Error && RETRYABLE_POOL_ERROR_CODES.has((error as { code?: string }).code ?? '')
-}
-
 async function poolPlugin (fastify: FastifyInstance, rawOptions: PoolPluginOptions): Promise<void> {
-  const { piscina, timeout, admission, dwell, rejectStatusCode, retryAfter, onBusy, onFree } = normalizePoolOptions(rawOptions)
-  const RETRY_AFTER = String(retryAfter)
+  const settings = normalizePoolOptions(rawOptions)
+  const { piscina, onBusy, onFree } = settings
   const log = fastify.log
 
-  const pool = new BackpressurePool({
-    ...piscina,
-    timeout,
-    admission,
-    dwell,
-    rejectStatusCode,
+  const pool = new BackpressurePool(settings, {
     onListenerError (error) { log.error({ err: error }, 'a pool busy/free listener threw') }
   })
 
@@ -63,14 +44,11 @@ async function poolPlugin (fastify: FastifyInstance, rawOptions: PoolPluginOptio
   pool.on('error', function logPoolError (error: Error) { log.error({ err: error }, 'worker pool error') })
 
   fastify.decorate('pool', pool)
-  fastify.decorateRequest('runInPool', function runInPool (this: FastifyRequest, task: unknown, options?: RunOptions) {
+  fastify.decorateRequest('runInPool', function runInPool (this: FastifyRequest, task: unknown, options?: PoolRunOptions) {
     return runUntilClientLeaves(pool, this, task, options)
   })
   fastify.addHook('onRoute', function checkRoutePriority (route) {
     checkRouteConfig(route.config, `${String(route.method)} ${route.url}`)
-  })
-  fastify.addHook('onError', async function onError (_request: FastifyRequest, reply: FastifyReply, error: Error) {
-    if (isRetryablePoolError(error)) reply.header('Retry-After', RETRY_AFTER)
   })
   fastify.addHook('onClose', async function onClose () {
     await pool.close()
@@ -90,8 +68,8 @@ async function poolPlugin (fastify: FastifyInstance, rawOptions: PoolPluginOptio
 
 /** Runs `task` at the route's default priority unless `options` sets one, aborting it if the
  * client disconnects before the answer is sent (lib/client-gone.ts). */
-function runUntilClientLeaves (pool: BackpressurePool, request: FastifyRequest, task: unknown, options?: RunOptions): Promise<unknown> {
-  let withPriority: RunOptions | undefined
+function runUntilClientLeaves (pool: BackpressurePool, request: FastifyRequest, task: unknown, options?: PoolRunOptions): Promise<unknown> {
+  let withPriority: PoolRunOptions | undefined
   try {
     withPriority = withRoutePriority(options, request.routeOptions.config)
   } catch (error) {

@@ -10,19 +10,31 @@
 // - .mts/.cts/.ts files are type-checked with `strict` and `skipLibCheck: false` under
 //   moduleResolution node16 and bundler, and compiled under nodenext; a compiled server is then run
 //   like the JavaScript ones;
+// - a titled .cfg block fenced as haproxy (docs/haproxy.md) is a complete HAProxy configuration:
+//   it must be what example-app/haproxy-config.mjs writes for the recipe its title names, and
+//   `haproxy -c` must accept it (with CI=true a missing haproxy fails the test);
+// - a balancer's configuration (```nginx title="nginx.conf"```, ```apache title="httpd.conf"```,
+//   ```vcl title="default.vcl"```) is checked by the balancer itself (`nginx -t`, `apache2 -t`,
+//   `varnishd -C`) with its ports and paths moved (tools/balancers.mjs); its e2e test runs it;
 // - a titled .js file that no server uses, or a title of a kind this test cannot run, fails the test:
 //   give it no title if it is a fragment.
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
-import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createRequire } from 'node:module'
 import { basename, dirname, extname, join } from 'node:path'
-import { marked, type Token, type Tokens } from 'marked'
+import { marked } from 'marked'
 import t, { type Test } from 'tap'
 import * as errors from '../../lib/errors.js'
+import { RECIPES, sampleConfig, type Recipe } from '../../example-app/haproxy-config.mjs'
 import { nodeEnv, startChild } from '../../tools/child.mjs'
+import { haproxyAvailability } from '../helpers/haproxy.js'
+import { codeBlocks } from '../helpers/haproxy-sample.js'
+import { BALANCERS, balancerForLang, checkConfig } from '../../tools/balancers.mjs'
+import { programPath, skipUnlessInstalled } from '../../tools/system.mjs'
 import { ROOT, packedPackage, run, scratchProject } from '../helpers/packed-package.js'
 
 // Several tsc runs with skipLibCheck false (10-50 s each on a loaded 2-core machine): more than the
@@ -33,6 +45,8 @@ const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
 const MARKDOWN = ['README.md', ...(await readdir(join(ROOT, 'docs'))).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)]
 const RUNNABLE = new Set(['.mjs', '.cjs', '.js'])
 const TYPESCRIPT = new Set(['.mts', '.cts', '.ts'])
+/** HAProxy configurations: `haproxy-<recipe>.cfg`, checked with `haproxy -c`, not run here. */
+const HAPROXY = /^haproxy-(.+)\.cfg$/
 
 interface Block { markdown: string, title: string, lang: string, text: string }
 
@@ -110,15 +124,6 @@ const SERVERS: Record<string, ServerSpec> = {
   }
 }
 
-/** Every code block of a markdown file, nested ones (in lists) included. */
-function codeBlocks (tokens: Token[]): Tokens.Code[] {
-  return tokens.flatMap((token): Tokens.Code[] => {
-    if (token.type === 'code') return [token as Tokens.Code]
-    const children = [...('tokens' in token && Array.isArray(token.tokens) ? token.tokens : []), ...('items' in token && Array.isArray(token.items) ? token.items as Token[] : [])]
-    return codeBlocks(children)
-  })
-}
-
 const blocks: Block[] = []
 for (const markdown of MARKDOWN) {
   for (const code of codeBlocks(marked.lexer(await readFile(join(ROOT, markdown), 'utf8')))) {
@@ -142,13 +147,37 @@ t.test('every titled block is one this test can run', async (t) => {
     const titles = list.map((block) => block.title)
     t.same(titles.filter((title, index) => titles.indexOf(title) !== index), [], `${markdown}: titles are unique`)
     for (const block of list) {
+      const balancer = balancerForLang(block.lang)
+      if (balancer !== undefined) {
+        t.equal(block.title, BALANCERS[balancer].title, `${markdown}: its ${block.lang} block is titled ${BALANCERS[balancer].title} (what its checker and e2e test read)`)
+        continue
+      }
       const extension = extname(block.title)
       const used = SERVERS[`${markdown}#${block.title}`] !== undefined ||
         list.some((other) => other !== block && other.text.includes(block.title))
+      if (HAPROXY.test(block.title)) {
+        t.equal(block.lang, 'haproxy', `${markdown}: ${block.title} is fenced as haproxy`)
+        continue
+      }
       if (RUNNABLE.has(extension)) t.ok(used, `${markdown}: ${block.title} is a server this test checks, or a file one of them uses`)
-      else t.ok(TYPESCRIPT.has(extension), `${markdown}: ${block.title} is JavaScript or TypeScript (give fragments no title)`)
+      else t.ok(TYPESCRIPT.has(extension), `${markdown}: ${block.title} is JavaScript, TypeScript or an HAProxy configuration (give fragments no title)`)
       t.equal(block.lang, TYPESCRIPT.has(extension) ? 'ts' : 'js', `${markdown}: ${block.title} is fenced as ${block.lang}`)
     }
+  }
+})
+
+t.test('every balancer configuration passes the balancer\'s own check', async (t) => {
+  const configs = blocks.filter((block) => balancerForLang(block.lang) !== undefined)
+  t.ok(configs.length >= 3, `nginx.conf, httpd.conf and default.vcl are in the docs (${configs.map((block) => block.title).join(', ')})`)
+  for (const block of configs) {
+    const kind = balancerForLang(block.lang)
+    if (kind === undefined) continue
+    const { system } = BALANCERS[kind]
+    // Under CI=true a missing program fails here (programPath throws), never skips.
+    await t.test(`${block.markdown}: ${block.title}`, skipUnlessInstalled(system), async (t) => {
+      const { code, output } = await checkConfig(kind, block.text, { binary: programPath(system) })
+      t.equal(code, 0, `${system.program} accepts it${code === 0 ? '' : `\n${output}`}`)
+    })
   }
 })
 
@@ -181,17 +210,49 @@ t.test('the README lists every error code', async (t) => {
   for (const code of codes) t.match(readme, `| \`${code}\` |`, `README.md's error table has ${code}`)
 })
 
-t.test('every option of each plugin is documented, in the README or its docs page', async (t) => {
-  // Each plugins/<name>/options.ts opens with a table of its options (`| name | default | notes |`).
-  const pages: Record<string, string> = { pool: 'docs/queue-and-admission.md', lanes: 'docs/lanes.md', httpchk: 'docs/readiness.md', metrics: 'docs/metrics.md' }
-  const readme = await readFile(join(ROOT, 'README.md'), 'utf8')
-  for (const [plugin, page] of Object.entries(pages)) {
-    const source = await readFile(join(ROOT, 'plugins', plugin, 'options.ts'), 'utf8')
-    const names = [...source.matchAll(/^ \* \| ([A-Za-z][\w./ ]*?)\s*\|/gm)].flatMap(([, cell]) => (cell ?? '').split('/').map((name) => name.trim()))
-      .filter((name) => name !== '' && name !== 'option')
-    t.ok(names.length > 0, `plugins/${plugin}/options.ts has an options table`)
-    const docs = readme + (existsSync(join(ROOT, page)) ? await readFile(join(ROOT, page), 'utf8') : '')
-    for (const name of names) t.ok(docs.includes(`\`${name}\``) || docs.includes(`\`${name.split('.').at(-1) ?? name}\``), `${plugin}: \`${name}\` is documented`)
+/** Option names the option scheme replaced or dropped: no page may name them any more. */
+const OLD_OPTION_NAMES = [
+  'checkIntervalMs', 'checkTimeoutMs', 'graceMs', 'deadlineMs', 'busyStatusCode', 'maxServerStateNodes', 'maxConnections',
+  'reconnectMinMs', 'reconnectMaxMs', 'intervalMs', 'timeoutMs', 'haproxy.inter', 'haproxy.fall', 'haproxy: {', 'liveness: {',
+  'agent.queue`', 'isRetryablePoolError', 'isRetryableLaneError', 'RETRYABLE_POOL_ERROR_CODES', 'RETRYABLE_LANE_ERROR_CODES',
+  'POOL_CLOSED', 'LANE_CLOSED', 'LaneConfig', 'BackpressurePoolEvents', '`RunOptions`', 'admission: true', 'lane_limit',
+  'lane_calls_', 'running_calls', 'HTTPCHK_BUSY_STATUS'
+]
+
+t.test('no page names an option, export or code the option scheme replaced', async (t) => {
+  for (const markdown of MARKDOWN.filter((name) => name !== 'docs/benchmarks.md')) {
+    const text = await readFile(join(ROOT, markdown), 'utf8')
+    for (const old of OLD_OPTION_NAMES) t.notOk(text.includes(old), `${markdown} does not name ${old}`)
+  }
+})
+
+t.test('every HAProxy configuration block is a complete one the generator writes, and haproxy -c accepts it', async (t) => {
+  const configs = blocks.filter((block) => HAPROXY.test(block.title))
+  const recipes = configs.map((block) => (HAPROXY.exec(block.title) as RegExpExecArray)[1])
+  t.same([...recipes].sort(), [...RECIPES].sort(), 'docs/haproxy.md has one per recipe')
+  for (const block of configs) {
+    const recipe = (HAPROXY.exec(block.title) as RegExpExecArray)[1] as Recipe
+    t.equal(block.markdown, 'docs/haproxy.md')
+    t.equal(block.text, sampleConfig(recipe), `${block.title} is example-app/haproxy-config.mjs's ${recipe} recipe, as written`)
+    for (const section of ['global', 'defaults', 'frontend fe_app', 'backend be_app']) t.match(block.text, new RegExp(`^${section}$`, 'm'), `${block.title} has ${section}`)
+    for (const timeout of ['connect', 'client', 'server', 'queue', 'check']) t.match(block.text, new RegExp(`^ {4}timeout ${timeout} \\d+ms$`, 'm'), `${block.title} sets timeout ${timeout}`)
+  }
+  const sample = await readFile(join(ROOT, 'example-app/haproxy.cfg'), 'utf8')
+  t.ok(sample.endsWith(sampleConfig('agent')), "example-app/haproxy.cfg holds the agent recipe's block, after its header")
+
+  const availability = haproxyAvailability()
+  if (availability.path === undefined) {
+    if (availability.ci) t.fail(availability.message)
+    else t.comment(`haproxy -c not run: ${availability.message}`)
+    return
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'docs-haproxy-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  for (const block of configs) {
+    const file = join(dir, block.title)
+    await writeFile(file, block.text)
+    const output = await run(availability.path, ['-c', '-f', file], dir)
+    t.equal(output.code, 0, `haproxy -c accepts ${block.title}${output.code === 0 ? '' : `:\n${output.stdout}${output.stderr}`}`)
   }
 })
 
@@ -211,7 +272,10 @@ async function serve (t: Test, cwd: string, file: string, readsPort: boolean, sp
 
 t.test('the titled blocks run (or compile) as written, against the packed package', async (t) => {
   const packed = await packedPackage()
-  for (const [markdown, list] of byMarkdown) {
+  for (const [markdown, all] of byMarkdown) {
+    // HAProxy configurations are checked above; a page with nothing else needs no project.
+    const list = all.filter((block) => !HAPROXY.test(block.title))
+    if (list.length === 0) continue
     await t.test(markdown, async (t) => {
       const { dir } = await scratchProject(t, packed, 'docs-test-')
       for (const block of list) {

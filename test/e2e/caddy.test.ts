@@ -16,7 +16,7 @@ async function startApp (t: Test, name: string): Promise<{ app: FastifyInstance,
   t.teardown(() => app.close())
   await app.register(backpressure, {
     pool: { filename: WORKER, minThreads: 1, maxThreads: 1, execArgv: [] },
-    httpchk: { method: 'GET', url: '/healthz', drain: { graceMs: 0 } },
+    httpchk: { method: 'GET', url: '/healthz', drain: { grace: 0 } },
     metrics: false
   })
   app.get('/who', async () => name)

@@ -12,7 +12,7 @@ import type { BackpressurePool } from '../../lib/pool.js'
 import { WORKER } from '../helpers/app.js'
 import { haproxyBinaryOrSkip, startHaproxy } from '../helpers/haproxy.js'
 
-const SUITE = { pool: { filename: WORKER, minThreads: 1, maxThreads: 1, execArgv: [] }, httpchk: { drain: { graceMs: 0 } }, metrics: false as const }
+const SUITE = { pool: { filename: WORKER, minThreads: 1, maxThreads: 1, execArgv: [] }, httpchk: { drain: { grace: 0 } }, metrics: false as const }
 
 async function listen (app: FastifyInstance): Promise<number> {
   await app.listen({ host: '127.0.0.1', port: 0 })

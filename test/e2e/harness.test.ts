@@ -11,6 +11,7 @@ import { freePort } from '../../tools/ports.mjs'
 import { HAPROXY, findProgram } from '../../tools/system.mjs'
 import { startFaultProxy } from '../../tools/fault-proxy.mjs'
 import { haproxyAvailability, haproxyBinaryOrSkip, startHaproxy } from '../helpers/haproxy.js'
+import { documentedConfig, moveAddresses } from '../helpers/haproxy-sample.js'
 
 const findHaproxy = (env: NodeJS.ProcessEnv): string | undefined => findProgram(HAPROXY, env)
 
@@ -23,7 +24,7 @@ interface Backend { server: Server, port: number, status: number, hits: number, 
 async function startBackend (test: Test): Promise<Backend> {
   const backend: Backend = { server: createServer(), port: 0, status: 200, hits: 0, probes: [] }
   backend.server.on('request', (req, res) => {
-    if (req.method === 'OPTIONS' || req.url === '/') {
+    if (req.method === 'OPTIONS' || req.url === '/' || req.url === '/healthz') {
       backend.probes.push(String(req.headers['x-haproxy-server-state'] ?? ''))
       res.statusCode = backend.status
     } else {
@@ -79,6 +80,9 @@ t.test('the config generator rejects what it cannot write', async (t) => {
   t.match(config, /http-check disable-on-404/)
   t.match(config, /inter 300ms/)
   t.notMatch(config, /stats socket/, 'no socket unless asked')
+  t.throws(() => haproxyConfig({ recipe: 'disable-on-404', servers: [{ name: 'a', port: 1 }], checkRequest: 'OPTIONS *' }), /checkRequest/)
+  t.match(haproxyConfig({ recipe: 'httpchk', servers: [{ name: 'a', port: 1 }], checkRequest: 'OPTIONS *' }), /^    option httpchk OPTIONS \*\n(?!    http-check send hdr)/m, 'HTTP/1.0: no Host')
+  t.match(haproxyConfig({ recipe: 'httpchk', servers: [{ name: 'a', port: 1 }], checkRequest: 'OPTIONS * HTTP/1.1' }), /^    option httpchk OPTIONS \* HTTP\/1\.1\n    http-check send hdr Host localhost$/m)
   t.notMatch(config, /set-priority-class/, 'no priority class unless asked')
   const prioritized = haproxyConfig({ recipe: 'httpchk', servers: [{ name: 'a', port: 1 }], priorityClasses: [{ path: '/critical', class: -10 }, { path: '/batch/', class: 100 }] })
   t.match(prioritized, 'http-request set-priority-class int(-10) if { path_beg /critical }\n    http-request set-priority-class int(100) if { path_beg /batch/ }')
@@ -115,6 +119,32 @@ t.test('every recipe passes haproxy -c, starts, and reads every server exactly U
       await haproxy.stop()
       t.notOk(haproxy.running, 'stopped by PID')
       await haproxy.stop()
+    })
+  }
+})
+
+t.test('the complete configurations docs/haproxy.md shows run as written, with only their addresses moved', { skip: availability.path === undefined && availability.message }, async (t) => {
+  const binary = availability.path as string
+  for (const recipe of RECIPES) {
+    await t.test(recipe, async (t) => {
+      const documented = await documentedConfig(recipe)
+      const backends = [await startBackend(t), await startBackend(t)]
+      const agents = [await startAgent(t), await startAgent(t)]
+      const haproxy = await startHaproxy(t, binary, {
+        write: ({ frontendPort, statsSocket }) => moveAddresses(documented, {
+          frontendPort,
+          statsSocket,
+          servers: backends.map((backend, index) => ({ port: backend.port, agentPort: agents[index] as number }))
+        }),
+        // The documented timings (inter 1 s, rise 2): every server is UP within a few checks.
+        readyTimeout: 15_000
+      })
+      t.equal(haproxy.config.split('\n').filter((line, index) => line !== documented.split('\n')[index]).length,
+        4, 'only the frontend, the socket and the two server lines differ from the page')
+      t.same((await haproxy.servers()).map((row) => [row.svname, row.status]), [['app1', 'UP'], ['app2', 'UP']])
+      const response = await fetch(`${haproxy.url}/x`)
+      t.equal(response.status, 200, 'traffic passes through the frontend')
+      t.equal(backends.reduce((sum, backend) => sum + backend.hits, 0), 1)
     })
   }
 })

@@ -5,7 +5,7 @@
 // exceeds its maxQueue, and no client request fails except those whose own upstream call timed out
 // (504, counted). Run with the httpchk recipe, with the agent recipe, and with the agent recipe and
 // an adaptive lane (UPSTREAM_ADAPTIVE) on both instances: there the timed-out calls also shrink app1's
-// lane limit, and the agent's `maxconn` (capacity + queue, configuration.txt §5.2 "agent-check")
+// lane concurrency, and the agent's `maxconn` (concurrency + queue, configuration.txt §5.2 "agent-check")
 // follows it down, which HAProxy's `show stat` shows as the server's `slim`.
 import { once } from 'node:events'
 import { createServer } from 'node:http'
@@ -24,7 +24,7 @@ const LANE_MAX_QUEUE = 8
 const FULL_WEIGHT = 100
 // The adaptive lane: from 1 to 8 calls at once, starting at 8 (no room to grow before the blip).
 const ADAPTIVE = { min: 1, max: 8 }
-const LIMIT = 'backpressure_lane_limit'
+const CONCURRENCY = 'backpressure_lane_concurrency'
 
 const VARIANTS = [
   { recipe: 'httpchk', adaptive: false },
@@ -74,7 +74,7 @@ if (binary !== undefined) {
       }
       const app1 = cluster.instances[0]!.app
       const app1Threads = Number(cluster.instances[0]!.env.POOL_MAX_THREADS)
-      const maxconnFor = (limit: number): number => 2 * (app1Threads + limit)
+      const maxconnFor = (concurrency: number): number => 2 * (app1Threads + concurrency)
 
       // app1's lane, sampled from its metrics for the whole run: queue depth and busy.
       const watch = watchMax(`${app1.url}/metrics`, ['backpressure_lane_queue_depth', 'backpressure_lane_busy', 'backpressure_pool_tasks_submitted_total'])
@@ -84,12 +84,12 @@ if (binary !== undefined) {
       let outMs = 0
       let backMs = 0
       let slimMs = 0
-      let limitAtBlip = NaN
+      let concurrencyAtBlip = NaN
       let slimAtBlip = NaN
       let slimLow = NaN
-      let limitWatch: ReturnType<typeof watchRange> | undefined
-      let limitDuringBlip: Promise<{ min: Record<string, number>, max: Record<string, number> }> | undefined
-      let limitRange: { min: Record<string, number>, max: Record<string, number> } | undefined
+      let concurrencyWatch: ReturnType<typeof watchRange> | undefined
+      let concurrencyDuringBlip: Promise<{ min: Record<string, number>, max: Record<string, number> }> | undefined
+      let concurrencyRange: { min: Record<string, number>, max: Record<string, number> } | undefined
       let max: Record<string, number>
       try {
         await waitFor('app1 serves before the blip', 'app1', (_status, row) => Number(row.stot) >= 10, 10000)
@@ -98,14 +98,14 @@ if (binary !== undefined) {
         // weight, "back" at least half: the blip starts from a reply that left app1 at least half.
         await waitFor('app1 at least half its weight before the blip', 'app1', (_status, row) => Number(row.weight) >= FULL_WEIGHT / 2, 10000)
         if (adaptive) {
-          // Where the limit and HAProxy's maxconn for app1 stand when the blip starts. The agent sends
-          // maxconn = every executor's capacity (the pool's threads + the lane's limit) + as much
+          // Where the concurrency and HAProxy's maxconn for app1 stand when the blip starts. The agent sends
+          // maxconn = every executor's concurrency (the pool's threads + the lane's concurrency) + as much
           // queue (lib/agent-reply.ts); until its first reply HAProxy uses the config's static maxconn.
-          limitAtBlip = metricValue(await (await fetch(`${app1.url}/metrics`)).text(), LIMIT) ?? NaN
-          const fromAgent = await waitFor(`HAProxy's maxconn for app1 is the agent's for limit ${limitAtBlip}`, 'app1', (_status, row) => Number(row.slim) === maxconnFor(limitAtBlip), 5000)
+          concurrencyAtBlip = metricValue(await (await fetch(`${app1.url}/metrics`)).text(), CONCURRENCY) ?? NaN
+          const fromAgent = await waitFor(`HAProxy's maxconn for app1 is the agent's for concurrency ${concurrencyAtBlip}`, 'app1', (_status, row) => Number(row.slim) === maxconnFor(concurrencyAtBlip), 5000)
           slimAtBlip = Number(fromAgent.row.slim)
         }
-        limitWatch = adaptive ? watchRange(`${app1.url}/metrics`, [LIMIT]) : undefined
+        concurrencyWatch = adaptive ? watchRange(`${app1.url}/metrics`, [CONCURRENCY]) : undefined
         proxy.setDelay(1500)
         const blipAt = performance.now()
         // Bounds are the waits' timeouts, far above the expected figures; the figures are printed.
@@ -118,7 +118,7 @@ if (binary !== undefined) {
         const app2AtOut = Number(servers.find((row) => row.svname === 'app2')?.stot)
         await t.resolves(haproxy.waitForServer('app2', (_status, row) => Number(row.stot) >= app2AtOut + 20, { timeout: 10000 }), 'app2 carries the load')
         if (adaptive) {
-          // Each timed-out call shrinks app1's limit; the agent's next reply carries the lower
+          // Each timed-out call shrinks app1's concurrency; the agent's next reply carries the lower
           // maxconn, and HAProxy applies it to the server (its `slim` in `show stat`).
           const lower = await waitFor(`HAProxy's maxconn for app1 below ${slimAtBlip}`, 'app1', (_status, row) => Number(row.slim) < slimAtBlip, 10000)
           slimMs = performance.now() - blipAt
@@ -126,7 +126,7 @@ if (binary !== undefined) {
           t.comment(`blip → HAProxy's maxconn for app1 ${slimAtBlip} → ${slimLow} in ${Math.round(slimMs)} ms`)
         }
 
-        limitDuringBlip = limitWatch?.stop()
+        concurrencyDuringBlip = concurrencyWatch?.stop()
         proxy.setDelay(0)
         const endAt = performance.now()
         // The agent's weight follows app1's load, which the steady clients keep above zero: back means
@@ -139,7 +139,7 @@ if (binary !== undefined) {
         stop.abort()
         // The scrapers stop here also when a wait above failed: none may outlive the apps.
         max = await watch.stop()
-        limitRange = await (limitDuringBlip ?? limitWatch?.stop())
+        concurrencyRange = await (concurrencyDuringBlip ?? concurrencyWatch?.stop())
       }
       const load = await loadDone
       const maxQueue = max.backpressure_lane_queue_depth as number
@@ -155,18 +155,18 @@ if (binary !== undefined) {
       t.same(unexpected, [], `only calls whose own upstream call timed out failed: ${timedOut.length} × 504 of ${load.sent}`)
       let adaptiveFigures = ''
       if (adaptive) {
-        const lowest = limitRange?.min[LIMIT] ?? NaN
-        t.ok(limitAtBlip > ADAPTIVE.min, `app1's limit had room to go down when the blip started (${limitAtBlip})`)
-        t.ok(lowest < limitAtBlip, `app1's adaptive limit went down during the blip (${limitAtBlip} → ${lowest}, min ${ADAPTIVE.min})`)
+        const lowest = concurrencyRange?.min[CONCURRENCY] ?? NaN
+        t.ok(concurrencyAtBlip > ADAPTIVE.min, `app1's concurrency had room to go down when the blip started (${concurrencyAtBlip})`)
+        t.ok(lowest < concurrencyAtBlip, `app1's adaptive concurrency went down during the blip (${concurrencyAtBlip} → ${lowest}, min ${ADAPTIVE.min})`)
         t.ok(lowest >= ADAPTIVE.min, 'and never below its min')
         t.ok(slimLow < slimAtBlip, `HAProxy's maxconn for app1 followed it down (${slimAtBlip} → ${slimLow})`)
-        const limitSent = slimLow / 2 - app1Threads
-        t.ok(Number.isInteger(limitSent) && limitSent >= ADAPTIVE.min && limitSent < limitAtBlip, `the lower maxconn is the agent's for a lower limit (${limitSent})`)
-        t.ok(timedOut.length > 0, 'the limit shrank on timed-out calls, which are the 504s counted above')
-        // Where the limit got back to once the blip was over: it grows only while the load uses at
-        // least half of it (lib/adaptive-limit.ts), so it is printed, not asserted.
-        const limitAtEnd = metricValue(await (await fetch(`${app1.url}/metrics`)).text(), LIMIT)
-        adaptiveFigures = ` limit=${limitAtBlip}→${lowest}→${limitAtEnd} maxconn=${slimAtBlip}→${slimLow} maxconnMs=${Math.round(slimMs)}`
+        const concurrencySent = slimLow / 2 - app1Threads
+        t.ok(Number.isInteger(concurrencySent) && concurrencySent >= ADAPTIVE.min && concurrencySent < concurrencyAtBlip, `the lower maxconn is the agent's for a lower concurrency (${concurrencySent})`)
+        t.ok(timedOut.length > 0, 'the concurrency shrank on timed-out calls, which are the 504s counted above')
+        // Where the concurrency got back to once the blip was over: it grows only while the load uses at
+        // least half of it (lib/adaptive-concurrency.ts), so it is printed, not asserted.
+        const concurrencyAtEnd = metricValue(await (await fetch(`${app1.url}/metrics`)).text(), CONCURRENCY)
+        adaptiveFigures = ` concurrency=${concurrencyAtBlip}→${lowest}→${concurrencyAtEnd} maxconn=${slimAtBlip}→${slimLow} maxconnMs=${Math.round(slimMs)}`
       }
       // How many time out depends on how often HAProxy tries app1 again during the blip (its lane
       // drains out of rotation, the probe says free): counted and printed, not bounded here.

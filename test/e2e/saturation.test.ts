@@ -76,8 +76,29 @@ if (binary !== undefined) {
     t.comment(`figures httpchk: out=${Math.round(outMs)} back=${Math.round(backMs)}`)
   })
 
+  // Apache's hcmethod=OPTIONS and this classic HAProxy line send the asterisk form, OPTIONS *; the
+  // probe answers it as OPTIONS / (HTTP/1.1: with Host, which HAProxy sends when told to).
+  for (const checkRequest of ['OPTIONS *', 'OPTIONS * HTTP/1.1']) {
+    t.test(`option httpchk ${checkRequest}: UP when free, DOWN when busy, UP again`, async (t) => {
+      const cluster = await startCluster(t, binary, { recipe: 'httpchk', checkRequest, ...TIMINGS, env: { ...APP_ENV, AGENT_PORT: 'off' } })
+      const { haproxy } = cluster
+      t.same((await haproxy.servers()).map((row) => row.status), ['UP', 'UP'], 'both UP on OPTIONS * answers')
+      const app1 = cluster.instances[0]!.app
+      const { busyAt, freeAt: waitFree, done } = await saturate(app1.url, { method: 'OPTIONS', path: '/', busyStatus: 503 })
+      const down = await haproxy.waitForServer('app1', (status) => status === 'DOWN', { timeout: 10000 })
+      const outMs = performance.now() - busyAt
+      t.equal(down.row.check_status, 'L7STS', 'taken out by the probe\'s status code')
+      await routedAround(t, cluster)
+      const freeAt = await waitFree()
+      await haproxy.waitForServer('app1', (status) => status === 'UP', { timeout: 10000 })
+      const backMs = performance.now() - freeAt
+      t.same((await done).map((answer) => answer.slice(0, 3)), ['200', '200', '200'], 'the saturating requests were all served')
+      t.comment(`figures httpchk ${checkRequest}: out=${Math.round(outMs)} back=${Math.round(backMs)}`)
+    })
+  }
+
   t.test('disable-on-404: busy → NOLB at the first 404 → traffic to the other instance → UP when free', async (t) => {
-    const env = { ...APP_ENV, AGENT_PORT: 'off', HTTPCHK_METHOD: 'GET', HTTPCHK_URL: '/healthz', HTTPCHK_BUSY_STATUS: '404' }
+    const env = { ...APP_ENV, AGENT_PORT: 'off', HTTPCHK_METHOD: 'GET', HTTPCHK_URL: '/healthz', HTTPCHK_UNAVAILABLE_STATUS: '404' }
     const cluster = await startCluster(t, binary, { recipe: 'disable-on-404', probePath: '/healthz', ...TIMINGS, env })
     const { haproxy } = cluster
     const app1 = cluster.instances[0]!.app

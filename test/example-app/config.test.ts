@@ -23,7 +23,7 @@ t.test('UPSTREAM_ADAPTIVE=MIN:MAX[:INITIAL] makes the upstream lane adaptive', a
 
 t.test('a wrong UPSTREAM_ADAPTIVE stops the app, naming the variable', async (t) => {
   for (const value of ['adaptive', '8', '1:', ':8', '0:8', '8:1', '1:8:9', '1:8:0', '1:8:4:2', '1.5:8', '-1:8', '1:10001', 'a:b', '1:8x']) {
-    t.throws(() => readConfig({ UPSTREAM_ADAPTIVE: value }), { message: `Invalid env UPSTREAM_ADAPTIVE=${JSON.stringify(value)}: expected '' (a fixed limit) or MIN:MAX or MIN:MAX:INITIAL, integers with 1 <= MIN <= INITIAL <= MAX <= 10000` }, JSON.stringify(value))
+    t.throws(() => readConfig({ UPSTREAM_ADAPTIVE: value }), { message: `Invalid env UPSTREAM_ADAPTIVE=${JSON.stringify(value)}: expected '' (a fixed concurrency) or MIN:MAX or MIN:MAX:INITIAL, integers with 1 <= MIN <= INITIAL <= MAX <= 10000` }, JSON.stringify(value))
   }
 })
 

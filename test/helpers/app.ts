@@ -124,7 +124,7 @@ export async function startApp (t: Teardown, options: StartAppOptions = {}): Pro
   if (options.pool !== false) await app.register(poolPlugin, { filename: WORKER, ...THREAD_DEFAULTS, ...options.pool })
   if (options.httpchk !== undefined) {
     // No drain grace unless a test asks for one: every app.close() would otherwise wait for it.
-    await app.register(httpchkPlugin, { ...options.httpchk, drain: { graceMs: 0, ...options.httpchk.drain } })
+    await app.register(httpchkPlugin, { ...options.httpchk, drain: { grace: 0, ...options.httpchk.drain } })
   }
   await options.setup?.(app)
   if (options.listen === false) {

@@ -3,7 +3,7 @@
  * teardown, also when the test fails), N example-app instances behind it (`startCluster`), what a
  * test file does when haproxy is missing (`haproxyBinaryOrSkip`), and a bounded load (`runLoad`).
  */
-import { startHaproxy as startHaproxyProcess, type Haproxy, type HaproxyStartOptions, type WaitOptions } from '../../tools/haproxy.mjs'
+import { startHaproxy as startHaproxyProcess, type Haproxy, type HaproxyRecipeStartOptions, type HaproxyStartOptions, type WaitOptions } from '../../tools/haproxy.mjs'
 import { HAPROXY, findProgram, isCi, missingMessage } from '../../tools/system.mjs'
 import { startExampleApp, type ExampleApp, type ExampleAppExit } from '../../tools/example-app.mjs'
 
@@ -48,7 +48,7 @@ export async function startHaproxy (t: TestContext, binary: string, options: Hap
 // ---------------------------------------------------------------------------------------------
 // The topology: N example-app instances (child processes) behind one HAProxy.
 
-export interface ClusterOptions extends Omit<HaproxyStartOptions, 'servers'> {
+export interface ClusterOptions extends Omit<HaproxyRecipeStartOptions, 'servers'> {
   /** How many app instances. Default 2. */
   instances?: number
   /** Env for every instance (strings), or per instance by index (tools/example-app.mjs's defaults: PORT=0, AGENT_PORT=0). */

@@ -1,22 +1,33 @@
 /**
- * Pool test helpers: `createPool` builds a bare `BackpressurePool` on the test worker and closes it
- * in `t.teardown`; worker fixtures and gates. A Fastify app with the pool plugin is
- * ./app.ts `startApp`.
+ * Pool test helpers: `createPool` builds a bare `BackpressurePool` on the test worker from the pool
+ * plugin's own options (through its normaliser, as the plugin does) and closes it in `t.teardown`;
+ * `createLane` does the same for a lane; worker fixtures and gates. A Fastify app with the pool
+ * plugin is ./app.ts `startApp`.
  *
  * Importing this module also installs the process guards (listener leaks, unhandled rejections).
  */
 import { fileURLToPath } from 'node:url'
-import { BackpressurePool, type BackpressurePoolOptions } from '../../lib/pool.js'
+import { BackpressurePool, type PoolHooks } from '../../lib/pool.js'
+import { Lane, type LaneHooks } from '../../lib/lane.js'
+import { normalizePoolOptions, type PoolPluginOptions } from '../../plugins/pool/options.js'
+import { normalizeLane, type LaneOptions } from '../../plugins/lanes/options.js'
 import { THREAD_DEFAULTS, WORKER, type Teardown } from './app.js'
 import './process-guards.js'
 
 export { LogCapture, WORKER, type Teardown } from './app.js'
 export const WORKER_URL = new URL('../fixtures/worker.mjs', import.meta.url).href
 
-export function createPool (t: Teardown, options: Partial<BackpressurePoolOptions> = {}): BackpressurePool {
-  const pool = new BackpressurePool({ filename: WORKER, ...THREAD_DEFAULTS, ...options })
+export function createPool (t: Teardown, options: Partial<PoolPluginOptions> = {}, hooks: PoolHooks = {}): BackpressurePool {
+  const pool = new BackpressurePool(normalizePoolOptions({ filename: WORKER, ...THREAD_DEFAULTS, ...options }), hooks)
   t.teardown(() => pool.close())
   return pool
+}
+
+/** A lane named `name` from the lanes plugin's options for one lane (`concurrency` 2 unless given). */
+export function createLane (t: Teardown, options: Partial<LaneOptions> = {}, hooks: LaneHooks = {}, name = 'upstream'): Lane {
+  const lane = new Lane(normalizeLane(name, { concurrency: 2, ...options }), hooks)
+  t.teardown(() => lane.close())
+  return lane
 }
 
 export { seededRandom } from './random.js'

@@ -2,8 +2,8 @@ import t from 'tap'
 import { agentReply, agentWeight, type AgentLoad } from '../../lib/agent-reply.js'
 import { PROBE_STATES } from '../../lib/readiness.js'
 
-const options = { queue: 4, minWeight: 1 }
-const load = (running: number, queued: number, capacity = 4): AgentLoad => ({ executors: capacity === 0 ? [] : [{ running, queued, capacity }] })
+const options = { maxQueue: 4, minWeight: 1 }
+const load = (running: number, queued: number, concurrency = 4): AgentLoad => ({ executors: concurrency === 0 ? [] : [{ running, queued, concurrency }] })
 
 t.test('weight: share of free slots, in 10% steps, floored at minWeight', async (t) => {
   const cases: Array<[running: number, queued: number, weight: number]> = [
@@ -14,28 +14,28 @@ t.test('weight: share of free slots, in 10% steps, floored at minWeight', async 
   }
   t.equal(agentWeight(load(4, 4), { ...options, minWeight: 0 }), 0)
   t.equal(agentWeight(load(4, 4), { ...options, minWeight: 25 }), 25)
-  t.equal(agentWeight(load(1, 0, 1), { queue: 0, minWeight: 1 }), 1, 'no queue allowed: one task fills it')
-  t.equal(agentWeight(load(4, 0), { queue: undefined, minWeight: 1 }), 50, 'queue undefined: as many as the capacity')
-  t.equal(agentWeight(load(0, 0, 0), { queue: undefined, minWeight: 1 }), 100, 'no executor: nothing to measure')
+  t.equal(agentWeight(load(1, 0, 1), { maxQueue: 0, minWeight: 1 }), 1, 'no queue allowed: one task fills it')
+  t.equal(agentWeight(load(4, 0), { maxQueue: undefined, minWeight: 1 }), 50, 'queue undefined: as many as the concurrency')
+  t.equal(agentWeight(load(0, 0, 0), { maxQueue: undefined, minWeight: 1 }), 100, 'no executor: nothing to measure')
 })
 
-t.test('several executors: the fullest one sets the weight; maxconn counts them all; the queue is shared by capacity', async (t) => {
-  const pool = { running: 2, queued: 2, capacity: 2 }
-  const lane = { running: 0, queued: 0, capacity: 8 }
-  t.equal(agentWeight({ executors: [pool, lane] }, { queue: undefined, minWeight: 1 }), 1, 'the pool is full: the process is full')
-  t.equal(agentReply('busy', undefined, { executors: [pool, lane] }, { queue: undefined, minWeight: 1 }), 'up ready 1% maxconn:20')
-  t.equal(agentWeight({ executors: [{ ...pool, running: 1, queued: 0 }, { ...lane, running: 4 }] }, { queue: undefined, minWeight: 1 }), 80, 'pool 3/4 free, lane 12/16 free')
-  t.equal(agentWeight({ executors: [{ running: 1, queued: 0, capacity: 1 }, { running: 0, queued: 0, capacity: 3 }] }, { queue: 4, minWeight: 1 }), 50, 'queue 4 shared 1:3: the pool has 2 slots, one used')
-  t.equal(agentWeight({ executors: [{ running: 0, queued: 0, capacity: 0 }] }, { queue: undefined, minWeight: 1 }), 100, 'an executor with no slots at all is skipped')
+t.test('several executors: the fullest one sets the weight; maxconn counts them all; the queue is shared by concurrency', async (t) => {
+  const pool = { running: 2, queued: 2, concurrency: 2 }
+  const lane = { running: 0, queued: 0, concurrency: 8 }
+  t.equal(agentWeight({ executors: [pool, lane] }, { maxQueue: undefined, minWeight: 1 }), 1, 'the pool is full: the process is full')
+  t.equal(agentReply('busy', undefined, { executors: [pool, lane] }, { maxQueue: undefined, minWeight: 1 }), 'up ready 1% maxconn:20')
+  t.equal(agentWeight({ executors: [{ ...pool, running: 1, queued: 0 }, { ...lane, running: 4 }] }, { maxQueue: undefined, minWeight: 1 }), 80, 'pool 3/4 free, lane 12/16 free')
+  t.equal(agentWeight({ executors: [{ running: 1, queued: 0, concurrency: 1 }, { running: 0, queued: 0, concurrency: 3 }] }, { maxQueue: 4, minWeight: 1 }), 50, 'queue 4 shared 1:3: the pool has 2 slots, one used')
+  t.equal(agentWeight({ executors: [{ running: 0, queued: 0, concurrency: 0 }] }, { maxQueue: undefined, minWeight: 1 }), 100, 'an executor with no slots at all is skipped')
 })
 
 t.test('weight never increases when the load grows (no flapping from the formula itself)', async (t) => {
-  for (const capacity of [1, 2, 3, 8]) {
-    for (const queue of [0, 1, capacity, 3 * capacity]) {
+  for (const concurrency of [1, 2, 3, 8]) {
+    for (const queue of [0, 1, concurrency, 3 * concurrency]) {
       let previous = Infinity
-      for (let used = 0; used <= 2 * (capacity + queue); used++) {
-        const weight = agentWeight(load(Math.min(used, capacity), Math.max(0, used - capacity), capacity), { queue, minWeight: 1 })
-        t.ok(weight <= previous, `capacity ${capacity}, queue ${queue}, load ${used}: ${weight}% <= ${previous}%`)
+      for (let used = 0; used <= 2 * (concurrency + queue); used++) {
+        const weight = agentWeight(load(Math.min(used, concurrency), Math.max(0, used - concurrency), concurrency), { maxQueue: queue, minWeight: 1 })
+        t.ok(weight <= previous, `concurrency ${concurrency}, queue ${queue}, load ${used}: ${weight}% <= ${previous}%`)
         t.ok(weight === 1 || (weight % 10 === 0 && weight >= 10 && weight <= 100), `${weight}% is a 10% step or the floor`)
         previous = weight
       }
@@ -56,6 +56,6 @@ t.test('reply lines: one per readiness state, from the state table', async (t) =
   t.equal(agentReply('free', undefined, load(0, 0), options), 'up ready 100% maxconn:8')
   t.equal(agentReply('down', 'pool down', load(0, 0), options), 'down ready maxconn:8 #pool down')
   t.equal(agentReply('not-ready', 'db: timed out\r\nup ready', load(0, 0), options), 'up drain 100% maxconn:8 #db: timed out  up ready', 'a reason never ends the line')
-  t.equal(agentReply('free', undefined, load(0, 0, 2), { queue: 0, minWeight: 1 }), 'up ready 100% maxconn:2')
-  t.equal(agentReply('free', undefined, load(0, 0, 0), { queue: undefined, minWeight: 1 }), 'up ready 100%', 'no executor: no maxconn')
+  t.equal(agentReply('free', undefined, load(0, 0, 2), { maxQueue: 0, minWeight: 1 }), 'up ready 100% maxconn:2')
+  t.equal(agentReply('free', undefined, load(0, 0, 0), { maxQueue: undefined, minWeight: 1 }), 'up ready 100%', 'no executor: no maxconn')
 })

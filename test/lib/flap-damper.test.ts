@@ -78,7 +78,7 @@ t.test('real timers: a pending report fires, and dispose() clears it', async (t)
 
 t.test('the pool reports busy/free only after the dwell times (fake timers, real piscina)', async (t) => {
   const clock = createClock(0)
-  const pool = createPool(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, dwell: { toBusyMs: 1000, toFreeMs: 500 }, dwellTimers: damperTimers(clock) })
+  const pool = createPool(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, dwell: { busy: 1000, free: 500 } }, { dwellTimers: damperTimers(clock) })
   await pool.run({ op: 'echo', value: 'warm' })
   const reports: Array<[string, PoolSnapshot]> = []
   pool.on('busy', (s) => { reports.push(['busy', s]) })

@@ -1,6 +1,7 @@
 import { once } from 'node:events'
 import t, { type Test } from 'tap'
-import { Lane, type LaneOptions, type LaneSnapshot } from '../../lib/lane.js'
+import { Lane, type LaneHooks, type LaneSnapshot } from '../../lib/lane.js'
+import { normalizeLane, type LaneOptions } from '../../plugins/lanes/options.js'
 import '../helpers/process-guards.js'
 
 /** A promise settled by hand: the upstream call a test holds open. */
@@ -11,8 +12,9 @@ function deferred<T = unknown> (): { promise: Promise<T>, resolve: (value: T) =>
   return { promise, resolve, reject }
 }
 
-function createLane (t: Test, options: Partial<LaneOptions> = {}): Lane {
-  const lane = new Lane({ name: 'upstream', concurrency: 2, ...options })
+/** A lane from the lanes plugin's options for one lane, through its normaliser. */
+function createLane (t: Test, options: Partial<LaneOptions> = {}, hooks: LaneHooks = {}): Lane {
+  const lane = new Lane(normalizeLane('upstream', { concurrency: 2, ...options }), hooks)
   // A lane's own timers are unref'd: in production the upstream call (a socket) keeps the process
   // alive; the calls here are bare promises, so the test holds a handle for them.
   const keepAlive = setInterval(() => {}, 60_000)
@@ -33,14 +35,14 @@ function checkInvariant (t: Test, lane: Lane): void {
 t.test('runs calls with at most `concurrency` at once, FIFO, and counts them', async (t) => {
   const lane = createLane(t, { concurrency: 2 })
   t.equal(lane.name, 'upstream')
-  t.equal(lane.capacity, 2)
+  t.equal(lane.concurrency, 2)
   t.equal(lane.affectsProbe, true)
   t.equal(lane.down, false)
   const held = [deferred(), deferred(), deferred(), deferred()]
   const started: number[] = []
   const calls = held.map((d, i) => lane.run(async () => { started.push(i); return await d.promise }))
   t.same(started, [0, 1], 'two start at once')
-  t.match(lane.snapshot(), { queued: 2, running: 2, active: 2, limit: 2 })
+  t.match(lane.snapshot(), { queued: 2, running: 2, active: 2, concurrency: 2 })
   held[1]?.resolve('b')
   await calls[1]
   t.same(started, [0, 1, 2], 'the oldest queued call takes the free slot')
@@ -102,7 +104,7 @@ t.test('maxQueue 0: a call runs only if a slot is free', async (t) => {
 })
 
 t.test('deadline from submission: a queued call never starts, a running one has its signal fired', async (t) => {
-  const lane = createLane(t, { concurrency: 1, timeoutMs: 40 })
+  const lane = createLane(t, { concurrency: 1, timeout: 40 })
   let runningSignal: AbortSignal | undefined
   const upstream = deferred()
   const running = lane.run(async (signal) => {
@@ -202,15 +204,15 @@ t.test('close: running and queued calls finish; then every new call is refused',
   const closed = lane.close()
   t.equal(lane.down, true)
   t.same(downs, ['closing'])
-  t.equal(await codeOf(lane.run(async () => 1)), 'FST_BACKPRESSURE_LANE_CLOSED')
+  t.equal(await codeOf(lane.run(async () => 1)), 'FST_BACKPRESSURE_CLOSED')
   hold.resolve('running')
   t.same(await Promise.all([running, queued, closed]), ['running', 'queued', undefined])
   t.equal(lane.close(), lane.close(), 'close() again: the same promise')
   t.match(lane.stats(), { completed: 2, rejected: 1, inFlight: 0 })
 })
 
-t.test('close past its bound: queued and running calls rejected LANE_CLOSED, signals fired', async (t) => {
-  const lane = createLane(t, { concurrency: 1, closeTimeoutMs: 30 })
+t.test('close past its bound: queued and running calls rejected CLOSED, signals fired', async (t) => {
+  const lane = createLane(t, { concurrency: 1, closeTimeout: 30 })
   let plainSignal: AbortSignal | undefined
   const never = deferred()
   const running = lane.run(async (signal) => { plainSignal = signal; return await never.promise })
@@ -218,8 +220,8 @@ t.test('close past its bound: queued and running calls rejected LANE_CLOSED, sig
   const started = performance.now()
   await lane.close()
   t.ok(performance.now() - started >= 25, 'close waited for its bound')
-  t.equal(await codeOf(running), 'FST_BACKPRESSURE_LANE_CLOSED')
-  t.equal(await codeOf(queued), 'FST_BACKPRESSURE_LANE_CLOSED')
+  t.equal(await codeOf(running), 'FST_BACKPRESSURE_CLOSED')
+  t.equal(await codeOf(queued), 'FST_BACKPRESSURE_CLOSED')
   t.equal(plainSignal?.aborted, true, 'a call without deadline or caller signal still sees the close')
   t.match(lane.stats(), { rejected: 2, inFlight: 0 })
   never.resolve('late')
@@ -230,7 +232,7 @@ t.test('close with nothing in flight resolves at once; closeTimeout Infinity wai
   const idle = createLane(t)
   await idle.close()
   t.equal(idle.down, true)
-  const lane = createLane(t, { concurrency: 1, closeTimeoutMs: Infinity })
+  const lane = createLane(t, { concurrency: 1, closeTimeout: Infinity })
   const hold = deferred()
   const running = lane.run(async () => await hold.promise)
   const closed = lane.close()
@@ -240,7 +242,7 @@ t.test('close with nothing in flight resolves at once; closeTimeout Infinity wai
 })
 
 t.test('queue-wait admission sheds a standing queue, with the reject status', async (t) => {
-  const lane = createLane(t, { concurrency: 1, admission: { targetMs: 5, intervalMs: 20 }, rejectStatusCode: 429 })
+  const lane = createLane(t, { concurrency: 1, admission: { target: 5, interval: 20 }, rejectStatusCode: 429 })
   const hold = deferred()
   const running = lane.run(async () => await hold.promise)
   const queued = [1, 2, 3].map(async (value) => await lane.run(async () => value))
@@ -255,7 +257,7 @@ t.test('queue-wait admission sheds a standing queue, with the reject status', as
 })
 
 t.test('dwell: busy is reported only once the raw state has held', async (t) => {
-  const lane = createLane(t, { concurrency: 1, dwell: { toBusyMs: 10_000, toFreeMs: 0 } })
+  const lane = createLane(t, { concurrency: 1, dwell: { busy: 10_000, free: 0 } })
   const hold = deferred()
   const running = lane.run(async () => await hold.promise)
   const queued = lane.run(async () => 'q')
@@ -267,7 +269,7 @@ t.test('dwell: busy is reported only once the raw state has held', async (t) => 
 
 t.test('a listener that throws goes to onListenerError and breaks nothing', async (t) => {
   const caught: unknown[] = []
-  const lane = createLane(t, { concurrency: 1, onListenerError: (error) => caught.push(error) })
+  const lane = createLane(t, { concurrency: 1 }, { onListenerError: (error) => caught.push(error) })
   lane.on('busy', () => { throw new Error('listener bug') })
   const hold = deferred()
   const calls = [lane.run(async () => await hold.promise), lane.run(async () => 2)]
@@ -293,43 +295,43 @@ t.test('without onListenerError, a throwing listener is a process warning', asyn
   await Promise.all(calls)
 })
 
-t.test('adaptive concurrency: the limit falls when latency rises, emits capacity, and never leaves [min, max]', async (t) => {
+t.test('adaptive concurrency: the limit falls when latency rises, emits concurrency, and never leaves [min, max]', async (t) => {
   const lane = createLane(t, { concurrency: { adaptive: { min: 2, max: 40, initial: 20 } } })
   const capacities: number[] = []
-  lane.on('capacity', (capacity) => capacities.push(capacity))
-  t.equal(lane.capacity, 20)
+  lane.on('concurrency', (concurrency) => capacities.push(concurrency))
+  t.equal(lane.concurrency, 20)
   const batch = async (ms: number, count: number): Promise<void> => {
     await Promise.all(Array.from({ length: count }, async () => await lane.run(async () => await new Promise((resolve) => setTimeout(resolve, ms)))))
   }
   for (let i = 0; i < 4; i++) await batch(2, 20) // baseline: fast calls
-  const before = lane.capacity
+  const before = lane.concurrency
   for (let i = 0; i < 6; i++) await batch(60, 20) // the upstream slows 30-fold
-  t.ok(lane.capacity < before, `the limit fell (${before} → ${lane.capacity})`)
-  t.ok(capacities.length > 0, 'capacity events were emitted')
-  t.equal(capacities.at(-1), lane.capacity, 'the last event carries the current limit')
+  t.ok(lane.concurrency < before, `the limit fell (${before} → ${lane.concurrency})`)
+  t.ok(capacities.length > 0, 'concurrency events were emitted')
+  t.equal(capacities.at(-1), lane.concurrency, 'the last event carries the current limit')
   t.ok(capacities.every((c) => c >= 2 && c <= 40), 'within [min, max]')
 })
 
 t.test('adaptive concurrency: timeouts shrink the limit', async (t) => {
-  const lane = createLane(t, { concurrency: { adaptive: { min: 1, max: 100, initial: 50 } }, timeoutMs: 5 })
+  const lane = createLane(t, { concurrency: { adaptive: { min: 1, max: 100, initial: 50 } }, timeout: 5 })
   const hang = deferred()
   const calls = Array.from({ length: 5 }, async () => await codeOf(lane.run(async (signal) => {
     await new Promise((resolve) => { signal.addEventListener('abort', resolve) })
   })))
   t.same(await Promise.all(calls), Array(5).fill('FST_BACKPRESSURE_TASK_TIMEOUT'))
   hang.resolve(undefined)
-  t.ok(lane.capacity < 50, `the limit fell (${lane.capacity})`)
+  t.ok(lane.concurrency < 50, `the limit fell (${lane.concurrency})`)
 })
 
 t.test('close past its bound with a stopped call whose function never returned: settled once, not twice', async (t) => {
-  const lane = createLane(t, { concurrency: 1, closeTimeoutMs: 10 })
+  const lane = createLane(t, { concurrency: 1, closeTimeout: 10 })
   const controller = new AbortController()
   const stubborn = lane.run(async () => await new Promise(() => {}), { signal: controller.signal })
   const queued = lane.run(async () => 'q')
   controller.abort()
   t.equal(await codeOf(stubborn), 'FST_BACKPRESSURE_TASK_ABORTED')
   await lane.close()
-  t.equal(await codeOf(queued), 'FST_BACKPRESSURE_LANE_CLOSED')
+  t.equal(await codeOf(queued), 'FST_BACKPRESSURE_CLOSED')
   t.match(lane.stats(), { aborted: 1, rejected: 1, inFlight: 0, submitted: 2 })
   checkInvariant(t, lane)
 })

@@ -8,9 +8,9 @@
 import t, { type Test } from 'tap'
 import type { PriorityFigures } from '../../lib/core/engine.js'
 import type { ExecutorStats } from '../../lib/executor.js'
-import { Lane, type LaneSnapshot } from '../../lib/lane.js'
+import type { LaneSnapshot } from '../../lib/lane.js'
 import type { PoolSnapshot } from '../../lib/pool.js'
-import { createPool, seededRandom } from '../helpers/pool.js'
+import { createLane, createPool, seededRandom } from '../helpers/pool.js'
 import { runs } from '../helpers/tier.js'
 
 const SEEDS = [11, 22, 33, 44, 55, 66, 77, 88, 99, 110, 121, 132]
@@ -143,13 +143,13 @@ for (const seed of POOL_SEEDS) {
     // POOL_DOWN: piscina can leave the pool with no thread and tasks waiting (a thread it killed for
     // an abort may exit late and count as a start-up failure, after which piscina stops replacing
     // threads); the pool then reports down and rejects the stranded tasks instead of hanging.
-    t.equal(stats.rejected + stats.displaced, (outcomes.get('FST_BACKPRESSURE_QUEUE_FULL') ?? 0) + (outcomes.get('FST_BACKPRESSURE_POOL_CLOSED') ?? 0) + (outcomes.get('FST_BACKPRESSURE_POOL_DOWN') ?? 0), 'rejected + displaced = queue full + closed + down')
+    t.equal(stats.rejected + stats.displaced, (outcomes.get('FST_BACKPRESSURE_QUEUE_FULL') ?? 0) + (outcomes.get('FST_BACKPRESSURE_CLOSED') ?? 0) + (outcomes.get('FST_BACKPRESSURE_POOL_DOWN') ?? 0), 'rejected + displaced = queue full + closed + down')
     checkByPriority(t, pool.priorities(), stats)
     t.equal(stats.aborted, outcomes.get('FST_BACKPRESSURE_TASK_ABORTED') ?? 0)
     t.equal(stats.timedOut, outcomes.get('FST_BACKPRESSURE_TASK_TIMEOUT') ?? 0)
     t.equal(stats.crashed, outcomes.get('FST_BACKPRESSURE_WORKER_CRASHED') ?? 0)
     t.equal(stats.errored, outcomes.get('FST_BACKPRESSURE_TASK_FAILED') ?? 0)
-    t.ok((outcomes.get('FST_BACKPRESSURE_POOL_CLOSED') ?? 0) + (outcomes.get('FST_BACKPRESSURE_POOL_DOWN') ?? 0) > 0, 'some runs met the close (or the pool went down first)')
+    t.ok((outcomes.get('FST_BACKPRESSURE_CLOSED') ?? 0) + (outcomes.get('FST_BACKPRESSURE_POOL_DOWN') ?? 0) > 0, 'some runs met the close (or the pool went down first)')
     t.ok(transitions.every((to, index) => to === (index % 2 === 0 ? 'busy' : 'free')), 'transitions alternate')
     t.same(disagreements, [], `the tracker never disagreed (${checks} checks)`)
     t.comment(`seed ${seed}: ${JSON.stringify(Object.fromEntries(outcomes))}, ${stats.displaced} displaced, ${checks} checks`)
@@ -170,22 +170,20 @@ for (const seed of SEEDS) {
     const random = seededRandom(seed)
     const closeAt = Math.floor(OPS * (0.5 + random() * 0.5))
     const adaptive = seed % 4 === 1
-    const lane = new Lane({
-      name: 'property',
+    const lane = createLane(t, {
       concurrency: adaptive ? { adaptive: { min: 1, max: 6, initial: 3 } } : 1 + (seed % 3),
       maxQueue: seed % 3 === 0 ? 16 : 4,
-      closeTimeoutMs: seed % 2 === 0 ? 30 : 5000,
-      admission: seed % 5 === 0 ? { targetMs: 5, intervalMs: 20 } : undefined
-    })
-    t.teardown(() => lane.close())
+      closeTimeout: seed % 2 === 0 ? 30 : 5000,
+      admission: seed % 5 === 0 ? { target: 5, interval: 20 } : false
+    }, {}, 'property')
     const disagreements: string[] = []
     let checks = 0
     const check = (where: string): void => {
       checks++
       const s = lane.snapshot()
-      const real = s.queued > Math.max(0, s.limit - s.active)
+      const real = s.queued > Math.max(0, s.concurrency - s.active)
       if (lane.busy !== real) disagreements.push(`${where}: tracker ${String(lane.busy)}, real ${String(real)} (${JSON.stringify(s)})`)
-      if (s.active > s.limit && !adaptive) disagreements.push(`${where}: ${s.active} active over the limit ${s.limit}`)
+      if (s.active > s.concurrency && !adaptive) disagreements.push(`${where}: ${s.active} active over the concurrency ${s.concurrency}`)
     }
     const transitions: string[] = []
     const onTransition = (to: string) => (snapshot: LaneSnapshot): void => {
@@ -261,14 +259,14 @@ for (const seed of SEEDS) {
     t.equal(stats.submitted, stats.completed + stats.rejected + stats.displaced + stats.shed + stats.aborted + stats.timedOut + stats.errored + stats.crashed, 'submitted = completed + the failures by cause')
     t.equal(stats.inFlight, 0)
     t.equal(stats.completed, outcomes.get('completed') ?? 0, 'completed matches what callers saw')
-    t.equal(stats.rejected + stats.displaced, (outcomes.get('FST_BACKPRESSURE_QUEUE_FULL') ?? 0) + (outcomes.get('FST_BACKPRESSURE_LANE_CLOSED') ?? 0), 'rejected + displaced = queue full + closed')
+    t.equal(stats.rejected + stats.displaced, (outcomes.get('FST_BACKPRESSURE_QUEUE_FULL') ?? 0) + (outcomes.get('FST_BACKPRESSURE_CLOSED') ?? 0), 'rejected + displaced = queue full + closed')
     checkByPriority(t, lane.priorities(), stats)
     t.equal(stats.aborted, outcomes.get('FST_BACKPRESSURE_TASK_ABORTED') ?? 0)
     t.equal(stats.timedOut, outcomes.get('FST_BACKPRESSURE_TASK_TIMEOUT') ?? 0)
     t.equal(stats.shed, outcomes.get('FST_BACKPRESSURE_QUEUE_WAIT_EXCEEDED') ?? 0)
     t.equal(stats.errored, outcomes.get('FST_BACKPRESSURE_TASK_FAILED') ?? 0)
     t.equal(stats.crashed, 0, 'a lane has no thread to crash')
-    t.ok((outcomes.get('FST_BACKPRESSURE_LANE_CLOSED') ?? 0) > 0, 'some runs met the close')
+    t.ok((outcomes.get('FST_BACKPRESSURE_CLOSED') ?? 0) > 0, 'some runs met the close')
     t.ok(transitions.every((to, index) => to === (index % 2 === 0 ? 'busy' : 'free')), 'transitions alternate')
     t.same(disagreements, [], `the tracker never disagreed (${checks} checks)`)
     t.comment(`lane seed ${seed}: ${JSON.stringify(Object.fromEntries(outcomes))}, ${stats.displaced} displaced, ${checks} checks`)

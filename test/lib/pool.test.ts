@@ -133,9 +133,10 @@ t.test('piscina\'s own option errors are coded and name pool.<option>', async (t
   t.throws(() => createPool(t, { recordTiming: 'x' as never }), { code: 'FST_BACKPRESSURE_INVALID_OPTION', message: /"pool\.recordTiming"/ })
 })
 
-t.test('capacity, name and affectsProbe: what the probe and the agent read from every executor', async (t) => {
+t.test('concurrency, name and affectsProbe: what the probe and the agent read from every executor', async (t) => {
   const pool = createPool(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 2, concurrentTasksPerWorker: 3 })
-  t.equal(pool.capacity, 6)
+  t.equal(pool.concurrency, 6)
+  t.equal(pool.snapshot().concurrency, 6, 'and its snapshot says the same')
   t.equal(pool.name, 'pool')
   t.equal(pool.affectsProbe, true)
 })
@@ -195,13 +196,13 @@ t.test('a task wrapped in Piscina.move() is transferred, not copied', async (t) 
   t.equal(result.byteLength, 16, 'the worker received the buffer itself')
 })
 
-t.test('pool.piscina destroyed directly (the escape hatch): what ran rejects POOL_CLOSED, coded and counted', async (t) => {
+t.test('pool.piscina destroyed directly (the escape hatch): what ran rejects CLOSED, coded and counted', async (t) => {
   const pool = createPool(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1 })
   await pool.run({ op: 'echo', value: 'warm' })
   const gate = new Gate()
   const running = pool.run({ op: 'gate', gate: gate.cell }).then(() => 'resolved', (error: Error & { code?: string }) => error.code)
   await pool.piscina.destroy()
-  t.equal(await running, 'FST_BACKPRESSURE_POOL_CLOSED')
+  t.equal(await running, 'FST_BACKPRESSURE_CLOSED')
   t.match(pool.stats(), { inFlight: 0, completed: 1, rejected: 1 })
 })
 

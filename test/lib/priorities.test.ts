@@ -4,9 +4,10 @@
  * queued calls, bad values, and the figures by priority. Every test checks the accounting invariant.
  */
 import t, { type Test } from 'tap'
-import { Lane, type LaneOptions } from '../../lib/lane.js'
+import type { Lane } from '../../lib/lane.js'
 import type { ExecutorStats } from '../../lib/executor.js'
-import { GATE_WORKER, Gate, createPool } from '../helpers/pool.js'
+import type { LaneOptions } from '../../plugins/lanes/options.js'
+import { GATE_WORKER, Gate, createLane as createLaneWithTeardown, createPool } from '../helpers/pool.js'
 
 type CodedError = Error & { code?: string, statusCode?: number }
 
@@ -17,10 +18,10 @@ function deferred<T = unknown> (): { promise: Promise<T>, resolve: (value: T) =>
 }
 
 function createLane (t: Test, options: Partial<LaneOptions> = {}): Lane {
-  const lane = new Lane({ name: 'upstream', concurrency: 1, ...options })
+  const lane = createLaneWithTeardown(t, { concurrency: 1, ...options })
   // The lane's timers are unref'd; the held calls here are bare promises: keep the process up.
   const keepAlive = setInterval(() => {}, 60_000)
-  t.teardown(async () => { await lane.close(); clearInterval(keepAlive) })
+  t.teardown(() => { clearInterval(keepAlive) })
   return lane
 }
 
@@ -157,7 +158,7 @@ t.test('pool: displacement and refusal with the counters intact', async (t) => {
 })
 
 t.test('admission sheds the lowest priority first (a FIFO would shed the oldest first)', async (t) => {
-  const lane = createLane(t, { admission: { targetMs: 5, intervalMs: 20 } })
+  const lane = createLane(t, { admission: { target: 5, interval: 20 } })
   const hold = deferred()
   const running = lane.run(async () => await hold.promise)
   const shed: string[] = []
@@ -180,7 +181,7 @@ t.test('admission sheds the lowest priority first (a FIFO would shed the oldest 
 })
 
 t.test('admission: while the oldest call may stay, nothing is shed, whatever the priorities', async (t) => {
-  const lane = createLane(t, { concurrency: 1, admission: { targetMs: 1000, intervalMs: 1000 } })
+  const lane = createLane(t, { concurrency: 1, admission: { target: 1000, interval: 1000 } })
   const hold = deferred()
   const running = lane.run(async () => await hold.promise)
   const started: string[] = []
@@ -249,14 +250,14 @@ t.test('bad priorities are refused per call, naming run.priority and the value; 
 })
 
 t.test('closing refuses by priority too; every figure adds up to stats()', async (t) => {
-  const lane = createLane(t, { maxQueue: 2, closeTimeoutMs: 10 })
+  const lane = createLane(t, { maxQueue: 2, closeTimeout: 10 })
   const hold = deferred()
   const running = outcome(lane.run(async () => await hold.promise, { priority: 3 }))
   const queued = [outcome(lane.run(async () => 1, { priority: 3 })), outcome(lane.run(async () => 2, { priority: -3 }))]
   const closing = lane.close()
-  t.equal(await outcome(lane.run(async () => 3, { priority: 9 })), 'FST_BACKPRESSURE_LANE_CLOSED')
-  t.same(await Promise.all(queued), ['FST_BACKPRESSURE_LANE_CLOSED', 'FST_BACKPRESSURE_LANE_CLOSED'])
-  t.equal(await running, 'FST_BACKPRESSURE_LANE_CLOSED')
+  t.equal(await outcome(lane.run(async () => 3, { priority: 9 })), 'FST_BACKPRESSURE_CLOSED')
+  t.same(await Promise.all(queued), ['FST_BACKPRESSURE_CLOSED', 'FST_BACKPRESSURE_CLOSED'])
+  t.equal(await running, 'FST_BACKPRESSURE_CLOSED')
   hold.resolve('late')
   await closing
   const stats = lane.stats()

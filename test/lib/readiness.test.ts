@@ -6,12 +6,12 @@ import { PROBE_STATES, Readiness, STATE_TABLE, type ReadinessExecutor } from '..
 class FakeExecutor extends EventEmitter implements ReadinessExecutor {
   busy = false
   down = false
-  capacity = 2
+  concurrency = 2
   queued = 0
   running = 0
   constructor (readonly name: string, readonly affectsProbe = true) { super() }
-  snapshot (): { busy: boolean, queued: number, running: number, completed: number, failed: number } {
-    return { busy: this.busy, queued: this.queued, running: this.running, completed: 0, failed: 0 }
+  snapshot (): { busy: boolean, queued: number, running: number, completed: number, failed: number, concurrency: number } {
+    return { busy: this.busy, queued: this.queued, running: this.running, completed: 0, failed: 0, concurrency: this.concurrency }
   }
 }
 
@@ -56,7 +56,7 @@ t.test('a lane with affectsProbe false never makes the process busy nor counts i
   lane.running = 2
   pool.running = 1
   t.equal(readiness.state(), 'free')
-  t.same(readiness.load(), { executors: [{ queued: 0, running: 1, capacity: 2 }] }, 'the lane that does not affect the probe is not told to the balancer')
+  t.same(readiness.load(), { executors: [{ queued: 0, running: 1, concurrency: 2 }] }, 'the lane that does not affect the probe is not told to the balancer')
   t.same(Object.keys(readiness.snapshots()), ['pool', 'audit'])
   lane.down = true
   t.equal(readiness.state(), 'down')

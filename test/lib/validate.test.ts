@@ -1,7 +1,11 @@
 import t from 'tap'
 import {
   booleanOption,
+  describeValue,
+  durationOption,
+  featureOption,
   functionOption,
+  nearestKey,
   numberOption,
   objectOption,
   oneOfOption,
@@ -61,5 +65,43 @@ t.test('oneOfOption and rejectUnknownKeys', async (t) => {
   t.throws(() => oneOfOption('a.c', 500, 503, [503, 429]), { ...INVALID, message: 'Invalid option "a.c": expected one of 503, 429, received 500' })
 
   t.doesNotThrow(() => { rejectUnknownKeys('a', { x: 1 }, new Set(['x', 'y'])) })
-  t.throws(() => { rejectUnknownKeys('a', { z: 1 }, new Set(['y', 'x'])) }, { ...INVALID, message: 'Invalid option "a.z": expected a known option (x, y), received 1' })
+  t.throws(() => { rejectUnknownKeys('a', { z: 1 }, new Set(['y', 'x'])) }, { ...INVALID, message: 'Invalid option "a.z": expected an option "a" knows (did you mean "a.x"?), received 1' })
+})
+
+t.test('rejectUnknownKeys names the full path and the one nearest known key, never the list', async (t) => {
+  const known = ['filename', 'maxQueue', 'maxThreads', 'minThreads', 'timeout', 'closeTimeout', 'idleTimeout']
+  const cases: Array<[key: string, nearest: string]> = [
+    ['maxQueu', 'maxQueue'], // a letter left out
+    ['fileName', 'filename'], // letter case only
+    ['maxTreads', 'maxThreads'],
+    ['timout', 'timeout'],
+    ['clsoeTimeout', 'closeTimeout'], // two neighbours swapped: one edit
+    ['idletimeout', 'idleTimeout'],
+    ['closeTimeoutMs', 'closeTimeout'], // an old unit suffix
+    ['maxQueueSize', 'maxQueue'] // words in common count
+  ]
+  for (const [key, nearest] of cases) {
+    t.equal(nearestKey(key, known), nearest, `${key} → ${nearest}`)
+    t.throws(() => { rejectUnknownKeys('pool', { [key]: 3 }, known) }, {
+      ...INVALID,
+      message: `Invalid option "pool.${key}": expected an option "pool" knows (did you mean "pool.${nearest}"?), received 3`
+    })
+  }
+  t.equal(nearestKey('x', []), undefined)
+  t.equal(nearestKey('--', ['b', 'a']), 'a', 'a key with no word at all: the nearest by edits, the first in order among equals')
+  t.throws(() => { rejectUnknownKeys('a', { x: 1 }, []) }, { ...INVALID, message: 'Invalid option "a.x": expected an option "a" knows, received 1' })
+  t.throws(() => { rejectUnknownKeys('', { metric: false }, ['pool', 'metrics']) }, { ...INVALID, message: 'Invalid option "metric": expected an option this plugin knows (did you mean "metrics"?), received false' })
+  t.throws(() => { rejectUnknownKeys('httpchk', { logLevel: 'warn' }, ['url']) }, { ...INVALID, message: /"httpchk\.logLevel".*Fastify ignores "logLevel" for a plugin wrapped in fastify-plugin/ })
+})
+
+t.test('featureOption: false or an object; durationOption: ms within Node\'s timer bound', async (t) => {
+  t.equal(featureOption('a.f', undefined), undefined)
+  t.equal(featureOption('a.f', false), undefined)
+  t.same(featureOption('a.f', {}), {})
+  for (const bad of [true, null, [], 'x']) t.throws(() => featureOption('a.f', bad), { ...INVALID, message: /"a\.f": expected false or an object \(\{\} for the defaults\)/ })
+  t.throws(() => featureOption('a.f', true, 'false or a pool'), { ...INVALID, message: /expected false or a pool, received true/ })
+  t.equal(durationOption('a.d', undefined, 5), 5)
+  t.throws(() => durationOption('a.d', 2 ** 31, 5), { ...INVALID, message: /expected a number >= 0 and <= 2147483647/ })
+  t.throws(() => durationOption('a.d', 0, 5, { min: 1, integer: true }), { ...INVALID, message: /expected an integer >= 1 and <= 2147483647/ })
+  t.equal(describeValue({ a: { b: { c: 1 } } }), '{ a: { b: [Object] } }', 'short and single-line')
 })

@@ -3,18 +3,22 @@
 // if a type is loosened so the line compiles, tsc fails with "Unused '@ts-expect-error' directive".
 // `Equal` checks exact types, not mere assignability.
 import Fastify from 'fastify'
+import * as api from '../../index.js'
 import backpressure, {
-  BackpressurePool,
-  Lane,
   errors,
   httpchkPlugin,
+  isRetryableError,
+  lanesPlugin,
   metricsPlugin,
   poolPlugin,
   type BackpressureOptions,
+  type BackpressurePool,
+  type Lane,
+  type LaneSnapshot,
   type PoolPluginOptions,
+  type PoolRunOptions,
   type PoolSnapshot,
   type PoolStats,
-  type RunOptions,
   type LaneRunOptions,
   type PriorityFigures,
   type RouteBackpressureConfig
@@ -22,6 +26,29 @@ import backpressure, {
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
 function expectTrue<T extends true> (_proof?: T): void {}
+
+// --- The export list, pinned: the plugins, the error classes, one isRetryableError. A new runtime
+// export (an engine class, a helper) fails here until this line says so.
+expectTrue<Equal<keyof typeof api, 'default' | 'backpressure' | 'poolPlugin' | 'lanesPlugin' | 'httpchkPlugin' | 'metricsPlugin' | 'errors' | 'isRetryableError' | 'RETRYABLE_ERROR_CODES'>>()
+// The error classes, and nothing else, under `errors`.
+expectTrue<Equal<keyof typeof errors,
+  'InvalidOptionError' | 'WorkerNotFoundError' | 'QueueFullError' | 'QueueWaitExceededError' | 'TaskTimeoutError' | 'TaskAbortedError' |
+  'TaskFailedError' | 'WorkerCrashedError' | 'ClosedError' | 'MetricAlreadyRegisteredError' | 'PoolDownError' | 'WorkerLoadFailedError' |
+  'AgentListenFailedError' | 'AlreadyRegisteredError' | 'LaneNotFoundError' | 'SharedPortError'>>()
+// The types an app names: the options, and what the decorators return.
+export type PinnedTypes = [
+  api.BackpressureOptions, api.PoolPluginOptions, api.LanesPluginOptions, api.LaneOptions, api.AdaptiveConcurrencyOptions,
+  api.AdmissionOptions, api.DwellOptions, api.HttpchkPluginOptions, api.HttpchkAgentOptions, api.HttpchkDrainOptions,
+  api.MetricsPluginOptions, api.MetricsGraphiteOptions,
+  api.BackpressurePool, api.PoolRunOptions, api.PoolEvents, api.PoolSnapshot, api.PoolStats,
+  api.Lane, api.LaneRunOptions, api.LaneEvents, api.LaneSnapshot, api.LaneStats, api.LaneTask<unknown>,
+  api.BackpressureControl, api.ProbeState, api.HaproxyServerState, api.BackpressureMetrics, api.GraphiteStats, api.RetryableError,
+  api.PriorityOption, api.RouteBackpressureConfig, api.PriorityFigures
+]
+// @ts-expect-error the engine classes are types, not values: an app gets its pool from the plugin
+void new api.BackpressurePool()
+// @ts-expect-error no more RunOptions: PoolRunOptions
+export type Old = api.RunOptions
 
 const app = Fastify()
 const filename = new URL('../fixtures/worker.mjs', import.meta.url).href
@@ -38,7 +65,21 @@ await app.register(backpressure, {
   metrics: { exposeRoute: '/metrics' }
 })
 await app.register(backpressure, { pool: { filename: new URL(filename) }, httpchk: false, metrics: false })
-await app.register(backpressure, { pool: { filename, maxQueue: 'auto', timeout: 2000, stricterFIFO: true } })
+await app.register(backpressure, { pool: { filename, maxQueue: 'auto', timeout: 2000, stricterFIFO: true, retryAfter: 2 } })
+await app.register(backpressure, { pool: false, lanes: false, httpchk: { checkInterval: 1000, checkTimeout: 500, liveness: '/livez', unavailableStatusCode: 404, drain: { grace: 4000, timeout: 20_000 }, agent: { port: 0, maxQueue: 8, timeout: 1000 } }, metrics: { graphite: { interval: 5000 } } })
+await app.register(lanesPlugin, { lanes: { upstream: { concurrency: 4, retryAfter: 3, admission: {} } } })
+// @ts-expect-error retryAfter is per lane, not the plugin's
+await app.register(lanesPlugin, { lanes: { upstream: { concurrency: 4 } }, retryAfter: 3 })
+// @ts-expect-error an optional feature is false or an object, not true
+await app.register(poolPlugin, { filename, admission: true })
+// @ts-expect-error liveness is a path
+await app.register(httpchkPlugin, { liveness: { url: '/livez' } })
+// @ts-expect-error durations carry no unit suffix
+await app.register(httpchkPlugin, { checkIntervalMs: 1000 })
+// @ts-expect-error renamed: unavailableStatusCode
+await app.register(httpchkPlugin, { busyStatusCode: 404 })
+// @ts-expect-error renamed: agent.maxQueue
+await app.register(httpchkPlugin, { agent: { port: 0, queue: 4 } })
 await app.register(poolPlugin, { filename, maxQueue: 64 })
 await app.register(httpchkPlugin, { method: ['GET', 'HEAD'], url: '/healthz' })
 await app.register(metricsPlugin, { prefix: 'app_' })
@@ -46,6 +87,7 @@ await app.register(metricsPlugin, { prefix: 'app_' })
 // pool is optional: an I/O-only app has lanes and no worker file
 await app.register(backpressure, { lanes: { upstream: { concurrency: 16, maxQueue: 64, timeout: 2000 } } })
 await app.register(backpressure, { lanes: { upstream: { concurrency: { adaptive: { min: 2, max: 64 } }, affectsProbe: false } }, metrics: false })
+expectTrue<Equal<LaneSnapshot['concurrency'], number>>()
 // @ts-expect-error a lane needs its concurrency
 await app.register(backpressure, { lanes: { upstream: { maxQueue: 64 } } })
 expectTrue<Equal<typeof app.lanes.upstream, Lane | undefined>>()
@@ -66,8 +108,8 @@ const options: BackpressureOptions = { pool: { filename } }
 // @ts-expect-error unknown umbrella keys are refused in an object literal
 const typo: BackpressureOptions = { pool: { filename }, metric: false }
 // `pool` is optional (an app may have lanes and no worker file).
-const poolOptions: PoolPluginOptions | undefined = options.pool
-expectTrue<Equal<NonNullable<typeof poolOptions>['filename'], string | URL>>()
+const poolOptions: PoolPluginOptions | false | undefined = options.pool
+expectTrue<Equal<Exclude<typeof poolOptions, false | undefined>['filename'], string | URL>>()
 void typo
 
 // --- Decorator: app.pool -----------------------------------------------------------------------------
@@ -86,6 +128,7 @@ expectTrue<Equal<PoolSnapshot, {
   running: number
   completed: number
   failed: number
+  concurrency: number
 }>>()
 expectTrue<Equal<ReturnType<BackpressurePool['stats']>, PoolStats>>()
 expectTrue<Equal<PoolStats['transitions'], { busy: number, free: number }>>()
@@ -94,7 +137,7 @@ expectTrue<Equal<PoolStats['transitions'], { busy: number, free: number }>>()
 expectTrue<Equal<ReturnType<typeof app.pool.run>, Promise<unknown>>>()
 const rendered = app.pool.run<string>({ page: 'home' }, { signal: AbortSignal.timeout(1000), timeout: 500, name: 'default' })
 expectTrue<Equal<typeof rendered, Promise<string>>>()
-const runOptions: RunOptions = { timeout: 0 }
+const runOptions: PoolRunOptions = { timeout: 0 }
 void runOptions
 // @ts-expect-error timeout is a number
 void app.pool.run({}, { timeout: '500' })
@@ -107,7 +150,7 @@ void app.pool.run({}, { priority: undefined })
 void app.pool.run({}, { priority: 'high' })
 // @ts-expect-error no such run option
 void app.pool.run({}, { weight: 1 })
-expectTrue<Equal<RunOptions['priority'], number | undefined>>()
+expectTrue<Equal<PoolRunOptions['priority'], number | undefined>>()
 expectTrue<Equal<LaneRunOptions['priority'], number | undefined>>()
 // A route's default priority, in Fastify's route config (typed by module augmentation).
 app.get('/critical', { config: { backpressure: { priority: 10 } } }, async (request) => await request.runInPool({}, { priority: 11 }))
@@ -132,18 +175,19 @@ app.pool.on('busy', (queued: number) => queued)
 
 // --- Errors ------------------------------------------------------------------------------------------
 const queueFull = new errors.QueueFullError()
+const maybe: unknown = queueFull
+if (isRetryableError(maybe)) {
+  expectTrue<Equal<typeof maybe.code, string>>()
+  expectTrue<Equal<typeof maybe.headers, { 'retry-after': string } | undefined>>()
+}
 expectTrue<Equal<typeof queueFull.code, string>>()
 // @ts-expect-error InvalidOptionError needs the option, what was expected and what was received
 void new errors.InvalidOptionError('pool.maxThreads')
 // Every error class of `errors` is typed, none is `any`, and each builds an Error with a string code
 // (test/package checks the same through the packed .d.ts).
 type IsAny<T> = 0 extends 1 & T ? true : false
-type ErrorClasses = Omit<typeof errors, 'describeValue'>
+type ErrorClasses = typeof errors
 expectTrue<Equal<{ [K in keyof ErrorClasses]: IsAny<ErrorClasses[K]> }[keyof ErrorClasses], false>>()
 expectTrue<Equal<{ [K in keyof ErrorClasses]: InstanceType<ErrorClasses[K]> extends Error & { code: string, statusCode?: number } ? true : false }[keyof ErrorClasses], true>>()
-
-// --- Direct use of the pool, without Fastify -----------------------------------------------------
-const standalone = new BackpressurePool({ filename, maxThreads: 1, timeout: 100 })
-expectTrue<Equal<typeof standalone.piscina.queueSize, number>>()
-// @ts-expect-error timeout is a number of ms
-void new BackpressurePool({ filename, timeout: '100' })
+expectTrue<Equal<typeof app.pool.piscina.queueSize, number>>()
+expectTrue<Equal<typeof app.lanes, Record<string, Lane>>>()

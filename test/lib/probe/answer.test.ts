@@ -11,7 +11,7 @@ class Recorder {
 }
 
 t.test('one word per state; 200 only when free; Retry-After on the rest', async (t) => {
-  const responder = createProbeResponder({ busyStatusCode: 503, retryAfter: 2, verbose: false, details: () => { throw new Error('not read') } })
+  const responder = createProbeResponder({ unavailableStatusCode: 503, retryAfter: 2, verbose: false, details: () => { throw new Error('not read') } })
   for (const state of PROBE_STATES) {
     const response = new Recorder()
     responder.probe(response, state, false)
@@ -27,7 +27,7 @@ t.test('one word per state; 200 only when free; Retry-After on the rest', async 
 })
 
 t.test('verbose: JSON with the state and the details; liveness: alive unless down', async (t) => {
-  const responder = createProbeResponder({ busyStatusCode: 404, retryAfter: 0, verbose: true, details: () => ({ reason: 'x' }) })
+  const responder = createProbeResponder({ unavailableStatusCode: 404, retryAfter: 0, verbose: true, details: () => ({ reason: 'x' }) })
   const response = new Recorder()
   responder.probe(response, 'not-ready', false)
   t.equal(response.status, 404)

@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import { connect, createServer } from 'node:net'
 import Fastify from 'fastify'
 import t from 'tap'
-import { AgentServer } from '../../../lib/agent-server.js'
+import { AgentServer, MAX_AGENT_CONNECTIONS } from '../../../lib/agent-server.js'
 import httpchkPlugin from '../../../plugins/httpchk/index.js'
 import poolPlugin from '../../../plugins/pool/index.js'
 import { startApp, TWO_THREADS, WORKER } from '../../helpers/app.js'
@@ -57,8 +57,8 @@ t.test('answers one line from the pool state; the port is exposed (port 0 works)
   await Promise.all(tasks)
 })
 
-t.test('agent.queue, agent.minWeight and a down pool', async (t) => {
-  const { app } = await startApp(t, { pool: TWO_THREADS, httpchk: { agent: { port: 0, queue: 0, minWeight: 0 } } })
+t.test('agent.maxQueue, agent.minWeight and a down pool', async (t) => {
+  const { app } = await startApp(t, { pool: TWO_THREADS, httpchk: { agent: { port: 0, maxQueue: 0, minWeight: 0 } } })
   const port = agentPort(app)
   t.equal(await agentCheck(port), 'up ready 100% maxconn:2\n')
   const busy = once(app.pool, 'busy')
@@ -72,7 +72,7 @@ t.test('agent.queue, agent.minWeight and a down pool', async (t) => {
 })
 
 t.test('garbage, early hang-ups and silent clients never break it; close() destroys held sockets', async (t) => {
-  const { app } = await startApp(t, { pool: TWO_THREADS, httpchk: { agent: { port: 0, timeoutMs: 300 } } })
+  const { app } = await startApp(t, { pool: TWO_THREADS, httpchk: { agent: { port: 0, timeout: 300 } } })
   const port = agentPort(app)
   // Binary garbage and a large write.
   t.equal(await agentCheck(port, Buffer.from([0, 255, 13, 10, 0x1b])), 'up ready 100% maxconn:4\n')
@@ -84,7 +84,7 @@ t.test('garbage, early hang-ups and silent clients never break it; close() destr
     await once(socket, 'connect')
     socket.destroy()
   }))
-  // A client that never closes its side and keeps trickling bytes (slowloris) is cut after timeoutMs.
+  // A client that never closes its side and keeps trickling bytes (slowloris) is cut after agent.timeout.
   const held = holdOpen(port)
   t.equal(await held.answered, 'up ready 100% maxconn:4\n')
   const heldMs = await held.dropped
@@ -95,7 +95,7 @@ t.test('garbage, early hang-ups and silent clients never break it; close() destr
 t.test('the agent closes with the app; sockets held are destroyed', async (t) => {
   const app = Fastify()
   await app.register(poolPlugin, { filename: WORKER, maxThreads: 1, execArgv: [] })
-  await app.register(httpchkPlugin, { agent: { port: 0, timeoutMs: 60_000 } })
+  await app.register(httpchkPlugin, { agent: { port: 0, timeout: 60_000 } })
   await app.ready()
   const port = agentPort(app)
   const held = holdOpen(port)
@@ -143,7 +143,7 @@ t.test('a port already in use fails ready()', async (t) => {
 t.test('AgentServer: a reply that throws sends the fallback line and reports the error', async (t) => {
   const errors: unknown[] = []
   const server = new AgentServer({
-    host: '127.0.0.1', port: 0, timeoutMs: 1000, maxConnections: 4, fallback: '',
+    host: '127.0.0.1', port: 0, timeoutMs: 1000, fallback: '',
     reply () { throw new Error('boom') },
     onReplyError (error) { errors.push(error) }
   })
@@ -156,21 +156,21 @@ t.test('AgentServer: a reply that throws sends the fallback line and reports the
   await t.resolves(server.close(), 'closing twice is harmless')
 })
 
-t.test('AgentServer: maxConnections bounds sockets held at once', async (t) => {
-  const server = new AgentServer({ host: '127.0.0.1', port: 0, timeoutMs: 60_000, maxConnections: 2, fallback: '', reply: () => 'up' })
+t.test(`AgentServer: at most ${MAX_AGENT_CONNECTIONS} sockets are held at once`, async (t) => {
+  const server = new AgentServer({ host: '127.0.0.1', port: 0, timeoutMs: 60_000, fallback: '', reply: () => 'up' })
   t.teardown(() => server.close())
   const port = await server.listen()
-  const held = [holdOpen(port), holdOpen(port)]
-  t.same(await Promise.all(held.map((h) => h.answered)), ['up\n', 'up\n'])
-  t.equal(server.connections, 2)
+  const held = Array.from({ length: MAX_AGENT_CONNECTIONS }, () => holdOpen(port))
+  t.ok((await Promise.all(held.map((h) => h.answered))).every((answer) => answer === 'up\n'), 'every held socket was answered')
+  t.equal(server.connections, MAX_AGENT_CONNECTIONS)
   const refused = connect({ host: '127.0.0.1', port })
   refused.on('error', () => {})
   let answer = ''
   refused.on('data', (chunk: Buffer) => { answer += chunk.toString() })
   await once(refused, 'close')
-  t.equal(answer, '', 'the third connection is dropped without an answer')
+  t.equal(answer, '', 'one more connection is dropped without an answer')
   await server.close()
   const heldMs = await Promise.all(held.map((h) => h.dropped))
-  t.ok(heldMs.every((ms) => ms < 30_000), 'close() dropped both')
+  t.ok(heldMs.every((ms) => ms < 30_000), 'close() dropped them all')
   t.equal(server.connections, 0)
 })

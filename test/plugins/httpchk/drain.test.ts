@@ -20,7 +20,7 @@ function withWorkRoute (options: StartAppOptions): StartAppOptions {
 }
 
 t.test('drain(): reports draining at once, serves through the grace, lets work finish, then closes', async (t) => {
-  const { app, port } = await startApp(t, withWorkRoute({ pool: TWO_THREADS, httpchk: { agent: { port: 0 }, drain: { graceMs: 500 } } }))
+  const { app, port } = await startApp(t, withWorkRoute({ pool: TWO_THREADS, httpchk: { agent: { port: 0 }, drain: { grace: 500 } } }))
   const agentPort = app.backpressure.agentPort as number
   t.equal((await haproxyProbe(port)).status, 200, 'HAProxy has probed: the grace period now matters')
   t.equal(app.backpressure.draining, false)
@@ -67,7 +67,7 @@ t.test('drain.onClose: app.close() serves the grace too: the probe fails at once
   const { app, port } = await startApp(t, withWorkRoute({
     pool: TWO_THREADS,
     fastify: { return503OnClosing: false },
-    httpchk: { busyStatusCode: 404, drain: { graceMs: 400, onClose: true } }
+    httpchk: { unavailableStatusCode: 404, drain: { grace: 400, onClose: true } }
   }))
   t.equal((await haproxyProbe(port)).status, 200)
   const inFlight = [work(port, 200), work(port, 200), work(port, 200)]
@@ -87,7 +87,7 @@ t.test('drain.onClose: app.close() serves the grace too: the probe fails at once
 })
 
 t.test('app.close() is prompt by default: draining at once, no grace, even after probes', async (t) => {
-  const { app, port } = await startApp(t, withWorkRoute({ pool: TWO_THREADS, httpchk: { drain: { graceMs: 60_000 } } }))
+  const { app, port } = await startApp(t, withWorkRoute({ pool: TWO_THREADS, httpchk: { drain: { grace: 60_000 } } }))
   t.equal((await haproxyProbe(port)).status, 200, 'probed: a grace would matter')
   const inFlight = work(port, 200)
   await once(app.pool, 'dispatch')
@@ -105,7 +105,7 @@ t.test('app.close() is prompt by default: draining at once, no grace, even after
 })
 
 t.test('a connected, never-used socket does not hold the close', async (t) => {
-  const { app, port } = await startApp(t, { pool: TWO_THREADS, httpchk: { drain: { graceMs: 60_000 } } })
+  const { app, port } = await startApp(t, { pool: TWO_THREADS, httpchk: { drain: { grace: 60_000 } } })
   await haproxyProbe(port)
   const idle = connect({ host: '127.0.0.1', port })
   await once(idle, 'connect')
@@ -116,7 +116,7 @@ t.test('a connected, never-used socket does not hold the close', async (t) => {
 })
 
 t.test('the grace is skipped when no probe or agent check ever came', async (t) => {
-  const { app } = await startApp(t, { pool: TWO_THREADS, httpchk: { drain: { graceMs: 60_000 } } })
+  const { app } = await startApp(t, { pool: TWO_THREADS, httpchk: { drain: { grace: 60_000 } } })
   const started = Date.now()
   await app.close()
   t.equal(app.backpressure.draining, true)
@@ -125,7 +125,7 @@ t.test('the grace is skipped when no probe or agent check ever came', async (t) 
 
 t.test('an agent check alone makes the grace matter; a second signal ends it', async (t) => {
   const before = process.listenerCount('SIGUSR2')
-  const { app } = await startApp(t, { pool: TWO_THREADS, httpchk: { agent: { port: 0 }, drain: { graceMs: 60_000, signals: ['SIGUSR2'] } } })
+  const { app } = await startApp(t, { pool: TWO_THREADS, httpchk: { agent: { port: 0 }, drain: { grace: 60_000, signals: ['SIGUSR2'] } } })
   t.equal(process.listenerCount('SIGUSR2'), before + 1)
   t.equal(await agentCheck(app.backpressure.agentPort as number), 'up ready 100% maxconn:4\n')
   const draining = once(process, 'SIGUSR2')
@@ -153,7 +153,7 @@ t.test('signals: true handles SIGTERM and SIGINT, and removes both handlers on c
 })
 
 t.test('app.close() during a drain grace: one close, both resolve', async (t) => {
-  const { app, port } = await startApp(t, { pool: TWO_THREADS, httpchk: { drain: { graceMs: 300 } } })
+  const { app, port } = await startApp(t, { pool: TWO_THREADS, httpchk: { drain: { grace: 300 } } })
   await haproxyProbe(port)
   const drain = app.backpressure.drain()
   const close = app.close()
@@ -163,7 +163,7 @@ t.test('app.close() during a drain grace: one close, both resolve', async (t) =>
 })
 
 t.test('with Fastify defaults and drain.onClose, app.close() fails the probe during the grace', async (t) => {
-  const { app, port } = await startApp(t, { pool: TWO_THREADS, httpchk: { drain: { graceMs: 300, onClose: true } } })
+  const { app, port } = await startApp(t, { pool: TWO_THREADS, httpchk: { drain: { grace: 300, onClose: true } } })
   await haproxyProbe(port)
   const closing = app.close()
   const probe = await haproxyProbe(port)
@@ -173,7 +173,7 @@ t.test('with Fastify defaults and drain.onClose, app.close() fails the probe dur
 
 t.test('while draining, answers say Connection: close, and a busy keep-alive connection cannot hold the close', async (t) => {
   const { request, Agent } = await import('node:http')
-  const { app, port } = await startApp(t, withWorkRoute({ pool: TWO_THREADS, httpchk: { drain: { graceMs: 300 } } }))
+  const { app, port } = await startApp(t, withWorkRoute({ pool: TWO_THREADS, httpchk: { drain: { grace: 300 } } }))
   await haproxyProbe(port)
   const agent = new Agent({ keepAlive: true, maxSockets: 1 })
   const fresh = new Agent({ keepAlive: true, maxSockets: 1 })
@@ -222,11 +222,11 @@ t.test('SIGTERM with a connected, never-used socket open: the process drains and
   await idleClosed
 })
 
-t.test('drain.deadlineMs bounds the shutdown: a request that never ends is cut, and said so in the log', async (t) => {
+t.test('drain.timeout bounds the shutdown: a request that never ends is cut, and said so in the log', async (t) => {
   const { app, port, logs } = await startApp(t, {
     pool: TWO_THREADS,
     logLevel: 'warn',
-    httpchk: { drain: { graceMs: 0, deadlineMs: 200 } },
+    httpchk: { drain: { grace: 0, timeout: 200 } },
     setup (app) { app.get('/hang', () => new Promise(() => {})) }
   })
   const hung = rawHttp(port, 'GET /hang HTTP/1.1\r\nHost: x\r\n\r\n', { timeoutMs: 30_000 })
@@ -240,7 +240,7 @@ t.test('drain.deadlineMs bounds the shutdown: a request that never ends is cut, 
 })
 
 t.test('drain() with drain.onClose: the grace is served once, not again by the close it leads to', async (t) => {
-  const { app, port } = await startApp(t, { pool: TWO_THREADS, httpchk: { drain: { graceMs: 3000, onClose: true } } })
+  const { app, port } = await startApp(t, { pool: TWO_THREADS, httpchk: { drain: { grace: 3000, onClose: true } } })
   await haproxyProbe(port)
   const started = Date.now()
   await app.backpressure.drain()

@@ -20,7 +20,7 @@ const TLS = {
   cert: readFileSync(fileURLToPath(new URL('../../fixtures/tls/cert.pem', import.meta.url)))
 }
 // The umbrella plugin registers the pool: the tests start their apps with `pool: false`.
-const SUITE = { pool: { filename: WORKER, ...THREAD_DEFAULTS, minThreads: 2, maxThreads: 2 }, httpchk: { drain: { graceMs: 0 } }, metrics: false as const }
+const SUITE = { pool: { filename: WORKER, ...THREAD_DEFAULTS, minThreads: 2, maxThreads: 2 }, httpchk: { drain: { grace: 0 } }, metrics: false as const }
 
 /** The probe answers 200 when free, 503 while the pool is saturated, 200 again after. */
 async function assertFreeBusyFree (t: Test, port: number, pool: BackpressurePool, label: string): Promise<void> {
@@ -109,7 +109,7 @@ t.test('(e) after a global auth hook, which still guards every other URL', async
 
 t.test('a probe writes no log line at any level; an ordinary request does', async (t) => {
   const { port, logs } = await startApp(t, {
-    ...withPlugin(backpressure, { ...SUITE, httpchk: { ...SUITE.httpchk, liveness: { url: '/livez' } } }, (app) => {
+    ...withPlugin(backpressure, { ...SUITE, httpchk: { ...SUITE.httpchk, liveness: '/livez' } }, (app) => {
       app.get('/data', async () => 'data')
     }),
     logLevel: 'trace'
@@ -148,7 +148,7 @@ t.test('a probe makes no OpenTelemetry span (@fastify/otel); an ordinary request
 
 t.test('app.inject() still gets the probe (the onRequest hook, same matcher and answer)', async (t) => {
   const { app } = await startApp(t, {
-    ...withPlugin(backpressure, { ...SUITE, httpchk: { ...SUITE.httpchk, liveness: { url: '/livez' }, allow: ['127.0.0.1'] } }),
+    ...withPlugin(backpressure, { ...SUITE, httpchk: { ...SUITE.httpchk, liveness: '/livez', allow: ['127.0.0.1'] } }),
     listen: false
   })
   const probe = await app.inject({ method: 'OPTIONS', url: '/' })
@@ -157,6 +157,18 @@ t.test('app.inject() still gets the probe (the onRequest hook, same matcher and 
   t.equal((await app.inject({ method: 'HEAD', url: '/livez' })).statusCode, 200)
   t.equal((await app.inject({ method: 'OPTIONS', url: '/', remoteAddress: '127.0.0.9' })).statusCode, 404, 'a source outside allow gets the app')
   t.equal((await app.inject({ method: 'GET', url: '/nothing' })).statusCode, 404)
+})
+
+t.test('app.inject() and OPTIONS *: light-my-request sends it as /*, which the hook reads as the asterisk form', async (t) => {
+  const { app, port } = await startApp(t, withPlugin(backpressure, SUITE))
+  const star = await app.inject({ method: 'OPTIONS', url: '*' })
+  t.equal(star.statusCode, 200)
+  t.equal(star.body, 'free\n')
+  t.equal((await app.inject({ method: 'OPTIONS', url: '/*' })).statusCode, 200, 'the same request, as light-my-request builds it')
+  t.equal((await app.inject({ method: 'GET', url: '*' })).statusCode, 404, 'only OPTIONS')
+  t.equal((await app.inject({ method: 'OPTIONS', url: '/*?x' })).statusCode, 404, 'only the bare target')
+  t.equal((await rawHttp(port, 'OPTIONS /* HTTP/1.0\r\n\r\n')).status, 404, 'a real OPTIONS /* passes both doors to the app')
+  t.equal((await rawHttp(port, 'OPTIONS * HTTP/1.0\r\n\r\n')).status, 200, 'a real OPTIONS * is the probe')
 })
 
 t.test('allow: only the listed sources get the answer and record X-Haproxy-Server-State', async (t) => {
@@ -190,7 +202,7 @@ t.test('HTTP/2: probe answered without connection headers; drain completes with 
   process.on('warning', onWarning)
   t.teardown(() => { process.off('warning', onWarning) })
   const { app, port } = await startApp(t, {
-    ...withPlugin(backpressure, { ...SUITE, httpchk: { drain: { graceMs: 200, deadlineMs: 60_000 } } }, (app) => {
+    ...withPlugin(backpressure, { ...SUITE, httpchk: { drain: { grace: 200, timeout: 60_000 } } }, (app) => {
       app.get('/data', async () => 'data')
     }),
     fastify: { http2: true }

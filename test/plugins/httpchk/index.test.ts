@@ -32,6 +32,43 @@ t.test('HAProxy default probe: OPTIONS / HTTP/1.0 without Host, with no route fo
   t.equal(other.status, 404)
 })
 
+t.test('OPTIONS * (asterisk form, as Apache hcmethod=OPTIONS sends it) is answered as OPTIONS /', async (t) => {
+  const seen: string[] = []
+  const { app, port } = await startApp(t, {
+    pool: TWO_THREADS,
+    httpchk: {},
+    setup (app) {
+      app.addHook('onRequest', async (request) => { seen.push(request.raw.url as string) })
+    }
+  })
+  for (const request of ['OPTIONS * HTTP/1.0\r\n\r\n', 'OPTIONS * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n']) {
+    const answer = await rawHttp(port, request)
+    t.equal(answer.status, 200, JSON.stringify(request))
+    t.equal(answer.body, 'free\n')
+    t.equal(answer.headers['cache-control'], 'no-store')
+  }
+  const tasks = await saturate(app.pool, 300)
+  const busy = await rawHttp(port, 'OPTIONS * HTTP/1.0\r\n\r\n')
+  t.equal(busy.status, 503)
+  t.equal(busy.headers['retry-after'], '1')
+  t.equal(busy.body, 'busy\n')
+  const head = await rawHttp(port, 'OPTIONS * HTTP/1.0\r\n\r\n', { halfClose: true })
+  t.equal(head.status, 503, 'half-closed after writing: the answer still arrives')
+  await Promise.all(tasks)
+  t.same(seen, [], 'no hook of the app saw the asterisk-form probe')
+  for (const line of ['OPTIONS /* HTTP/1.0', 'OPTIONS *? HTTP/1.0', 'GET * HTTP/1.0']) {
+    t.equal((await rawHttp(port, `${line}\r\n\r\n`)).status, 404, `${line} is not the probe: the app answers`)
+  }
+  t.same(seen, ['/*', '*?', '*'], 'and the app saw each of them')
+})
+
+t.test('OPTIONS * is the app\'s when the probe is not OPTIONS /', async (t) => {
+  for (const httpchk of [{ url: '/healthz' }, { method: 'GET', url: '/' }]) {
+    const { port } = await startApp(t, { pool: TWO_THREADS, httpchk })
+    t.equal((await rawHttp(port, 'OPTIONS * HTTP/1.0\r\n\r\n')).status, 404, JSON.stringify(httpchk))
+  }
+})
+
 t.test('busy: 503 with Retry-After, and back to 200 once free', async (t) => {
   const { app, port } = await startApp(t, { pool: TWO_THREADS, httpchk: {} })
   const tasks = await saturate(app.pool, 300)
@@ -46,10 +83,10 @@ t.test('busy: 503 with Retry-After, and back to 200 once free', async (t) => {
   t.equal((await haproxyProbe(port)).status, 200)
 })
 
-t.test('busyStatusCode 404 (disable-on-404), retryAfter 0, several methods, custom url', async (t) => {
+t.test('unavailableStatusCode 404 (disable-on-404), retryAfter 0, several methods, custom url', async (t) => {
   const { app, port } = await startApp(t, {
     pool: TWO_THREADS,
-    httpchk: { method: ['get', 'POST'], url: '/healthz', busyStatusCode: 404, retryAfter: 0 }
+    httpchk: { method: ['get', 'POST'], url: '/healthz', unavailableStatusCode: 404, retryAfter: 0 }
   })
   t.equal((await haproxyProbe(port, [], 'GET /healthz HTTP/1.0')).status, 200)
   t.equal((await haproxyProbe(port, ['Host: localhost', 'Connection: close'], 'POST /healthz HTTP/1.1')).status, 200)
@@ -150,7 +187,7 @@ t.test('underPressure: @fastify/under-pressure registered after the suite makes 
   let healthy = true
   const { app, port } = await startApp(t, {
     pool: TWO_THREADS,
-    httpchk: { underPressure: true, busyStatusCode: 404 },
+    httpchk: { underPressure: true, unavailableStatusCode: 404 },
     async setup (app) {
       await app.register(underPressure, { healthCheck: async () => healthy, healthCheckInterval: 20 })
     }
@@ -218,7 +255,8 @@ t.test('the probe answers in a few ms while every thread is blocked and hundreds
   await Promise.all(tasks)
 })
 
-t.test('every option is validated at registration, naming the option and the value', async (t) => {
+t.test('every option is validated by the normaliser, naming the option', async (t) => {
+  const { normalizeHttpchkOptions } = await import('../../../plugins/httpchk/options.js')
   const invalid: Array<[options: unknown, option: string]> = [
     ['x', 'httpchk'],
     [{ nope: 1 }, 'httpchk.nope'],
@@ -233,22 +271,22 @@ t.test('every option is validated at registration, naming the option and the val
     [{ url: '/./b' }, 'httpchk.url'],
     [{ url: '/x?y=1' }, 'httpchk.url'],
     [{ url: '/x/' }, 'httpchk.url'],
-    [{ busyStatusCode: 200 }, 'httpchk.busyStatusCode'],
-    [{ busyStatusCode: 600 }, 'httpchk.busyStatusCode'],
-    [{ busyStatusCode: '503' }, 'httpchk.busyStatusCode'],
+    [{ unavailableStatusCode: 200 }, 'httpchk.unavailableStatusCode'],
+    [{ unavailableStatusCode: 600 }, 'httpchk.unavailableStatusCode'],
+    [{ unavailableStatusCode: '503' }, 'httpchk.unavailableStatusCode'],
     [{ retryAfter: -1 }, 'httpchk.retryAfter'],
     [{ retryAfter: 1.5 }, 'httpchk.retryAfter'],
     [{ verbose: 'yes' }, 'httpchk.verbose'],
     [{ underPressure: 1 }, 'httpchk.underPressure'],
-    [{ maxServerStateNodes: -1 }, 'httpchk.maxServerStateNodes'],
-    [{ haproxy: 1 }, 'httpchk.haproxy'],
-    [{ haproxy: { rise: 2 } }, 'httpchk.haproxy.rise'],
-    [{ haproxy: { inter: 0 } }, 'httpchk.haproxy.inter'],
-    [{ haproxy: { fall: 0 } }, 'httpchk.haproxy.fall'],
+    [{ maxServerStateNodes: 4 }, 'httpchk.maxServerStateNodes'],
+    [{ haproxy: { inter: 1000 } }, 'httpchk.haproxy'],
+    [{ busyStatusCode: 404 }, 'httpchk.busyStatusCode'],
+    [{ checkIntervalMs: 100 }, 'httpchk.checkIntervalMs'],
     [{ drain: [] }, 'httpchk.drain'],
-    [{ drain: { grace: 1 } }, 'httpchk.drain.grace'],
-    [{ drain: { graceMs: -1 } }, 'httpchk.drain.graceMs'],
-    [{ drain: { graceMs: 2 ** 31 } }, 'httpchk.drain.graceMs'],
+    [{ drain: { graceMs: 1 } }, 'httpchk.drain.graceMs'],
+    [{ drain: { deadlineMs: 1 } }, 'httpchk.drain.deadlineMs'],
+    [{ drain: { grace: -1 } }, 'httpchk.drain.grace'],
+    [{ drain: { grace: 2 ** 31 } }, 'httpchk.drain.grace'],
     [{ drain: { signals: 'SIGTERM' } }, 'httpchk.drain.signals'],
     [{ drain: { signals: [] } }, 'httpchk.drain.signals'],
     [{ drain: { signals: ['TERM'] } }, 'httpchk.drain.signals'],
@@ -257,15 +295,18 @@ t.test('every option is validated at registration, naming the option and the val
     [{ agent: { port: 70000 } }, 'httpchk.agent.port'],
     [{ agent: { port: 0, hostname: 'x' } }, 'httpchk.agent.hostname'],
     [{ agent: { port: 0, host: '' } }, 'httpchk.agent.host'],
-    [{ agent: { port: 0, queue: -1 } }, 'httpchk.agent.queue'],
+    [{ agent: { port: 0, maxQueue: -1 } }, 'httpchk.agent.maxQueue'],
+    [{ agent: { port: 0, queue: 4 } }, 'httpchk.agent.queue'],
     [{ agent: { port: 0, minWeight: 101 } }, 'httpchk.agent.minWeight'],
-    [{ agent: { port: 0, timeoutMs: 0 } }, 'httpchk.agent.timeoutMs'],
-    [{ agent: { port: 0, maxConnections: 0 } }, 'httpchk.agent.maxConnections'],
+    [{ agent: { port: 0, timeout: 0 } }, 'httpchk.agent.timeout'],
+    [{ agent: { port: 0, timeout: 2 ** 31 } }, 'httpchk.agent.timeout'],
+    [{ agent: { port: 0, timeoutMs: 1 } }, 'httpchk.agent.timeoutMs'],
+    [{ agent: { port: 0, maxConnections: 8 } }, 'httpchk.agent.maxConnections'],
     [{ drain: { signals: ['SIGFOO'] } }, 'httpchk.drain.signals'],
     [{ drain: { signals: ['SIGTERM', 'SIGKILL'] } }, 'httpchk.drain.signals'],
     [{ drain: { signals: ['SIGSTOP'] } }, 'httpchk.drain.signals'],
-    [{ drain: { deadlineMs: 10, graceMs: 100 } }, 'httpchk.drain.deadlineMs'],
-    [{ drain: { deadlineMs: 2 ** 31 } }, 'httpchk.drain.deadlineMs'],
+    [{ drain: { timeout: 10, grace: 100 } }, 'httpchk.drain.timeout'],
+    [{ drain: { timeout: 2 ** 31 } }, 'httpchk.drain.timeout'],
     [{ drain: { onClose: 'yes' } }, 'httpchk.drain.onClose'],
     [{ allow: '127.0.0.1' }, 'httpchk.allow'],
     [{ allow: [] }, 'httpchk.allow'],
@@ -276,21 +317,31 @@ t.test('every option is validated at registration, naming the option and the val
     [{ allow: [7] }, 'httpchk.allow'],
     [{ checks: [] }, 'httpchk.checks'],
     [{ checks: { db: 'select 1' } }, 'httpchk.checks.db'],
-    [{ checkIntervalMs: 0 }, 'httpchk.checkIntervalMs'],
-    [{ checkTimeoutMs: 6000 }, 'httpchk.checkTimeoutMs'],
+    [{ checkInterval: 0 }, 'httpchk.checkInterval'],
+    [{ checkTimeout: 6000 }, 'httpchk.checkTimeout'],
     [{ liveness: true }, 'httpchk.liveness'],
-    [{ liveness: {} }, 'httpchk.liveness.url'],
-    [{ liveness: { url: 'livez' } }, 'httpchk.liveness.url'],
-    [{ liveness: { url: '/livez', method: 'GET' } }, 'httpchk.liveness.method'],
-    [{ method: 'GET', url: '/health', liveness: { url: '/health' } }, 'httpchk.liveness.url']
+    [{ liveness: { url: '/livez' } }, 'httpchk.liveness'],
+    [{ liveness: 'livez' }, 'httpchk.liveness'],
+    [{ method: 'GET', url: '/health', liveness: '/health' }, 'httpchk.liveness'],
+    [{ prefix: '/x' }, 'httpchk.prefix'],
+    [{ logLevel: 'warn' }, 'httpchk.logLevel']
   ]
   for (const [options, option] of invalid) {
-    const app = Fastify()
-    await app.register(poolPlugin, { filename: WORKER, maxThreads: 1, execArgv: [] })
-    app.register(httpchkPlugin, options as never)
-    await t.rejects(async () => { await app.ready() }, { code: 'FST_BACKPRESSURE_INVALID_OPTION', message: new RegExp(`"${option.replaceAll('.', '\\.')}"`) }, JSON.stringify(options))
-    await app.close()
+    t.throws(() => normalizeHttpchkOptions(options), { code: 'FST_BACKPRESSURE_INVALID_OPTION', message: new RegExp(`^Invalid option "${option.replaceAll('.', '\\.')}"`) }, JSON.stringify(options))
   }
+  t.throws(() => normalizeHttpchkOptions({ agent: { port: 0, queue: 4 } }), { message: /did you mean "httpchk\.agent\.maxQueue"\?/ }, 'an old name points to the new one')
+  t.throws(() => normalizeHttpchkOptions({ busyStatusCode: 404 }), { message: /did you mean "httpchk\.unavailableStatusCode"\?/ }, 'a renamed option points to its new name')
+})
+
+t.test('a bad httpchk option surfaces at ready(), and nothing answers the probe', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  app.register(httpchkPlugin, { checkIntervalMs: 100 } as never)
+  await t.rejects(async () => { await app.ready() }, {
+    code: 'FST_BACKPRESSURE_INVALID_OPTION',
+    message: 'Invalid option "httpchk.checkIntervalMs": expected an option "httpchk" knows (did you mean "httpchk.checkInterval"?), received 100'
+  })
+  t.notOk(app.hasDecorator('backpressure'))
 })
 
 t.test('valid option forms are accepted', async (t) => {
@@ -298,31 +349,32 @@ t.test('valid option forms are accepted', async (t) => {
   const defaults = normalizeHttpchkOptions(undefined)
   t.same([...defaults.methods], ['OPTIONS'])
   t.equal(defaults.url, '/')
-  t.equal(defaults.busyStatusCode, 503)
+  t.equal(defaults.unavailableStatusCode, 503)
   t.equal(defaults.retryAfter, 1)
-  t.equal(defaults.graceMs, 8000, 'inter 2000 × (fall 3 + 1)')
+  t.equal(defaults.graceMs, 8000, "HAProxy's default inter 2000 × (fall 3 + 1)")
   t.same(defaults.signals, [])
   t.equal(defaults.agent, undefined)
-  t.equal(normalizeHttpchkOptions({ haproxy: { inter: 200, fall: 2 } }).graceMs, 600)
-  t.equal(normalizeHttpchkOptions({ haproxy: { inter: 200 }, drain: { graceMs: 50 } }).graceMs, 50)
+  t.equal(normalizeHttpchkOptions({ drain: { grace: 50 } }).graceMs, 50)
   t.same([...normalizeHttpchkOptions({ method: 'get' }).methods], ['GET', 'HEAD'])
   t.same(normalizeHttpchkOptions({ drain: { signals: true } }).signals, ['SIGTERM', 'SIGINT'])
   t.same(normalizeHttpchkOptions({ drain: { signals: false } }).signals, [])
   t.same(normalizeHttpchkOptions({ drain: { signals: ['SIGUSR2', 'SIGUSR2'] } }).signals, ['SIGUSR2'])
   t.equal(normalizeHttpchkOptions({ agent: false }).agent, undefined)
-  t.same(normalizeHttpchkOptions({ agent: { port: 0 } }).agent, { port: 0, host: '127.0.0.1', queue: undefined, minWeight: 1, timeoutMs: 2000, maxConnections: 64 })
+  t.same(normalizeHttpchkOptions({ agent: { port: 0 } }).agent, { port: 0, host: '127.0.0.1', maxQueue: undefined, minWeight: 1, timeoutMs: 2000 })
+  t.same(normalizeHttpchkOptions({ agent: { port: 3001, maxQueue: 8, timeout: 500 } }).agent, { port: 3001, host: '127.0.0.1', maxQueue: 8, minWeight: 1, timeoutMs: 500 })
   t.equal(normalizeHttpchkOptions({ url: '/health/ready' }).url, '/health/ready')
   t.equal(defaults.deadlineMs, 18_000, 'grace + 10 s')
-  t.equal(normalizeHttpchkOptions({ drain: { graceMs: 0 } }).deadlineMs, 10_000)
+  t.equal(normalizeHttpchkOptions({ drain: { grace: 0 } }).deadlineMs, 10_000)
   t.equal(defaults.drainOnClose, false)
   t.equal(defaults.allow, undefined, 'any source')
   t.equal(defaults.livenessUrl, undefined)
   t.same(defaults.checks, {})
   t.equal(defaults.checkIntervalMs, 5000)
   t.equal(defaults.checkTimeoutMs, 2000)
-  t.equal(normalizeHttpchkOptions({ checkIntervalMs: 500 }).checkTimeoutMs, 500, 'the timeout never exceeds the interval')
-  t.equal(normalizeHttpchkOptions({ liveness: { url: '/livez' } }).livenessUrl, '/livez')
-  t.equal(normalizeHttpchkOptions({ liveness: { url: '/' } }).livenessUrl, '/', 'OPTIONS / and GET / do not collide')
+  t.equal(normalizeHttpchkOptions({ checkInterval: 500 }).checkTimeoutMs, 500, 'the timeout never exceeds the interval')
+  t.equal(normalizeHttpchkOptions({ liveness: '/livez' }).livenessUrl, '/livez')
+  t.equal(normalizeHttpchkOptions({ liveness: false }).livenessUrl, undefined)
+  t.equal(normalizeHttpchkOptions({ liveness: '/' }).livenessUrl, '/', 'OPTIONS / and GET / do not collide')
   t.same(normalizeHttpchkOptions({ drain: { signals: ['SIGHUP', 'SIGUSR1'] } }).signals, ['SIGHUP', 'SIGUSR1'])
   const allow = normalizeHttpchkOptions({ allow: ['127.0.0.2', '10.0.0.0/8', '::1', 'fd00::/8'] }).allow
   t.ok(allow?.check('127.0.0.2', 'ipv4'))
@@ -331,18 +383,20 @@ t.test('valid option forms are accepted', async (t) => {
   t.ok(allow?.check('fd12::1', 'ipv6'))
 })
 
-t.test("Fastify's own register options (prefix, logLevel, logSerializers) are accepted", async (t) => {
+t.test("Fastify's own register options (prefix, logLevel, logSerializers) are refused: Fastify ignores them for this plugin", async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(httpchkPlugin, { prefix: '/x', logLevel: 'warn', logSerializers: {} } as never)
-  await app.ready()
-  t.equal(app.backpressure.probeState(), 'free')
+  app.register(httpchkPlugin, { logLevel: 'warn' } as never)
+  await t.rejects(async () => { await app.ready() }, {
+    code: 'FST_BACKPRESSURE_INVALID_OPTION',
+    message: /"httpchk\.logLevel".*Fastify ignores "logLevel" for a plugin wrapped in fastify-plugin/
+  })
 })
 
 t.test('a probe or liveness path that shadows a route fails at ready(), naming the option', async (t) => {
   const cases: Array<[options: Record<string, unknown>, route: string, option: string]> = [
     [{ method: 'GET', url: '/metrics' }, '/metrics', 'httpchk.url'],
-    [{ liveness: { url: '/livez' } }, '/livez', 'httpchk.liveness.url']
+    [{ liveness: '/livez' }, '/livez', 'httpchk.liveness']
   ]
   for (const [options, route, option] of cases) {
     const app = Fastify()

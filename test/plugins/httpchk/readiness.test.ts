@@ -21,17 +21,17 @@ t.test('setNotReady/setReady, a failing then recovering check, under-pressure, b
         pool: POOL,
         httpchk: {
           agent: { port: 0 },
-          liveness: { url: '/livez' },
+          liveness: '/livez',
           underPressure: true,
-          checkIntervalMs: 20,
-          checkTimeoutMs: 20,
+          checkInterval: 20,
+          checkTimeout: 20,
           checks: {
             async db () {
               checkRan()
               if (!dbUp) throw new Error('connection refused')
             }
           },
-          drain: { graceMs: 100 }
+          drain: { grace: 100 }
         },
         metrics: false
       })
@@ -89,8 +89,8 @@ t.test('a check that hangs fails at its timeout, its signal aborted', async (t) 
     ...withPlugin(backpressure, {
       pool: POOL,
       httpchk: {
-        checkIntervalMs: 1000,
-        checkTimeoutMs: 30,
+        checkInterval: 1000,
+        checkTimeout: 30,
         checks: { upstream: async (signal) => { signals.push(signal); await once(signal, 'abort') } }
       },
       metrics: false
@@ -107,7 +107,7 @@ t.test('a check that throws a non-error, and checks stop when the app closes', a
   const { app } = await startApp(t, {
     ...withPlugin(backpressure, {
       pool: POOL,
-      httpchk: { checkIntervalMs: 10, checks: { odd: () => { runs++; throw 'nope' } } }, // eslint-disable-line no-throw-literal
+      httpchk: { checkInterval: 10, checks: { odd: () => { runs++; throw 'nope' } } }, // eslint-disable-line no-throw-literal
       metrics: false
     }),
     listen: false
@@ -120,7 +120,7 @@ t.test('a check that throws a non-error, and checks stop when the app closes', a
 })
 
 t.test('liveness answers 503 only when an executor is down', async (t) => {
-  const { app, port } = await startApp(t, withPlugin(backpressure, { pool: POOL, httpchk: { liveness: { url: '/livez' } }, metrics: false }))
+  const { app, port } = await startApp(t, withPlugin(backpressure, { pool: POOL, httpchk: { liveness: '/livez' }, metrics: false }))
   const closing = app.pool.close()
   t.equal(app.backpressure.probeState(), 'down')
   const live = await rawHttp(port, 'GET /livez HTTP/1.0\r\n\r\n')

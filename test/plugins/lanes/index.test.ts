@@ -3,7 +3,9 @@ import { request as httpRequest } from 'node:http'
 import Fastify from 'fastify'
 import t from 'tap'
 import type { LaneSnapshot } from '../../../lib/lane.js'
-import lanesPlugin, { isRetryableLaneError } from '../../../plugins/lanes/index.js'
+import lanesPlugin from '../../../plugins/lanes/index.js'
+import { normalizeLanes, normalizeLanesOptions } from '../../../plugins/lanes/options.js'
+import { isRetryableError } from '../../../lib/retry.js'
 import { readyError, startApp, withPlugin } from '../../helpers/app.js'
 
 function deferred<T = unknown> (): { promise: Promise<T>, resolve: (value: T) => void } {
@@ -17,8 +19,7 @@ t.test('app.lanes and request.runInLane: a call runs in its lane; errors answer 
   const free: LaneSnapshot[] = []
   const hold = deferred<string>()
   const { app, url } = await startApp(t, withPlugin(lanesPlugin, {
-    lanes: { upstream: { concurrency: 1, maxQueue: 0, onBusy: (s) => busy.push(s), onFree: (s) => free.push(s) }, other: { concurrency: 2, affectsProbe: false } },
-    retryAfter: 7
+    lanes: { upstream: { concurrency: 1, maxQueue: 0, retryAfter: 7, onBusy: (s) => busy.push(s), onFree: (s) => free.push(s) }, other: { concurrency: 2, affectsProbe: false } }
   }, (app) => {
     app.get('/held', async (request) => await request.runInLane('upstream', async () => await hold.promise))
     app.get('/fast', async (request) => ({ value: await request.runInLane('other', async (signal) => signal.aborted ? 'aborted' : 'ran') }))
@@ -26,14 +27,14 @@ t.test('app.lanes and request.runInLane: a call runs in its lane; errors answer 
   }))
   t.same(Object.keys(app.lanes).sort(), ['other', 'upstream'])
   t.equal(app.lanes.other?.affectsProbe, false)
-  t.equal(app.lanes.upstream?.capacity, 1)
+  t.equal(app.lanes.upstream?.concurrency, 1)
 
   t.same(await (await fetch(`${url}/fast`)).json(), { value: 'ran' })
   const held = fetch(`${url}/held`)
   while (app.lanes.upstream?.snapshot().running !== 1) await once(app.lanes.upstream!, 'dispatch')
   const full = await fetch(`${url}/held`)
   t.equal(full.status, 503, 'queue full: 503')
-  t.equal(full.headers.get('retry-after'), '7')
+  t.equal(full.headers.get('retry-after'), '7', "the lane's own retryAfter")
   t.match(await full.json(), { code: 'FST_BACKPRESSURE_QUEUE_FULL' })
   hold.resolve('done')
   t.equal(await (await held).text(), 'done')
@@ -44,9 +45,9 @@ t.test('app.lanes and request.runInLane: a call runs in its lane; errors answer 
   t.match(await missing.json(), { code: 'FST_BACKPRESSURE_LANE_NOT_FOUND', message: /"nope".*upstream, other/ })
   t.equal(busy.length, 0, 'maxQueue 0: nothing ever queued, never busy')
   t.equal(free.length, 0)
-  t.ok(isRetryableLaneError(Object.assign(new Error('x'), { code: 'FST_BACKPRESSURE_LANE_CLOSED' })))
-  t.notOk(isRetryableLaneError('FST_BACKPRESSURE_LANE_CLOSED'))
-  t.notOk(isRetryableLaneError(new Error('no code')))
+  t.ok(isRetryableError(Object.assign(new Error('x'), { code: 'FST_BACKPRESSURE_CLOSED' })))
+  t.notOk(isRetryableError('FST_BACKPRESSURE_CLOSED'))
+  t.notOk(isRetryableError(new Error('no code')))
 })
 
 t.test('busy/free: logged once per transition and passed to onBusy/onFree', async (t) => {
@@ -104,7 +105,7 @@ t.test('runInLane with a caller signal; with a bad signal: coded, not a TypeErro
   t.match(await bad.json(), { code: 'FST_BACKPRESSURE_INVALID_OPTION', message: /run\.signal/ })
 })
 
-t.test('app.close() closes every lane, letting running calls finish', async (t) => {
+t.test('app.close() closes every lane, letting running tasks finish', async (t) => {
   const hold = deferred<string>()
   const { app, url } = await startApp(t, withPlugin(lanesPlugin, { lanes: { a: { concurrency: 1 }, b: { concurrency: 1, closeTimeout: Infinity } } }, (app) => {
     app.get('/held', async (request) => await request.runInLane('b', async () => await hold.promise))
@@ -123,17 +124,20 @@ t.test('app.close() closes every lane, letting running calls finish', async (t) 
 
 t.test('adaptive concurrency from options', async (t) => {
   const { app } = await startApp(t, withPlugin(lanesPlugin, { lanes: { up: { concurrency: { adaptive: { min: 2, max: 8 } } }, down: { concurrency: { adaptive: { min: 1, max: 64, initial: 32 } } } } }))
-  t.equal(app.lanes.up?.capacity, 8, 'starts at 10, clamped to max')
-  t.equal(app.lanes.down?.capacity, 32)
+  t.equal(app.lanes.up?.concurrency, 8, 'starts at 10, clamped to max')
+  t.equal(app.lanes.down?.concurrency, 32)
+  t.equal(app.lanes.down?.snapshot().concurrency, 32, 'the snapshot says the same')
 })
 
 const GOOD = { concurrency: 4 }
 const badOptions: Array<[option: string, options: unknown, received: RegExp]> = [
-  ['lanes', 'x', /'x'/],
-  ['lanes.lanes', { lanes: 5 }, /5/],
+  ['options', 'x', /'x'/],
+  ['lanes', {}, /undefined/],
+  ['lanes', { lanes: 5 }, /5/],
   ['lanes', { lanes: {} }, /\{\}/],
-  ['lanes.retryAfter', { lanes: { a: GOOD }, retryAfter: -1 }, /-1/],
-  ['lanes.typo', { lanes: { a: GOOD }, typo: 1 }, /1/],
+  ['retryAfter', { lanes: { a: GOOD }, retryAfter: 1 }, /set per lane, as lanes\.<name>\.retryAfter.*received 1/],
+  ['typo', { lanes: { a: GOOD }, typo: 1 }, /did you mean "lanes"\?.*received 1/],
+  ['lanes.retryAfter', { lanes: { retryAfter: 5 } }, /"retryAfter" is set per lane, as lanes\.<name>\.retryAfter.*received 5/],
   ['lanes.a b', { lanes: { 'a b': GOOD } }, /'a b'/],
   ['lanes.a', { lanes: { a: null } }, /null/],
   ['lanes.a.concurrency', { lanes: { a: {} } }, /undefined/],
@@ -153,48 +157,58 @@ const badOptions: Array<[option: string, options: unknown, received: RegExp]> = 
   ['lanes.a.timeout', { lanes: { a: { ...GOOD, timeout: -1 } } }, /-1/],
   ['lanes.a.closeTimeout', { lanes: { a: { ...GOOD, closeTimeout: 2 ** 31 } } }, /2147483648/],
   ['lanes.a.admission', { lanes: { a: { ...GOOD, admission: 'on' } } }, /'on'/],
+  ['lanes.a.admission', { lanes: { a: { ...GOOD, admission: true } } }, /expected false or an object.*received true/],
+  ['lanes.a.retryAfter', { lanes: { a: { ...GOOD, retryAfter: -1 } } }, /-1/],
   ['lanes.a.admission.target', { lanes: { a: { ...GOOD, admission: { target: -1 } } } }, /-1/],
   ['lanes.a.dwell.busy', { lanes: { a: { ...GOOD, dwell: { busy: 'long' } } } }, /'long'/],
   ['lanes.a.rejectStatusCode', { lanes: { a: { ...GOOD, rejectStatusCode: 500 } } }, /500/],
   ['lanes.a.affectsProbe', { lanes: { a: { ...GOOD, affectsProbe: 'no' } } }, /'no'/],
   ['lanes.a.onBusy', { lanes: { a: { ...GOOD, onBusy: 'log' } } }, /'log'/],
-  ['lanes.a.concurency', { lanes: { a: { concurency: 4 } } }, /4/]
+  ['lanes.a.concurency', { lanes: { a: { concurency: 4 } } }, /did you mean "lanes\.a\.concurrency"\?.*received 4/]
 ]
 
-for (const [option, options, received] of badOptions) {
-  t.test(`${option} = ${JSON.stringify(options)} is refused at ready()`, async (t) => {
-    const app = Fastify()
-    t.teardown(() => app.close())
-    void app.register(lanesPlugin, options as never)
-    const error = await readyError(app)
-    t.equal(error?.code, 'FST_BACKPRESSURE_INVALID_OPTION')
-    t.match(error?.message, `"${option}"`, 'names the option')
-    t.match(error?.message, received, 'names the value received')
-  })
-}
+t.test('each bad lanes option is refused by the normaliser, naming the option and the value received', async (t) => {
+  for (const [option, options, received] of badOptions) {
+    t.throws(() => normalizeLanesOptions(options), { code: 'FST_BACKPRESSURE_INVALID_OPTION', message: new RegExp(`^Invalid option "${option.replace(/[.<>]/g, '\\$&')}"`) }, `${option}: names the option`)
+    t.throws(() => normalizeLanesOptions(options), { message: received }, `${option}: names the value received`)
+  }
+  t.same(normalizeLanes({ a: GOOD }).map((lane) => lane.name), ['a'], "the umbrella's lanes: the same map, the same normaliser")
+})
+
+t.test('a bad lanes option surfaces at ready(), and no lane is made', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  void app.register(lanesPlugin, { lanes: { a: { concurrency: 0 } } })
+  const error = await readyError(app)
+  t.equal(error?.code, 'FST_BACKPRESSURE_INVALID_OPTION')
+  t.equal(error?.message, 'Invalid option "lanes.a.concurrency": expected an integer >= 1, received 0', 'a lane that could never run a task is refused')
+  t.notOk(app.hasDecorator('lanes'))
+})
 
 t.test('good options are accepted', async (t) => {
   const { app } = await startApp(t, {
     ...withPlugin(lanesPlugin, {
       lanes: {
-        a: { concurrency: 3, maxQueue: 0, timeout: 2000, closeTimeout: Infinity, admission: true, dwell: { busy: 100, free: 200 }, rejectStatusCode: 429, affectsProbe: false },
+        a: { concurrency: 3, maxQueue: 0, timeout: 2000, closeTimeout: Infinity, admission: {}, dwell: { busy: 100, free: 200 }, rejectStatusCode: 429, retryAfter: 0, affectsProbe: false },
         b: { concurrency: { adaptive: { max: 16 } }, maxQueue: Infinity, admission: { target: 10, interval: 200 } }
-      },
-      retryAfter: 0
+      }
     }),
     listen: false
   })
   t.equal(await app.lanes.a?.run(async () => 'a'), 'a')
-  t.equal(app.lanes.b?.capacity, 10)
+  t.equal(app.lanes.b?.concurrency, 10)
 })
 
-t.test('a listener that throws is logged; an adaptive limit that changes is logged', async (t) => {
-  const { app, logs } = await startApp(t, withPlugin(lanesPlugin, {
-    lanes: {
-      strict: { concurrency: 1, onBusy: () => { throw new Error('listener bug') } },
-      adaptive: { concurrency: { adaptive: { min: 1, max: 50, initial: 40 } }, timeout: 5 }
-    }
-  }))
+t.test('a listener that throws is logged; an adaptive concurrency that changes is logged', async (t) => {
+  const { app, logs } = await startApp(t, {
+    ...withPlugin(lanesPlugin, {
+      lanes: {
+        strict: { concurrency: 1, onBusy: () => { throw new Error('listener bug') } },
+        adaptive: { concurrency: { adaptive: { min: 1, max: 50, initial: 40 } }, timeout: 5 }
+      }
+    }),
+    logLevel: 'debug'
+  })
   const strict = app.lanes.strict!
   const hold = deferred<string>()
   const calls = [strict.run(async () => await hold.promise), strict.run(async () => 'queued')]
@@ -202,8 +216,9 @@ t.test('a listener that throws is logged; an adaptive limit that changes is logg
   await Promise.all(calls)
   t.match(logs.messages('a lane listener threw')[0], { lane: 'strict', err: { message: 'listener bug' } })
   const adaptive = app.lanes.adaptive!
-  const changed = once(adaptive, 'capacity')
+  const changed = once(adaptive, 'concurrency')
   await adaptive.run(async (signal) => { await new Promise((resolve) => { signal.addEventListener('abort', resolve) }) }).catch(() => undefined)
-  const [capacity] = await changed
-  t.ok(capacity < 40, `a timeout lowered the limit (${capacity as number})`)
+  const [concurrency] = await changed
+  t.ok(concurrency < 40, `a timeout lowered the concurrency (${concurrency as number})`)
+  t.match(logs.messages('lane concurrency changed').at(-1), { lane: 'adaptive', concurrency }, 'logged at debug level')
 })

@@ -16,7 +16,7 @@ function deferred<T = unknown> (): { promise: Promise<T>, resolve: (value: T) =>
 t.test('route default, per-call override and displacement on a lane', async (t) => {
   const hold = deferred<string>()
   const started: string[] = []
-  const { app, url } = await startApp(t, withPlugin(lanesPlugin, { lanes: { upstream: { concurrency: 1, maxQueue: 3 } }, retryAfter: 4 }, (app) => {
+  const { app, url } = await startApp(t, withPlugin(lanesPlugin, { lanes: { upstream: { concurrency: 1, maxQueue: 3, retryAfter: 4 } } }, (app) => {
     app.get('/hold', async (request) => await request.runInLane('upstream', async () => await hold.promise))
     for (const [path, priority, callPriority] of [['/critical', 10, undefined], ['/prefetch', 0, undefined], ['/demoted', 10, -1]] as const) {
       app.get(path, { config: { backpressure: { priority } } }, async (request) =>

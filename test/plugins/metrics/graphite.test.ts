@@ -20,7 +20,7 @@ function pushingTo (listener: GraphiteListener): StartAppOptions {
     pool: { filename: GATE_WORKER, minThreads: THREADS, maxThreads: THREADS },
     setup: async (app) => {
       await app.register(metricsPlugin, {
-        graphite: { host: '127.0.0.1', port: listener.port, prefix: PREFIX, intervalMs: 20, reconnectMinMs: 10, reconnectMaxMs: 100 }
+        graphite: { host: '127.0.0.1', port: listener.port, prefix: PREFIX, interval: 20 }
       })
     }
   }

@@ -6,6 +6,8 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { Registry, Counter } from 'prom-client'
 import poolPlugin, { type PoolPluginOptions } from '../../../plugins/pool/index.js'
 import metricsPlugin, { METRICS_PLUGIN_NAME, type MetricsPluginOptions } from '../../../plugins/metrics/index.js'
+import httpchkPlugin from '../../../plugins/httpchk/index.js'
+import lanesPlugin from '../../../plugins/lanes/index.js'
 import { DEFAULT_QUEUE_WAIT_BUCKETS } from '../../../lib/pool-metrics.js'
 import type { PoolSnapshot } from '../../../lib/pool.js'
 import { parseMetrics } from '../../../tools/prometheus-text.mjs'
@@ -33,7 +35,7 @@ function value (metrics: Map<string, number>, key: string): number {
 }
 
 /** The scrape's gauges, in the snapshot's own terms. */
-function gaugesAsSnapshot (metrics: Map<string, number>, prefix = 'backpressure_'): Omit<PoolSnapshot, 'completed' | 'failed'> {
+function gaugesAsSnapshot (metrics: Map<string, number>, prefix = 'backpressure_'): Omit<PoolSnapshot, 'completed' | 'failed' | 'concurrency'> {
   return {
     busy: value(metrics, `${prefix}pool_busy`) === 1,
     queued: value(metrics, `${prefix}pool_queue_depth`),
@@ -43,7 +45,8 @@ function gaugesAsSnapshot (metrics: Map<string, number>, prefix = 'backpressure_
   }
 }
 
-function withoutTotals ({ completed: _c, failed: _f, ...gauges }: PoolSnapshot): Omit<PoolSnapshot, 'completed' | 'failed'> {
+/** The snapshot's fields that have a gauge (the totals are counters; the pool's concurrency is what its options say). */
+function withoutTotals ({ completed: _c, failed: _f, concurrency: _n, ...gauges }: PoolSnapshot): Omit<PoolSnapshot, 'completed' | 'failed' | 'concurrency'> {
   return gauges
 }
 
@@ -92,7 +95,8 @@ async function saturate (app: FastifyInstance, queued: number) {
   }
 }
 
-t.test('options are validated at registration, each error naming metrics.<option> and the value', async (t) => {
+t.test('options are validated by the normaliser, each error naming metrics.<option> and the value', async (t) => {
+  const { normalizeMetricsOptions } = await import('../../../plugins/metrics/options.js')
   const cases: Array<[option: string, options: Record<string, unknown>]> = [
     ['metrics.prefix', { prefix: 5 }],
     ['metrics.prefix', { prefix: '1abc' }],
@@ -120,35 +124,78 @@ t.test('options are validated at registration, each error naming metrics.<option
     ['metrics.graphite.prefix', { graphite: { prefix: 'a..b' } }],
     ['metrics.graphite.prefix', { graphite: { prefix: 'a b' } }],
     ['metrics.graphite.prefix', { graphite: { prefix: '.a' } }],
-    ['metrics.graphite.intervalMs', { graphite: { intervalMs: 0 } }],
-    ['metrics.graphite.intervalMs', { graphite: { intervalMs: 1.5 } }],
-    ['metrics.graphite.reconnectMinMs', { graphite: { reconnectMinMs: 0 } }],
-    ['metrics.graphite.reconnectMaxMs', { graphite: { reconnectMaxMs: -1 } }],
-    ['metrics.graphite.reconnectMaxMs', { graphite: { reconnectMinMs: 1000, reconnectMaxMs: 500 } }],
+    ['metrics.graphite.interval', { graphite: { interval: 0 } }],
+    ['metrics.graphite.interval', { graphite: { interval: 1.5 } }],
+    ['metrics.graphite.interval', { graphite: { interval: 2 ** 31 } }],
+    ['metrics.graphite.intervalMs', { graphite: { intervalMs: 1000 } }],
+    ['metrics.graphite.reconnectMinMs', { graphite: { reconnectMinMs: 100 } }],
     ['metrics.graphite.hots', { graphite: { hots: '127.0.0.1' } }],
     ['metrics.exposeroute', { exposeroute: '/metrics' }]
   ]
   for (const [option, options] of cases) {
+    t.throws(() => normalizeMetricsOptions(options), { code: 'FST_BACKPRESSURE_INVALID_OPTION', message: new RegExp(`^Invalid option "${option.replaceAll('.', '\\.')}".*received`) }, JSON.stringify(options))
+  }
+  t.throws(() => normalizeMetricsOptions({ graphite: { intervalMs: 1000 } }), { message: /did you mean "metrics\.graphite\.interval"\?/ })
+  t.same(normalizeMetricsOptions({ graphite: { interval: 500 } }).graphite, { host: '127.0.0.1', port: 2003, prefix: 'backpressure', intervalMs: 500 })
+})
+
+t.test('a bad metrics option surfaces at ready()', async (t) => {
+  const app = Fastify()
+  void app.register(poolPlugin, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, execArgv: [] })
+  void app.register(metricsPlugin, { exposeRoute: 'metrics' })
+  const error = await readyError(app)
+  t.equal(error?.code, 'FST_BACKPRESSURE_INVALID_OPTION')
+  t.match(error?.message, /^Invalid option "metrics\.exposeRoute": expected false or a static route path starting with '\/', received 'metrics'$/)
+  await app.close()
+  t.equal(METRICS_PLUGIN_NAME, 'fastify-backpressure-metrics')
+})
+
+t.test('with no executor and no probe there is nothing to measure: ready() says so, and the names are freed', async (t) => {
+  const registry = new Registry()
+  const app = Fastify()
+  void app.register(metricsPlugin, { registry, exposeRoute: '/metrics' })
+  const error = await readyError(app)
+  t.equal(error?.code, 'FST_BACKPRESSURE_INVALID_OPTION')
+  t.match(error?.message, /"metrics": expected the pool, the lanes or the httpchk plugin in the same app \(with none of them there is nothing to measure\)/)
+  t.same(await registry.getMetricsAsJSON(), [], 'nothing left registered in the registry it was given')
+  await app.close()
+})
+
+t.test('an executor registered after the metrics plugin would have no metrics: ready() says so', async (t) => {
+  for (const [name, register] of [
+    ['pool', async (app: FastifyInstance) => { await app.register(poolPlugin, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, execArgv: [] }) }],
+    ['lanes', async (app: FastifyInstance) => { await app.register(lanesPlugin, { lanes: { a: { concurrency: 1 } } }) }]
+  ] as const) {
     const app = Fastify()
-    // Not awaited: registration errors are asserted on ready(), as Fastify reports them.
-    void app.register(poolPlugin, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, execArgv: [] })
-    void app.register(metricsPlugin, options as MetricsPluginOptions)
+    void app.register(httpchkPlugin, { drain: { grace: 0 } })
+    void app.register(metricsPlugin)
+    void register(app)
     const error = await readyError(app)
-    t.equal(error?.code, 'FST_BACKPRESSURE_INVALID_OPTION', `${JSON.stringify(options)} is refused`)
-    t.match(error?.message, `"${option}"`, `the error names ${option}`)
-    t.match(error?.message, 'received', 'and says what was received')
+    t.equal(error?.code, 'FST_BACKPRESSURE_INVALID_OPTION', name)
+    t.match(error?.message, new RegExp(`"metrics": expected the ${name} plugin registered before the metrics plugin`))
     await app.close()
   }
 })
 
-t.test('the plugin needs the pool or the lanes plugin registered first, and says so', async (t) => {
+t.test('graphite with neither the pool nor the lanes would push nothing: ready() says so', async (t) => {
   const app = Fastify()
-  void app.register(metricsPlugin, {})
+  void app.register(httpchkPlugin, { drain: { grace: 0 } })
+  void app.register(metricsPlugin, { graphite: { port: 2003 } })
   const error = await readyError(app)
-  t.equal(error?.code, 'FST_BACKPRESSURE_INVALID_OPTION')
-  t.match(error?.message, /"metrics".*the pool or the lanes plugin registered before the metrics plugin/)
+  t.match(error, { code: 'FST_BACKPRESSURE_INVALID_OPTION', message: /^Invalid option "metrics\.graphite": expected false unless the pool or the lanes plugin is registered before the metrics plugin/ })
   await app.close()
-  t.equal(METRICS_PLUGIN_NAME, 'fastify-backpressure-metrics')
+})
+
+t.test('with only the probe: the readiness gauges, served on the route', async (t) => {
+  const { url } = await startApp(t, {
+    pool: false,
+    httpchk: {},
+    setup: async (app) => { await app.register(metricsPlugin, { exposeRoute: '/metrics' }) }
+  })
+  const metrics = await scrape(url)
+  t.equal(value(metrics, 'backpressure_probe_state{state="free"}'), 1)
+  t.equal(value(metrics, 'backpressure_probe_state{state="busy"}'), 0)
+  t.notOk([...metrics.keys()].some((key) => key.startsWith('backpressure_pool_') || key.startsWith('backpressure_lane_')), 'no executor series')
 })
 
 t.test('the route serves the registry with Prometheus\' content type; HEAD works; no route unless asked', async (t) => {

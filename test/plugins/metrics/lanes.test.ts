@@ -8,7 +8,7 @@ import lanesPlugin from '../../../plugins/lanes/index.js'
 import poolPlugin from '../../../plugins/pool/index.js'
 import metricsPlugin from '../../../plugins/metrics/index.js'
 import { LaneMetrics } from '../../../lib/lane-metrics.js'
-import { Lane } from '../../../lib/lane.js'
+import { createLane } from '../../helpers/pool.js'
 import { parseMetrics } from '../../../tools/prometheus-text.mjs'
 import { readyError, startApp, THREAD_DEFAULTS } from '../../helpers/app.js'
 import { GATE_WORKER } from '../../helpers/pool.js'
@@ -38,26 +38,26 @@ t.test('lanes only: lane_* series per lane, gauges match the snapshots while sat
   t.equal(scrape.get('backpressure_lane_queue_depth{lane="upstream"}'), snapshot.queued)
   t.equal(scrape.get('backpressure_lane_queue_depth{lane="upstream"}'), 1)
   t.equal(scrape.get('backpressure_lane_busy{lane="upstream"}'), 1)
-  t.equal(scrape.get('backpressure_lane_running_calls{lane="upstream"}'), 1)
-  t.equal(scrape.get('backpressure_lane_limit{lane="upstream"}'), 1)
-  t.equal(scrape.get('backpressure_lane_limit{lane="db"}'), 4)
+  t.equal(scrape.get('backpressure_lane_running_tasks{lane="upstream"}'), 1)
+  t.equal(scrape.get('backpressure_lane_concurrency{lane="upstream"}'), 1)
+  t.equal(scrape.get('backpressure_lane_concurrency{lane="db"}'), 4)
   t.equal(scrape.get('backpressure_lane_busy{lane="db"}'), 0)
   t.equal(scrape.get('backpressure_lane_down{lane="db"}'), 0)
   t.equal(scrape.get('backpressure_lane_transitions_total{lane="upstream",to="busy"}'), 1)
   t.equal(scrape.get('backpressure_lane_transitions_total{lane="upstream",to="free"}'), 0)
-  t.equal(scrape.get('backpressure_lane_calls_submitted_total{lane="upstream"}'), 3)
-  t.equal(scrape.get('backpressure_lane_calls_failed_total{lane="upstream",reason="rejected"}'), 1)
-  t.equal(scrape.get('backpressure_lane_calls_failed_total{lane="db",reason="errored"}'), 1)
+  t.equal(scrape.get('backpressure_lane_tasks_submitted_total{lane="upstream"}'), 3)
+  t.equal(scrape.get('backpressure_lane_tasks_failed_total{lane="upstream",reason="rejected"}'), 1)
+  t.equal(scrape.get('backpressure_lane_tasks_failed_total{lane="db",reason="errored"}'), 1)
   t.equal(scrape.get('backpressure_lane_queue_wait_seconds_count{lane="db"}'), 1)
   t.notOk([...scrape.keys()].some((key) => key.startsWith('backpressure_pool_')), 'no pool, no pool series')
   t.equal(await full, 'FST_BACKPRESSURE_QUEUE_FULL')
   hold.resolve('r')
   await Promise.all([running, queued])
   const after = parseMetrics(await (await fetch(`${url}/metrics`)).text())
-  t.equal(after.get('backpressure_lane_calls_completed_total{lane="upstream"}'), 2)
+  t.equal(after.get('backpressure_lane_tasks_completed_total{lane="upstream"}'), 2)
   t.equal(after.get('backpressure_lane_transitions_total{lane="upstream",to="free"}'), 1)
   t.equal(after.get('backpressure_lane_queue_wait_seconds_count{lane="upstream"}'), 2)
-  t.ok(app.backpressureMetrics.names.includes('backpressure_lane_limit'))
+  t.ok(app.backpressureMetrics.names.includes('backpressure_lane_concurrency'))
 })
 
 t.test('pool and lanes side by side; the Graphite figures carry lanes.<name>.…', async (t) => {
@@ -73,22 +73,21 @@ t.test('pool and lanes side by side; the Graphite figures carry lanes.<name>.…
   t.ok(scrape.has('backpressure_lane_queue_depth{lane="upstream"}'))
 
   const registry = new Registry()
-  const lane = new Lane({ name: 'upstream', concurrency: 2 })
-  t.teardown(() => lane.close())
+  const lane = createLane(t, { concurrency: 2 })
   const metrics = new LaneMetrics({ lanes: [lane], registry, prefix: 'x_', queueWaitBuckets: [0.1, 1] })
   await lane.run(async () => 'ok')
   const figures = new Map(metrics.graphiteFigures())
-  t.equal(figures.get('lanes.upstream.calls.completed'), 1)
-  t.equal(figures.get('lanes.upstream.limit'), 2)
+  t.equal(figures.get('lanes.upstream.tasks.completed'), 1)
+  t.equal(figures.get('lanes.upstream.concurrency'), 2)
   t.equal(figures.get('lanes.upstream.queue_wait.count'), 1)
   t.equal(figures.get('lanes.upstream.down'), 0)
   t.equal(figures.get('lanes.upstream.busy'), 0)
-  t.equal(figures.get('lanes.upstream.calls.failed.rejected'), 0)
-  t.notOk(figures.has('lanes.upstream.calls.failed.crashed'), 'lanes have no threads to crash')
+  t.equal(figures.get('lanes.upstream.tasks.failed.rejected'), 0)
+  t.notOk(figures.has('lanes.upstream.tasks.failed.crashed'), 'lanes have no threads to crash')
   const hold = deferred()
   const held = [lane.run(async () => await hold.promise), lane.run(async () => await hold.promise), lane.run(async () => 'queued')]
   await new Promise((resolve) => setImmediate(resolve)) // one reading per turn: the next turn reads afresh
-  t.equal(new Map(metrics.graphiteFigures()).get('lanes.upstream.busy'), 1, 'busy while a call waits with no free slot')
+  t.equal(new Map(metrics.graphiteFigures()).get('lanes.upstream.busy'), 1, 'busy while a task waits with no free slot')
   hold.resolve('r')
   await Promise.all(held)
   await lane.close()
@@ -128,12 +127,12 @@ t.test('lanes only with Graphite: the push carries lanes.<name>.… and no pool 
     listen: false,
     setup: async (app) => {
       await app.register(lanesPlugin, { lanes: { upstream: { concurrency: 2 } } })
-      await app.register(metricsPlugin, { graphite: { host: '127.0.0.1', port: listener.port, prefix: 'bp', intervalMs: 20, reconnectMinMs: 10, reconnectMaxMs: 100 } })
+      await app.register(metricsPlugin, { graphite: { host: '127.0.0.1', port: listener.port, prefix: 'bp', interval: 20 } })
     }
   })
   await app.lanes.upstream!.run(async () => 'ok')
-  const line = await listener.waitForLine((received) => received.path === 'bp.lanes.upstream.calls.completed' && received.value === 1)
-  t.equal(line.value, 1, 'the lane\'s completed calls reached carbon')
+  const line = await listener.waitForLine((received) => received.path === 'bp.lanes.upstream.tasks.completed' && received.value === 1)
+  t.equal(line.value, 1, 'the lane\'s completed tasks reached carbon')
   t.notOk(listener.lines.some((received) => received.path.startsWith('bp.pool.')), 'no pool, no pool figures')
 })
 
@@ -158,14 +157,14 @@ t.test('by priority: at most MAX_PRIORITY_LABELS values per lane, later prioriti
   t.same(labels.sort(), ['10', '11', '12', '3', '4', '5', '6', '7', '8', '9', 'other'])
   t.equal(scrape.get('backpressure_lane_queue_depth_by_priority{lane="upstream",priority="12"}'), 1)
   t.equal(scrape.get('backpressure_lane_queue_depth_by_priority{lane="upstream",priority="other"}'), 2)
-  t.equal(scrape.get('backpressure_lane_calls_refused_total{lane="upstream",priority="other",reason="rejected"}'), 1, 'a refused 1 counts under "other"')
-  t.equal(scrape.get('backpressure_lane_calls_refused_total{lane="upstream",priority="12",reason="rejected"}'), 0)
+  t.equal(scrape.get('backpressure_lane_tasks_refused_total{lane="upstream",priority="other",reason="rejected"}'), 1, 'a refused 1 counts under "other"')
+  t.equal(scrape.get('backpressure_lane_tasks_refused_total{lane="upstream",priority="12",reason="rejected"}'), 0)
   // A 13th priority later still goes to "other"; the labels given stay.
   const displacing = upstream.run(async () => 'urgent', { priority: 100 })
   const after = parseMetrics(await (await fetch(`${url}/metrics`)).text())
   t.equal(after.get('backpressure_lane_queue_depth_by_priority{lane="upstream",priority="other"}'), 2, '100 joined "other", priority 1 was displaced')
-  t.equal(after.get('backpressure_lane_calls_refused_total{lane="upstream",priority="other",reason="displaced"}'), 1)
-  t.equal(after.get('backpressure_lane_calls_failed_total{lane="upstream",reason="displaced"}'), 1)
+  t.equal(after.get('backpressure_lane_tasks_refused_total{lane="upstream",priority="other",reason="displaced"}'), 1)
+  t.equal(after.get('backpressure_lane_tasks_failed_total{lane="upstream",reason="displaced"}'), 1)
   hold.resolve('r')
   const results = await Promise.all([running, displacing, ...queued])
   t.same(results, ['r', 'urgent', 'FST_BACKPRESSURE_QUEUE_FULL', ...Array.from({ length: 11 }, () => 'ok')], 'only the priority 1 call, the newest of the lowest, was displaced')
@@ -173,8 +172,7 @@ t.test('by priority: at most MAX_PRIORITY_LABELS values per lane, later prioriti
 
 t.test('LaneMetrics: Graphite figures by priority', async (t) => {
   const registry = new Registry()
-  const lane = new Lane({ name: 'db', concurrency: 1, maxQueue: 1 })
-  t.teardown(() => lane.close())
+  const lane = createLane(t, { concurrency: 1, maxQueue: 1 }, {}, 'db')
   const metrics = new LaneMetrics({ lanes: [lane], registry, prefix: '', queueWaitBuckets: [1] })
   t.teardown(() => { metrics.close() })
   const hold = deferred()
@@ -185,10 +183,10 @@ t.test('LaneMetrics: Graphite figures by priority', async (t) => {
   t.match(figures, {
     'lanes.db.priority.2.queue_depth': 1,
     'lanes.db.priority.-2.queue_depth': 0,
-    'lanes.db.priority.-2.calls.refused.displaced': 1,
-    'lanes.db.priority.-2.calls.refused.rejected': 0,
-    'lanes.db.priority.-2.calls.refused.shed': 0,
-    'lanes.db.calls.failed.displaced': 1
+    'lanes.db.priority.-2.tasks.refused.displaced': 1,
+    'lanes.db.priority.-2.tasks.refused.rejected': 0,
+    'lanes.db.priority.-2.tasks.refused.shed': 0,
+    'lanes.db.tasks.failed.displaced': 1
   })
   hold.resolve('r')
   t.same(await Promise.all([running, low, high]), ['r', 'FST_BACKPRESSURE_QUEUE_FULL', 'high'])

@@ -6,6 +6,11 @@ import t from 'tap'
 import type { PoolSnapshot } from '../../../lib/pool.js'
 import { BROKEN_WORKER, GATE_WORKER, Gate, NO_EXPORT_WORKER, WORKER, fragileWorker } from '../../helpers/pool.js'
 import { startApp } from '../../helpers/app.js'
+import { createPool } from '../../helpers/pool.js'
+import { normalizePoolOptions } from '../../../plugins/pool/options.js'
+import { describeValue } from '../../../lib/validate.js'
+
+const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
 /** The value or the error a promise settles with. */
 const settle = async (promise: PromiseLike<unknown>): Promise<unknown> => await promise.then((v) => v, (e: unknown) => e)
@@ -63,7 +68,7 @@ t.test('app.close() lets queued tasks finish', async (t) => {
   const closing = app.close()
   t.same((await down)[0], 'closing', 'the down event says why')
   t.equal(app.pool.down, true, 'down while closing')
-  t.match(await settle(app.pool.run({ op: 'echo', value: 5 })), { code: 'FST_BACKPRESSURE_POOL_CLOSED', statusCode: 503 }, 'no new task once closing')
+  t.match(await settle(app.pool.run({ op: 'echo', value: 5 })), { code: 'FST_BACKPRESSURE_CLOSED', statusCode: 503 }, 'no new task once closing')
   gate.open()
   t.match(await running, /^(ok|not-equal)$/, 'the running task finished')
   t.same(await Promise.all(queued), [1, 2, 3, 4], 'queued tasks ran to the end')
@@ -79,7 +84,7 @@ t.test('app.close() is bounded by closeTimeout', async (t) => {
   await app.close()
   const took = performance.now() - started
   t.ok(took < 5000, `close returned after ${Math.round(took)} ms, not after the 20 s task`)
-  t.match(await stuck, { code: 'FST_BACKPRESSURE_POOL_CLOSED' }, 'the unfinished task is rejected')
+  t.match(await stuck, { code: 'FST_BACKPRESSURE_CLOSED' }, 'the unfinished task is rejected')
   gate.open()
 })
 
@@ -101,7 +106,6 @@ const badOptions: Array<[option: string, value: unknown, extra?: Record<string, 
   ['recordTiming', 'x'],
   ['resourceLimits', 'x'],
   ['execArgv', ['--no-such-flag']],
-  ['maxQueue', 0],
   ['maxQueue', -1],
   ['maxQueue', 2.5],
   ['maxQueue', 'big'],
@@ -111,6 +115,7 @@ const badOptions: Array<[option: string, value: unknown, extra?: Record<string, 
   ['timeout', 2 ** 31],
   ['timeout', '5s'],
   ['admission', 'on'],
+  ['admission', true],
   ['admission.target', -1, { admission: { target: -1 } }],
   ['admission.interval', 0, { admission: { interval: 0 } }],
   ['admission.window', 5, { admission: { window: 5 } }],
@@ -121,37 +126,66 @@ const badOptions: Array<[option: string, value: unknown, extra?: Record<string, 
   ['rejectStatusCode', 500],
   ['retryAfter', -1],
   ['retryAfter', 1.5],
+  ['retryAfter', 86_401],
   ['onBusy', 'log'],
   ['onFree', 1],
-  // Checked by piscina itself (no list of its options here), its error coded and renamed.
+  // Checked by piscina itself, its error coded and renamed.
   ['atomics', 'fast'],
   ['niceIncrement', -1]
 ]
 
-for (const [option, value, extra] of badOptions) {
-  t.test(`pool.${option} = ${String(value)} is refused at ready()`, async (t) => {
-    const Fastify = (await import('fastify')).default
-    const poolPlugin = (await import('../../../plugins/pool/index.js')).default
-    const app = Fastify()
-    t.teardown(() => app.close())
-    const options = extra ?? { [option]: value }
-    void app.register(poolPlugin, { ...GOOD, ...options } as never)
-    const error = await settle(app.ready()) as Error & { code?: string }
-    t.equal(error.code, 'FST_BACKPRESSURE_INVALID_OPTION')
-    t.match(error.message, `"pool.${option}"`, 'names the option')
-    t.match(error.message, typeof value === 'string' ? `'${value}'` : String(value), 'names the value received')
-  })
-}
+/** Options piscina (or Node's Worker) checks itself, when the pool is built: the pool renames its errors. */
+const CHECKED_BY_PISCINA = new Set(['recordTiming', 'resourceLimits', 'execArgv', 'atomics', 'niceIncrement'])
 
-t.test('a name the plugin does not own goes to piscina unchanged', async (t) => {
+t.test('each bad pool option is refused, naming the option and the value received (the normaliser, or piscina renamed)', async (t) => {
+  for (const [option, value, extra] of badOptions) {
+    const options = { ...GOOD, ...(extra ?? { [option]: value }) }
+    const build = CHECKED_BY_PISCINA.has(option)
+      ? () => createPool(t, options as never)
+      : () => normalizePoolOptions(options)
+    t.throws(build, {
+      code: 'FST_BACKPRESSURE_INVALID_OPTION',
+      message: new RegExp(`"pool\\.${option.replace('.', '\\.')}".*received ${escape(describeValue(value))}`)
+    }, `pool.${option} = ${String(value)}`)
+  }
+})
+
+t.test('a bad pool option surfaces at ready(), and no pool is started', async (t) => {
   const Fastify = (await import('fastify')).default
   const poolPlugin = (await import('../../../plugins/pool/index.js')).default
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(poolPlugin, { ...GOOD, workerHistogram: true, aFutureOption: 'kept' } as never)
+  void app.register(poolPlugin, { ...GOOD, maxQueu: 3 } as never)
+  const error = await settle(app.ready()) as Error & { code?: string }
+  t.equal(error.code, 'FST_BACKPRESSURE_INVALID_OPTION')
+  t.equal(error.message, 'Invalid option "pool.maxQueu": expected an option "pool" knows (did you mean "pool.maxQueue"?), received 3')
+  t.notOk(app.hasDecorator('pool'))
+})
+
+t.test('unknown keys are checked before required ones: a misspelt filename is reported as the typo it is', async (t) => {
+  t.throws(() => normalizePoolOptions({ fileName: WORKER }), {
+    code: 'FST_BACKPRESSURE_INVALID_OPTION',
+    message: /^Invalid option "pool\.fileName": expected an option "pool" knows \(did you mean "pool\.filename"\?\)/
+  })
+  t.throws(() => normalizePoolOptions({}), { message: /"pool\.filename": expected a worker file path or file: URL, received undefined/ }, 'a missing one is reported as missing')
+})
+
+t.test("piscina's options pass through to piscina; a name neither piscina nor the pool knows is refused", async (t) => {
+  const Fastify = (await import('fastify')).default
+  const poolPlugin = (await import('../../../plugins/pool/index.js')).default
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(poolPlugin, { ...GOOD, workerHistogram: true, niceIncrement: 0 })
   await app.ready()
-  t.equal(app.pool.piscina.options.workerHistogram, true, 'a piscina option we never mention')
-  t.equal((app.pool.piscina.options as unknown as Record<string, unknown>).aFutureOption, 'kept', 'a name piscina may add later')
+  t.equal(app.pool.piscina.options.workerHistogram, true, 'a piscina option the pool never mentions reaches piscina')
+  t.equal(app.pool.piscina.options.maxQueue, Infinity, "the pool's maxQueue is its own: piscina's stays unbounded")
+
+  const typo = Fastify()
+  t.teardown(() => typo.close())
+  void typo.register(poolPlugin, { ...GOOD, workerHistogramm: true } as never)
+  const error = await settle(typo.ready()) as Error & { code?: string }
+  t.equal(error.code, 'FST_BACKPRESSURE_INVALID_OPTION')
+  t.equal(error.message, 'Invalid option "pool.workerHistogramm": expected an option "pool" knows (did you mean "pool.workerHistogram"?), received true')
 })
 
 /** A balancer of the user's own: piscina's `loadBalancer` option passes through unchanged. */
@@ -161,7 +195,7 @@ function firstWorker<W> (_task: unknown, workers: W[]): W | null {
 
 t.test('good option values are accepted', async (t) => {
   for (const options of [
-    { maxQueue: 'auto' as const }, { maxQueue: Infinity }, { maxQueue: 3 }, { admission: true }, { admission: false },
+    { maxQueue: 'auto' as const }, { maxQueue: Infinity }, { maxQueue: 3 }, { maxQueue: 0 }, { admission: {} }, { admission: false as const },
     { admission: { target: 10, interval: 200 } }, { dwell: { busy: 100, free: 500 } }, { rejectStatusCode: 429 as const },
     { retryAfter: 0 }, { minThreads: 1, maxThreads: 1, idleTimeout: 1000, closeTimeout: 0, stricterFIFO: false, timeout: 5000 },
     { filename: pathToFileURL(WORKER) }, { filename: pathToFileURL(WORKER).href }, { loadBalancer: firstWorker },
@@ -248,14 +282,15 @@ t.test('queue full: 503 with Retry-After; the queue stays bounded', async (t) =>
   t.equal((await get(`${url}/echo`)).status, 200, 'served again once the queue drains')
 })
 
-t.test('queue full as 429 (rejectStatusCode), Retry-After from retryAfter, through the app\'s own error handler', async (t) => {
-  const handled: string[] = []
+t.test('queue full as 429 (rejectStatusCode); the retry hint is on the error, for the app\'s own error handler too', async (t) => {
+  const handled: Array<[string, unknown]> = []
   const { app, url } = await startApp(t, {
     pool: { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, maxQueue: 2, rejectStatusCode: 429, retryAfter: 7 },
     setup (app) {
-      app.setErrorHandler(function appErrorHandler (error: Error & { statusCode?: number, code?: string }, _request, reply) {
-        handled.push(error.code ?? '')
-        void reply.code(error.statusCode ?? 500).send({ mine: true, code: error.code })
+      app.setErrorHandler(function appErrorHandler (error: Error & { statusCode?: number, code?: string, headers?: Record<string, string> }, _request, reply) {
+        handled.push([error.code ?? '', error.headers])
+        // What Fastify's default handler does with `error.headers`; an app's own handler chooses.
+        void reply.headers(error.headers ?? {}).code(error.statusCode ?? 500).send({ mine: true, code: error.code })
       })
       poolRoutes(app)
     }
@@ -265,10 +300,24 @@ t.test('queue full as 429 (rejectStatusCode), Retry-After from retryAfter, throu
   const answer = await get(`${url}/echo`)
   t.equal(answer.status, 429)
   t.equal(answer.headers.get('retry-after'), '7')
-  t.same(answer.body, { mine: true, code: 'FST_BACKPRESSURE_QUEUE_FULL' }, "the app's error handler still answers")
-  t.same(handled, ['FST_BACKPRESSURE_QUEUE_FULL'])
+  t.same(answer.body, { mine: true, code: 'FST_BACKPRESSURE_QUEUE_FULL' }, "the app's error handler answers")
+  t.same(handled, [['FST_BACKPRESSURE_QUEUE_FULL', { 'retry-after': '7' }]], 'and gets the hint on the error')
   gate.open()
   await Promise.all(held)
+})
+
+t.test('retryAfter 0: the retryable error carries no hint, and the answer no Retry-After', async (t) => {
+  const { app, url } = await startApp(t, { pool: { filename: GATE_WORKER, minThreads: 1, maxThreads: 1, maxQueue: 0, retryAfter: 0 }, setup: poolRoutes })
+  const gate = new Gate()
+  const running = app.pool.run({ op: 'gate', gate: gate.cell })
+  const refused = await app.pool.run({ op: 'echo', value: 1 }).catch((error: unknown) => error) as Error & { code?: string, headers?: unknown }
+  t.equal(refused.code, 'FST_BACKPRESSURE_QUEUE_FULL', 'maxQueue 0: no task may wait')
+  t.equal(refused.headers, undefined)
+  const answer = await get(`${url}/echo`)
+  t.equal(answer.status, 503)
+  t.equal(answer.headers.get('retry-after'), null)
+  gate.open()
+  await running
 })
 
 t.test('deadlines: 504; a queued task never starts, a running one has its thread replaced', async (t) => {
