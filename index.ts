@@ -81,3 +81,6 @@ export type { BackpressurePool, PoolRunOptions, PoolEvents, PoolSnapshot, PoolSt
 export type { Lane, LaneRunOptions, LaneEvents, LaneSnapshot, LaneStats, LaneTask } from './lib/lane.js'
 export type { BackpressureControl, ProbeState, HaproxyServerState } from './plugins/httpchk/index.js'
 export type { BackpressureMetrics, GraphiteStats } from './plugins/metrics/index.js'
+// Priorities: per call (`priority`), per route (`config.backpressure`), and the figures by priority.
+export type { PriorityOption, RouteBackpressureConfig } from './lib/core/run-options.js'
+export type { PriorityFigures } from './lib/core/engine.js'

@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// fastify-backpressure benchmarks: B1–B10, each against a baseline measured in the same
+// fastify-backpressure benchmarks: B1–B11, each against a baseline measured in the same
 // run, with the target beside each figure.
 //
-//   npm run bench              full run, about 7 minutes; writes bench/results/latest.json,
-//                              bench/results/latest.md and docs/images/bench-b3.svg
-//   npm run bench -- --quick   smoke run, under a minute; writes bench/results/quick.json,
-//                              bench/results/quick.md and bench/results/quick-b3.svg
+//   npm run bench              full run, about 10 minutes; writes bench/results/latest.json,
+//                              bench/results/latest.md, docs/images/bench-b3.svg and bench-b11.svg
+//   npm run bench -- --quick   smoke run, about a minute; writes bench/results/quick.json,
+//                              bench/results/quick.md and bench/results/quick-b3.svg, quick-b11.svg
 //   --only B1,B3               run some of them (B1 and B2 share their servers, as do B3 and B4)
-//   --rounds N                 rounds for B1–B4 (default: 3; --quick: 3 for B1/B2, 1 for B3/B4)
+//   --rounds N                 rounds for B1–B4 and B11 (default: 3; --quick: 3 for B1/B2, 1 for B3/B4, B11)
 //                              (--only and --rounds write bench/results/partial.* instead of latest.*)
 //
 // Servers and the load generator (autocannon's API, bench/fixtures/load.mjs) run as separate
@@ -27,6 +27,7 @@ import { median, pairedRatios, slope } from './lib/stats.mjs'
 import { renderTable, renderMarkdown } from './lib/report.mjs'
 import { writeB3Chart } from './lib/b3-chart.mjs'
 import { benchProbeCost } from './probe-cost.mjs'
+import { benchPriorities, priorityRows, writePriorityChart } from './lib/priorities.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const fixture = (name) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
@@ -66,7 +67,8 @@ const PLAN = QUICK
       b6: { samples: 100, observeMs: 2200 },
       b7: { rounds: 1, durationMs: 2500, taskMs: 10, overload: 10 },
       b8: { rounds: 4, tasks: 50000, window: 256, concurrency: 16 },
-      b9: { rounds: 1, durationMs: 4500, rate: 200, fixed: [4, 16, 64] }
+      b9: { rounds: 1, durationMs: 4500, rate: 200, fixed: [4, 16, 64] },
+      b11: { rounds: 1, seconds: 6, calibrateSeconds: 2 }
     }
   : {
       mode: 'full',
@@ -80,10 +82,14 @@ const PLAN = QUICK
       b6: { samples: 1000, observeMs: 3000 },
       b7: { rounds: 3, durationMs: 6000, taskMs: 10, overload: 10 },
       b8: { rounds: 12, tasks: 200000, window: 256, concurrency: 16 },
-      b9: { rounds: 3, durationMs: 9000, rate: 200, fixed: [4, 16, 64] }
+      b9: { rounds: 3, durationMs: 9000, rate: 200, fixed: [4, 16, 64] },
+      b11: { rounds: 3, seconds: 15, calibrateSeconds: 4 }
     }
 
-if (ROUNDS !== null) Object.assign(PLAN, { rounds: ROUNDS, latencyRounds: ROUNDS })
+if (ROUNDS !== null) {
+  Object.assign(PLAN, { rounds: ROUNDS, latencyRounds: ROUNDS })
+  PLAN.b11 = { ...PLAN.b11, rounds: ROUNDS }
+}
 
 // Latency runs: a steady probe rate over a few keep-alive connections, like a few balancers.
 const LATENCY_LOAD = { connections: 4, overallRate: 1000 }
@@ -450,6 +456,7 @@ function buildRows (results) {
     add('B9', `blip: worst fixed (${byGoodput.at(-1)})`, describe(byGoodput.at(-1)), 'report', 'INFO')
     notes.push(`B9: ${rate} calls/s open-loop for ${durationMs / 1000} s into an upstream that serves 8 at once in 10 ms, +1 s during the middle third; 500 ms deadline; goodput = answered calls/s, p99 of answered calls.`)
   }
+  if (results.priorities !== undefined) priorityRows(results.priorities, { add, notes, verdict })
   if (results.probeCost !== undefined) {
     const { variants, target, rounds, count, rate } = results.probeCost
     const bare = variants.find(({ id }) => id === 'bare')
@@ -522,6 +529,7 @@ if (wants('B6')) results.busyLatency = await benchBusyLatency()
 if (wants('B7')) results.overload = await benchOverload()
 if (wants('B8')) results.laneThroughput = await benchLaneThroughput()
 if (wants('B9')) results.adaptiveBlip = await benchAdaptiveBlip()
+if (wants('B11')) results.priorities = await benchPriorities({ serverFile: SERVER, loadFile: fixture('priority-load.mjs'), ...PLAN.b11, log })
 if (wants('B10')) results.probeCost = await benchProbeCost({ ...(QUICK ? { rounds: 4, count: 200, warmup: 200 } : {}), log })
 
 machine.loadAverageAtEnd = loadavg().map((value) => Math.round(value * 100) / 100)
@@ -539,6 +547,12 @@ if (results.saturation !== undefined) {
   mkdirSync(dirname(chartPath), { recursive: true })
   writeB3Chart(chartPath, results.saturation, machine)
   log(`B3 chart: ${chartPath}`)
+}
+if (results.priorities !== undefined) {
+  const chartPath = prefix === 'latest' ? join(ROOT, 'docs/images/bench-b11.svg') : join(resultsDir, `${prefix}-b11.svg`)
+  mkdirSync(dirname(chartPath), { recursive: true })
+  writePriorityChart(chartPath, results.priorities, machine)
+  log(`B11 chart: ${chartPath}`)
 }
 
 console.log(renderTable(rows, notes))

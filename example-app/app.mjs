@@ -48,6 +48,7 @@ export async function buildApp (config, { upstreamUrl }) {
 <li><a href="/page">/page</a>: a CPU-heavy render in the worker pool</li>
 <li><a href="/upstream">/upstream</a>: the main thread calls a slow upstream in a lane, with a timeout</li>
 <li><a href="/block?ms=500">/block?ms=500</a>: a worker blocks its thread (to saturate the pool)</li>
+<li><a href="/critical">/critical</a> and <a href="/prefetch">/prefetch</a>: the same 20 ms task at priority 10 and 0</li>
 <li><a href="/dashboard">/dashboard</a>: live queue depth, busy state, HAProxy state</li>
 <li><a href="/metrics">/metrics</a>: Prometheus metrics</li></ul>
 <p>Health probe: <code>OPTIONS /</code> (HAProxy's <code>option httpchk</code>).</p>`
@@ -79,17 +80,21 @@ export async function buildApp (config, { upstreamUrl }) {
     }
   })
 
-  app.get('/block', {
-    schema: {
-      querystring: {
-        type: 'object',
-        properties: { ms: { type: 'integer', minimum: 0, maximum: config.blockMaxMs, default: 100 } },
-        additionalProperties: false
-      }
+  const blockSchema = (defaultMs) => ({
+    querystring: {
+      type: 'object',
+      properties: { ms: { type: 'integer', minimum: 0, maximum: config.blockMaxMs, default: defaultMs } },
+      additionalProperties: false
     }
-  }, async (request) => {
-    return await request.runInPool({ op: 'block', ms: request.query.ms })
   })
+  const block = async (request) => await request.runInPool({ op: 'block', ms: request.query.ms })
+  app.get('/block', { schema: blockSchema(100) }, block)
+
+  // Priorities (docs/priorities.md): the same task at two priorities, set once per route. When the
+  // pool is overloaded it starts /critical first, and a /critical request that finds its queue full
+  // of /prefetch ones takes the place of the newest of them (which is answered 503 at once).
+  app.get('/critical', { schema: blockSchema(20), config: { backpressure: { priority: 10 } } }, block)
+  app.get('/prefetch', { schema: blockSchema(20), config: { backpressure: { priority: 0 } } }, block)
 
   return app
 }

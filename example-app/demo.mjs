@@ -1,4 +1,4 @@
-// The demo: `npm run demo` (or `node example-app/demo.mjs [httpchk|disable-on-404|agent] [--balancers N | --adaptive]`).
+// The demo: `npm run demo` (or `node example-app/demo.mjs [httpchk|disable-on-404|agent] [--balancers N | --adaptive | --priorities]`).
 //
 // Two example-app instances behind a real HAProxy (the recipe from example-app/haproxy-config.mjs,
 // default "agent"), a bounded load through HAProxy, and a blip: app1's upstream turns slow for a few
@@ -14,6 +14,12 @@
 // instead of 2 fixed slots; the table and the chart (docs/images/demo-adaptive.svg) add each lane's
 // concurrency and, with the agent recipe, the maxconn HAProxy applies to the server (the agent's
 // reply follows the concurrency).
+// `--priorities`: a prefetch spike instead of a blip. Both instances serve /critical (priority 10)
+// and /prefetch (priority 0) from the pool; HAProxy's queue serves /critical first too
+// (`http-request set-priority-class`, docs/priorities.md). Critical requests arrive at 30% of the
+// two instances' capacity throughout, prefetch requests at 10x it during the middle third; the chart
+// (docs/images/demo-priorities.svg) draws the share of each class answered 200, second by second,
+// the queues by priority and the busy state.
 // Bounded: about 35 s and at most 50000 requests. Every process it starts is stopped by PID.
 //
 // Env: DEMO_SECONDS (32), DEMO_BLIP_FROM (10), DEMO_BLIP_SECONDS (8), DEMO_RATE (120 requests/s,
@@ -36,11 +42,12 @@ import { metricValue } from '../tools/prometheus-text.mjs'
 import { HAPROXY, findProgram, missingMessage } from '../tools/system.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const { values: args, positionals } = parseArgs({ allowPositionals: true, options: { balancers: { type: 'string', default: '1' }, adaptive: { type: 'boolean', default: false } } })
+const { values: args, positionals } = parseArgs({ allowPositionals: true, options: { balancers: { type: 'string', default: '1' }, adaptive: { type: 'boolean', default: false }, priorities: { type: 'boolean', default: false } } })
 const recipe = positionals[0] ?? 'agent'
 const BALANCERS = Number(args.balancers)
 const FLEET = BALANCERS > 1
 const ADAPTIVE = args.adaptive
+const PRIORITIES = args.priorities
 // The adaptive lane: from 1 to 16 calls at once, starting at 8 (the fixed lane has 2 slots).
 const UPSTREAM_ADAPTIVE = '1:16:8'
 // The fleet: three "hosts" on loopback addresses; otherwise two instances on 127.0.0.1.
@@ -51,7 +58,7 @@ const BLIP_SECONDS = Number(process.env.DEMO_BLIP_SECONDS ?? 8)
 const MAX_IN_FLIGHT = 64
 const RATE = Number(process.env.DEMO_RATE ?? 120)
 const MAX_REQUESTS = 50000
-const SVG_PATH = process.env.DEMO_SVG ?? join(ROOT, FLEET ? 'docs/images/demo-fleet.svg' : ADAPTIVE ? 'docs/images/demo-adaptive.svg' : 'docs/images/demo-timeline.svg')
+const SVG_PATH = process.env.DEMO_SVG ?? join(ROOT, FLEET ? 'docs/images/demo-fleet.svg' : ADAPTIVE ? 'docs/images/demo-adaptive.svg' : PRIORITIES ? 'docs/images/demo-priorities.svg' : 'docs/images/demo-timeline.svg')
 const UPSTREAM_TIMEOUT_MS = 1000
 const BLIP_DELAY_MS = 3000
 
@@ -61,6 +68,10 @@ if (!Number.isInteger(BALANCERS) || BALANCERS < 1 || BALANCERS > 8) {
 }
 if (FLEET && ADAPTIVE) {
   console.error('--adaptive runs with one balancer; leave out --balancers')
+  process.exit(2)
+}
+if (PRIORITIES && (FLEET || ADAPTIVE || recipe !== 'agent')) {
+  console.error('--priorities runs with the agent recipe and one balancer; leave out --balancers and --adaptive')
   process.exit(2)
 }
 if (!RECIPES.includes(recipe)) {
@@ -293,9 +304,110 @@ async function main () {
   console.log(`Timeline chart: ${SVG_PATH}`)
 }
 
+// ---- --priorities: a prefetch spike on top of critical traffic ----
+// Each instance: 2 threads, tasks of PRIORITY_TASK_MS, so 2 × 1000 / PRIORITY_TASK_MS requests a second.
+const PRIORITY_TASK_MS = 40
+const PRIORITY_THREADS = 2
+
+async function mainPriorities () {
+  const apps = []
+  for (const [index, host] of HOSTS.entries()) {
+    const app = await startExampleApp({
+      stderr: 'inherit',
+      env: { HOST: host, POOL_MAX_THREADS: String(PRIORITY_THREADS), POOL_MAX_QUEUE: '16', TASK_TIMEOUT_MS: '1000', UPSTREAM_AFFECTS_PROBE: '0' }
+    })
+    stoppers.push(() => app.stop({ killAfterMs: 10000 }))
+    apps.push({ ...app, name: `app${index + 1}`, host })
+  }
+  const haproxy = await startHaproxy({
+    binary: haproxyBinary,
+    readyTimeout: 15000,
+    recipe,
+    servedBy: true,
+    inter: 500,
+    fastinter: 250,
+    downinter: 500,
+    agentInter: 500,
+    rise: 2,
+    fall: 2,
+    timeoutQueue: 1000,
+    priorityClasses: [{ path: '/critical', class: -10 }],
+    servers: apps.map((app) => ({ name: app.name, host: app.host, port: app.port, agentPort: app.agentPort }))
+  })
+  stoppers.unshift(() => haproxy.stop())
+  const capacity = apps.length * PRIORITY_THREADS * (1000 / PRIORITY_TASK_MS)
+  const spikeFrom = Math.round(SECONDS / 3)
+  const spikeTo = Math.round((2 * SECONDS) / 3)
+  console.log(`HAProxy ${haproxyBinary} (recipe "${recipe}", /critical served first from its queue) on ${haproxy.url}; ${apps.map((app) => `${app.name} ${app.url}`).join(', ')}`)
+  console.log(`Capacity ${capacity} requests/s (${apps.length} instances × ${PRIORITY_THREADS} threads × ${PRIORITY_TASK_MS} ms tasks). Critical: ${0.3 * capacity}/s for ${SECONDS} s; prefetch: ${10 * capacity}/s from ${spikeFrom} s to ${spikeTo} s.\n`)
+  for (const path of ['/critical?ms=1', '/prefetch?ms=1']) {
+    for (let i = 0; i < 4; i++) await (await fetch(`${haproxy.url}${path}`)).arrayBuffer()
+  }
+
+  const started = Date.now()
+  const perSecond = []
+  const count = (cls) => ({ status }) => {
+    const second = Math.floor((Date.now() - started) / 1000)
+    perSecond[second] ??= { critical: { ok: 0, all: 0 }, prefetch: { ok: 0, all: 0 } }
+    perSecond[second][cls].all++
+    if (status === 200) perSecond[second][cls].ok++
+  }
+  const loadDone = Promise.all([
+    openLoopLoad({ url: `${haproxy.url}/critical?ms=${PRIORITY_TASK_MS}`, ratePerS: 0.3 * capacity, durationMs: SECONDS * 1000, maxInFlight: MAX_IN_FLIGHT, maxRequests: MAX_REQUESTS / 10, onResult: count('critical') }),
+    sleep(spikeFrom * 1000).then(() => openLoopLoad({ url: `${haproxy.url}/prefetch?ms=${PRIORITY_TASK_MS}`, ratePerS: 10 * capacity, durationMs: (spikeTo - spikeFrom) * 1000, maxInFlight: 2000, maxRequests: MAX_REQUESTS, onResult: count('prefetch') }))
+  ])
+
+  // One sample per second: the queues by priority (both instances), HAProxy's queue, busy.
+  const timeline = []
+  console.log(['  t', 'spike', 'queued 10', 'queued 0', 'hap queue', ...apps.map((app) => `${app.name} busy`)].join(' | '))
+  for (let second = 1; second <= SECONDS; second++) {
+    await sleep(Math.max(0, started + second * 1000 - Date.now()))
+    const [stat, texts] = await Promise.all([
+      haproxy.stat(),
+      Promise.all(apps.map(async (app) => await (await fetch(`${app.url}/metrics`, { signal: AbortSignal.timeout(900) })).text().catch(() => '')))
+    ])
+    const queued = (priority) => texts.reduce((sum, text) => sum + (metricValue(text, `backpressure_pool_queue_depth_by_priority{priority="${priority}"}`) ?? 0), 0)
+    const sample = {
+      t: second,
+      spike: second > spikeFrom && second <= spikeTo,
+      queued10: queued(10),
+      queued0: queued(0),
+      haproxyQueue: Number(stat.find((row) => row.pxname === 'be_app' && row.svname === 'BACKEND')?.qcur ?? 0),
+      busy: texts.map((text) => metricValue(text, 'backpressure_pool_busy') ?? NaN)
+    }
+    timeline.push(sample)
+    console.log([String(second).padStart(3), sample.spike ? 'SPIKE' : '     ', String(sample.queued10).padStart(9), String(sample.queued0).padStart(8), String(sample.haproxyQueue).padStart(9),
+      ...sample.busy.map((busy, index) => (busy === 1 ? 'BUSY' : 'free').padStart(apps[index].name.length + 5))].join(' | '))
+  }
+  await loadDone
+
+  const share = (cls) => perSecond.slice(0, SECONDS).map((counts, second) => [second + 0.5, counts === undefined || counts[cls].all === 0 ? NaN : (100 * counts[cls].ok) / counts[cls].all])
+  const svg = chart({
+    title: `Two instances behind HAProxy (recipe "${recipe}"): critical traffic and a prefetch spike ×10`,
+    xLabel: 'seconds',
+    xMin: 0,
+    xMax: SECONDS,
+    bands: [{ from: spikeFrom, to: spikeTo, label: `prefetch spike: ${10 * capacity} requests/s` }],
+    panels: [
+      { title: 'Share of requests answered 200, by second sent', yLabel: '% 200', yMin: 0, yMax: 105, series: [{ name: 'critical (10)', color: '#2ca02c', points: share('critical') }, { name: 'prefetch (0)', color: '#ff7f0e', dashed: true, points: share('prefetch') }] },
+      { title: 'Waiting: the apps\' pools by priority (both instances), and HAProxy\'s queue', yLabel: 'requests', series: [{ name: 'apps, priority 10', color: '#2ca02c', points: timeline.map((s) => [s.t, s.queued10]) }, { name: 'apps, priority 0', color: '#ff7f0e', points: timeline.map((s) => [s.t, s.queued0]) }, { name: 'HAProxy queue', dashed: true, color: '#555', points: timeline.map((s) => [s.t, s.haproxyQueue]) }] },
+      { title: 'Busy (queued > idle threads): priorities do not change it', yLabel: 'busy', yMin: -0.1, yMax: 1.1, yTicks: [[0, 'free'], [1, 'busy']], series: apps.map((app, index) => ({ name: app.name, step: true, points: timeline.map((s) => [s.t, s.busy[index]]) })) }
+    ]
+  })
+  mkdirSync(dirname(SVG_PATH), { recursive: true })
+  writeFileSync(SVG_PATH, svg)
+  const total = (cls) => perSecond.reduce((sum, counts) => ({ ok: sum.ok + (counts?.[cls].ok ?? 0), all: sum.all + (counts?.[cls].all ?? 0) }), { ok: 0, all: 0 })
+  for (const cls of ['critical', 'prefetch']) {
+    const { ok, all } = total(cls)
+    console.log(`${cls}: ${ok} of ${all} answered 200 (${((100 * ok) / Math.max(1, all)).toFixed(1)}%)`)
+  }
+  console.log(`Timeline chart: ${SVG_PATH}`)
+}
+
 let exitCode = 0
 try {
-  await main()
+  if (PRIORITIES) await mainPriorities()
+  else await main()
 } catch (error) {
   console.error(error)
   exitCode = 1

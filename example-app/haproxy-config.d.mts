@@ -47,6 +47,9 @@ export interface HaproxyConfigOptions {
   /** The arguments of `option httpchk` (method, target, version), e.g. 'OPTIONS *' or 'OPTIONS * HTTP/1.1'
    * (then with `http-check send hdr Host localhost`). Default '': HAProxy's `OPTIONS / HTTP/1.0`. Not with 'disable-on-404'. */
   checkRequest?: string
+  /** Requests HAProxy's queue serves first (`http-request set-priority-class`, lowest class first),
+   * by path prefix: e.g. `[{ path: '/critical', class: -10 }]` (docs/priorities.md). */
+  priorityClasses?: Array<{ path: string, class: number }>
 }
 
 export declare function haproxyConfig (options: HaproxyConfigOptions): string

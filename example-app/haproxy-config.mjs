@@ -98,6 +98,17 @@ export function haproxyConfig (options) {
   // `option httpchk OPTIONS * HTTP/1.1`: HTTP/1.1 checks need a Host header (Node answers 400 without one).
   if (/HTTP\/1\.1$/i.test(o.checkRequest)) lines.push('    http-check send hdr Host localhost')
   if (o.servedBy) lines.push('    # Which server answered (for the demo and the tests\' per-instance counts).', '    http-response set-header X-Served-By %s')
+  if (o.priorityClasses !== undefined && o.priorityClasses.length > 0) {
+    // HAProxy's queue (maxconn) is FIFO unless told otherwise: the lowest class leaves it first,
+    // FIFO within a class (configuration.txt §4.2 "http-request set-priority-class", -2047…2047).
+    // The app's own priorities order only what has reached it (docs/priorities.md).
+    lines.push('    # Served first from HAProxy\'s queue: the lowest class first, FIFO within a class.')
+    for (const { path, class: priorityClass } of o.priorityClasses) {
+      if (!Number.isInteger(priorityClass) || priorityClass < -2047 || priorityClass > 2047) throw new TypeError(`priority class must be an integer from -2047 to 2047; received ${String(priorityClass)}`)
+      if (typeof path !== 'string' || !/^\/[\w./-]*$/.test(path)) throw new TypeError(`priority class path must be a plain path; received ${String(path)}`)
+      lines.push(`    http-request set-priority-class int(${priorityClass}) if { path_beg ${path} }`)
+    }
+  }
   if (o.recipe === 'disable-on-404') {
     // HTTP/1.1 checks need a Host header: Node's http server answers 400 without one.
     lines.push(

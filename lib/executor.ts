@@ -28,7 +28,7 @@ export interface ExecutorSnapshot {
 }
 
 /** Lifetime counters. `submitted === completed + failed + inFlight` holds at every moment, and
- * `failed === rejected + shed + aborted + timedOut + errored + crashed`. */
+ * `failed === rejected + displaced + shed + aborted + timedOut + errored + crashed`. */
 export interface ExecutorStats {
   submitted: number
   completed: number
@@ -36,6 +36,8 @@ export interface ExecutorStats {
   inFlight: number
   /** Refused before queuing: queue full (`_QUEUE_FULL`), closing (`_CLOSED`) or down (`_POOL_DOWN`). */
   rejected: number
+  /** Taken out of a full queue by a call of higher priority (`_QUEUE_FULL`). */
+  displaced: number
   /** Shed by queue-wait admission (`_QUEUE_WAIT_EXCEEDED`). */
   shed: number
   /** The caller's signal fired (`_TASK_ABORTED`). */

@@ -10,7 +10,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { MetricAlreadyRegisteredError } from './errors.js'
 import type { GraphiteFigure } from './graphite-pusher.js'
 import type { Lane, LaneSnapshot, LaneStats } from './lane.js'
-import { FAILURE_REASONS, failuresByReason } from './pool-metrics.js'
+import { FAILURE_REASONS, MAX_PRIORITY_LABELS, PriorityLabels, REFUSALS, failuresByReason, priorityFigures, type LabelledPriority } from './pool-metrics.js'
 
 export interface LaneMetricsOptions {
   lanes: readonly Lane[]
@@ -21,9 +21,9 @@ export interface LaneMetricsOptions {
   queueWaitBuckets: readonly number[]
 }
 
-interface Reading { lane: Lane, snapshot: LaneSnapshot, stats: LaneStats }
+interface Reading { lane: Lane, snapshot: LaneSnapshot, stats: LaneStats, byPriority: Map<string, LabelledPriority> }
 
-type Metric = Gauge<'lane'> | Counter<'lane'> | Counter<'lane' | 'to'> | Counter<'lane' | 'reason'> | Histogram<'lane'>
+type Metric = Gauge<'lane'> | Gauge<'lane' | 'priority'> | Counter<'lane'> | Counter<'lane' | 'to'> | Counter<'lane' | 'reason'> | Counter<'lane' | 'priority' | 'reason'> | Histogram<'lane'>
 
 export class LaneMetrics {
   readonly names: readonly string[]
@@ -34,6 +34,8 @@ export class LaneMetrics {
   readonly #queueWait: Histogram<'lane'>
   readonly #waits = new Map<string, { count: number, sumSeconds: number }>()
   readonly #listeners: Array<() => void> = []
+  /** The priority labels of each lane, bounded per lane. */
+  readonly #priorityLabels = new Map<Lane, PriorityLabels>()
   #readings: Reading[] | null = null
   readonly #clearReadings = (): void => { this.#readings = null }
 
@@ -80,7 +82,7 @@ export class LaneMetrics {
       total('lane_tasks_completed_total', 'Tasks that completed successfully.', (s) => s.completed),
       new Counter({
         name: `${prefix}lane_tasks_failed_total`,
-        help: 'Tasks that failed, by lane and reason: rejected (queue full, lane closing), shed, aborted, timed_out, errored (the function threw).',
+        help: 'Tasks that failed, by lane and reason: rejected (queue full, lane closing), displaced (taken out of a full queue by a task of higher priority), shed, aborted, timed_out, errored (the function threw).',
         labelNames: ['lane', 'reason'] as const,
         registers: [],
         collect () {
@@ -88,6 +90,30 @@ export class LaneMetrics {
           for (const r of read()) {
             const failures = failuresByReason(r.stats)
             for (const reason of FAILURE_REASONS) if (reason !== 'crashed') this.inc({ lane: r.lane.name, reason }, failures[reason])
+          }
+        }
+      }),
+      new Gauge({
+        name: `${prefix}lane_queue_depth_by_priority`,
+        help: `Tasks waiting for a slot in each lane, by priority (at most ${MAX_PRIORITY_LABELS} priority values per lane; later ones are summed under "other").`,
+        labelNames: ['lane', 'priority'] as const,
+        registers: [],
+        collect () {
+          this.reset()
+          for (const r of read()) for (const [priority, figures] of r.byPriority) this.set({ lane: r.lane.name, priority }, figures.queued)
+        }
+      }),
+      new Counter({
+        name: `${prefix}lane_tasks_refused_total`,
+        help: `Tasks refused, by lane, priority and reason: rejected (queue full, lane closing), displaced, shed (at most ${MAX_PRIORITY_LABELS} priority values per lane; later ones are summed under "other").`,
+        labelNames: ['lane', 'priority', 'reason'] as const,
+        registers: [],
+        collect () {
+          this.reset()
+          for (const r of read()) {
+            for (const [priority, figures] of r.byPriority) {
+              for (const reason of REFUSALS) this.inc({ lane: r.lane.name, priority, reason }, figures.refused[reason])
+            }
           }
         }
       })
@@ -99,6 +125,7 @@ export class LaneMetrics {
     for (const metric of this.#metrics) registry.registerMetric(metric)
 
     for (const lane of lanes) {
+      this.#priorityLabels.set(lane, new PriorityLabels())
       const waits = { count: 0, sumSeconds: 0 }
       this.#waits.set(lane.name, waits)
       // Both series exist from the start, so rate() sees the first transition.
@@ -125,7 +152,7 @@ export class LaneMetrics {
   /** The same figures as Graphite paths (no prefix), `lanes.<name>.<figure>`. */
   graphiteFigures (): GraphiteFigure[] {
     const figures: GraphiteFigure[] = []
-    for (const { lane, snapshot, stats } of this.#read()) {
+    for (const { lane, snapshot, stats, byPriority } of this.#read()) {
       const at = `lanes.${lane.name}`
       const waits = this.#waits.get(lane.name) as { count: number, sumSeconds: number }
       const failures = failuresByReason(stats)
@@ -141,7 +168,8 @@ export class LaneMetrics {
         [`${at}.queue_wait.sum_seconds`, waits.sumSeconds],
         [`${at}.tasks.submitted`, stats.submitted],
         [`${at}.tasks.completed`, stats.completed],
-        ...FAILURE_REASONS.filter((reason) => reason !== 'crashed').map((reason): GraphiteFigure => [`${at}.tasks.failed.${reason}`, failures[reason]])
+        ...FAILURE_REASONS.filter((reason) => reason !== 'crashed').map((reason): GraphiteFigure => [`${at}.tasks.failed.${reason}`, failures[reason]]),
+        ...priorityFigures(at, 'tasks', byPriority)
       )
     }
     return figures
@@ -157,7 +185,12 @@ export class LaneMetrics {
 
   #read (): Reading[] {
     if (this.#readings === null) {
-      this.#readings = this.#lanes.map((lane) => ({ lane, snapshot: lane.snapshot(), stats: lane.stats() }))
+      this.#readings = this.#lanes.map((lane) => ({
+        lane,
+        snapshot: lane.snapshot(),
+        stats: lane.stats(),
+        byPriority: (this.#priorityLabels.get(lane) as PriorityLabels).fold(lane.priorities())
+      }))
       queueMicrotask(this.#clearReadings)
     }
     return this.#readings

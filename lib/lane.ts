@@ -4,7 +4,7 @@
  * calls queued than free slots**. A hung upstream holds no thread and leaves the event loop idle, so
  * nothing else in the process notices it; a lane does, because its calls stop finishing.
  *
- * It is the engine the pool runs on (lib/core/engine.ts: the FIFO queue and its `maxQueue`,
+ * It is the engine the pool runs on (lib/core/engine.ts: the queue by priority and its `maxQueue`,
  * queue-wait admission, per-call option checks, deadlines counted from submission, the accounting
  * and its invariant, busy tracking with flap damping, close) with the async executor
  * (lib/executors/async-executor.ts). Its concurrency is fixed, or adaptive (lib/adaptive-limit.ts),
@@ -19,6 +19,7 @@
 import type { AdaptiveLimitOptions } from './adaptive-limit.js'
 import { Engine, warnListenerError } from './core/engine.js'
 import type { ExecutorSettings } from './core/executor-options.js'
+import type { PriorityOption } from './core/run-options.js'
 import { InvalidOptionError } from './errors.js'
 import type { Executor, ExecutorStats } from './executor.js'
 import { AsyncExecutor, type LaneTask } from './executors/async-executor.js'
@@ -47,7 +48,7 @@ export type LaneSnapshot = {
 export type LaneStats = ExecutorStats
 
 /** The options of `app.lanes.<name>.run(fn, options)` and `request.runInLane(name, fn, options)`. */
-export interface LaneRunOptions {
+export interface LaneRunOptions extends PriorityOption {
   /** Stops the task: removed from the queue if queued; its signal fires if running. */
   signal?: AbortSignal | undefined
   /** Deadline in ms counted from submission; 0 or Infinity: none. Default: the lane's `timeout`. */

@@ -14,13 +14,58 @@ import type { BackpressurePool, PoolSnapshot, PoolStats } from './pool.js'
 import type { GraphiteFigure } from './graphite-pusher.js'
 import { MetricAlreadyRegisteredError } from './errors.js'
 import type { ExecutorStats } from './executor.js'
+import type { PriorityFigures, Refusal } from './core/engine.js'
 
 /** Upper bounds, in seconds, of the queue-wait histogram's buckets: 1 ms to 10 s. */
 export const DEFAULT_QUEUE_WAIT_BUCKETS: readonly number[] = Object.freeze([0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10])
 
 /** The reasons a task fails, as `pool.stats()` counts them; the `reason` label's values. */
-export const FAILURE_REASONS = ['rejected', 'shed', 'aborted', 'timed_out', 'errored', 'crashed'] as const
+export const FAILURE_REASONS = ['rejected', 'displaced', 'shed', 'aborted', 'timed_out', 'errored', 'crashed'] as const
 export type FailureReason = typeof FAILURE_REASONS[number]
+
+/** The refusals counted by priority (`Engine.priorities()`); the `reason` label's values there. */
+export const REFUSALS: readonly Refusal[] = ['rejected', 'displaced', 'shed']
+
+/** Most priority label values per executor; further priorities are summed under `priority="other"`. */
+export const MAX_PRIORITY_LABELS = 10
+
+/** One priority label's figures: `PriorityFigures` summed over the priorities it stands for. */
+export interface LabelledPriority {
+  queued: number
+  refused: Record<Refusal, number>
+}
+
+/**
+ * The `priority` label's values for one executor, bounded: each of the first `MAX_PRIORITY_LABELS`
+ * distinct priorities seen (with calls waiting, or refused) keeps a label of its own (`"10"`) for
+ * the life of the metrics, and its series stay, at 0 when nothing of that priority waits; any
+ * priority seen after them is summed into `"other"`. Priorities are integers from -1000 to 1000,
+ * so the engine's own figures are bounded too; the cap bounds what a scrape carries.
+ */
+export class PriorityLabels {
+  readonly #labels = new Map<number, string>()
+  #other = false
+
+  /** Folds figures into labels, every label given so far included. */
+  fold (figures: readonly PriorityFigures[]): Map<string, LabelledPriority> {
+    for (const { priority } of figures) {
+      if (!this.#labels.has(priority)) {
+        if (this.#labels.size < MAX_PRIORITY_LABELS) this.#labels.set(priority, String(priority))
+        else this.#other = true
+      }
+    }
+    const folded = new Map<string, LabelledPriority>()
+    const zero = (): LabelledPriority => ({ queued: 0, refused: { rejected: 0, displaced: 0, shed: 0 } })
+    for (const label of this.#labels.values()) folded.set(label, zero())
+    if (this.#other) folded.set('other', zero())
+    for (const { priority, queued, refused } of figures) {
+      const entry = folded.get(this.#labels.get(priority) ?? 'other') as LabelledPriority
+      entry.queued += queued
+      for (const reason of REFUSALS) entry.refused[reason] += refused[reason]
+    }
+    return folded
+  }
+}
 
 export interface PoolMetricsOptions {
   pool: BackpressurePool
@@ -35,11 +80,12 @@ interface Reading {
   snapshot: PoolSnapshot
   stats: PoolStats
   down: boolean
+  byPriority: Map<string, LabelledPriority>
 }
 
 /** `stats()`'s failure counts under the `reason` label's names (shared with the lane metrics). */
 export function failuresByReason (stats: ExecutorStats): Record<FailureReason, number> {
-  return { rejected: stats.rejected, shed: stats.shed, aborted: stats.aborted, timed_out: stats.timedOut, errored: stats.errored, crashed: stats.crashed }
+  return { rejected: stats.rejected, displaced: stats.displaced, shed: stats.shed, aborted: stats.aborted, timed_out: stats.timedOut, errored: stats.errored, crashed: stats.crashed }
 }
 
 export class PoolMetrics {
@@ -51,6 +97,7 @@ export class PoolMetrics {
   readonly #transitions: Counter<'to'>
   readonly #queueWait: Histogram
   readonly #transitionCount = { busy: 0, free: 0 }
+  readonly #priorityLabels = new PriorityLabels()
   #waitCount = 0
   #waitSumSeconds = 0
   #reading: Reading | null = null
@@ -116,13 +163,35 @@ export class PoolMetrics {
       }),
       new Counter({
         name: `${prefix}pool_tasks_failed_total`,
-        help: 'Tasks that failed, by reason: rejected (queue full, pool closing or down), shed (waited in the queue past the admission target), aborted, timed_out, errored (the task threw), crashed (its thread exited).',
+        help: 'Tasks that failed, by reason: rejected (queue full, pool closing or down), displaced (taken out of a full queue by a task of higher priority), shed (waited in the queue past the admission target), aborted, timed_out, errored (the task threw), crashed (its thread exited).',
         labelNames: ['reason'] as const,
         registers: [],
         collect () {
           const failures = failuresByReason(read().stats)
           this.reset()
           for (const reason of FAILURE_REASONS) this.inc({ reason }, failures[reason])
+        }
+      }),
+      new Gauge({
+        name: `${prefix}pool_queue_depth_by_priority`,
+        help: `Tasks waiting in the pool's own queue, by priority (at most ${MAX_PRIORITY_LABELS} priority values; later ones are summed under "other").`,
+        labelNames: ['priority'] as const,
+        registers: [],
+        collect () {
+          this.reset()
+          for (const [priority, figures] of read().byPriority) this.set({ priority }, figures.queued)
+        }
+      }),
+      new Counter({
+        name: `${prefix}pool_tasks_refused_total`,
+        help: `Tasks refused, by priority and reason: rejected (queue full, pool closing or down), displaced, shed (at most ${MAX_PRIORITY_LABELS} priority values; later ones are summed under "other").`,
+        labelNames: ['priority', 'reason'] as const,
+        registers: [],
+        collect () {
+          this.reset()
+          for (const [priority, figures] of read().byPriority) {
+            for (const reason of REFUSALS) this.inc({ priority, reason }, figures.refused[reason])
+          }
         }
       })
     ]
@@ -146,7 +215,7 @@ export class PoolMetrics {
    * and a sum in seconds (the histogram's `_count` and `_sum`; buckets are a Prometheus idiom).
    */
   graphiteFigures (): GraphiteFigure[] {
-    const { snapshot, stats, down } = this.#read()
+    const { snapshot, stats, down, byPriority } = this.#read()
     const failures = failuresByReason(stats)
     return [
       ['pool.queue_depth', snapshot.queued],
@@ -161,7 +230,8 @@ export class PoolMetrics {
       ['pool.queue_wait.sum_seconds', this.#waitSumSeconds],
       ['pool.tasks.submitted', stats.submitted],
       ['pool.tasks.completed', stats.completed],
-      ...FAILURE_REASONS.map((reason): GraphiteFigure => [`pool.tasks.failed.${reason}`, failures[reason]])
+      ...FAILURE_REASONS.map((reason): GraphiteFigure => [`pool.tasks.failed.${reason}`, failures[reason]]),
+      ...priorityFigures('pool', 'tasks', byPriority)
     ]
   }
 
@@ -183,9 +253,20 @@ export class PoolMetrics {
 
   #read (): Reading {
     if (this.#reading === null) {
-      this.#reading = { snapshot: this.#pool.snapshot(), stats: this.#pool.stats(), down: this.#pool.down }
+      this.#reading = { snapshot: this.#pool.snapshot(), stats: this.#pool.stats(), down: this.#pool.down, byPriority: this.#priorityLabels.fold(this.#pool.priorities()) }
       queueMicrotask(this.#clearReading)
     }
     return this.#reading
   }
+}
+
+/** Graphite paths of the figures by priority: `<at>.priority.<label>.queue_depth` and
+ * `<at>.priority.<label>.<unit>.refused.<reason>` (shared with the lane metrics). */
+export function priorityFigures (at: string, unit: string, byPriority: ReadonlyMap<string, LabelledPriority>): GraphiteFigure[] {
+  const figures: GraphiteFigure[] = []
+  for (const [label, { queued, refused }] of byPriority) {
+    figures.push([`${at}.priority.${label}.queue_depth`, queued])
+    for (const reason of REFUSALS) figures.push([`${at}.priority.${label}.${unit}.refused.${reason}`, refused[reason]])
+  }
+  return figures
 }

@@ -7,10 +7,11 @@
  * It is the engine (lib/core/engine.ts: the queue and `maxQueue`, admission, deadlines, the
  * accounting, busy/free with flap damping, close) with the worker-thread executor
  * (lib/executors/piscina-executor.ts). What it adds to piscina:
- * - its own FIFO queue: a task is handed to piscina only when piscina can start it at once, so
- *   piscina's queues (and their unfairness to tasks with an AbortSignal) are never used for waiting;
+ * - its own queue (highest priority first, FIFO within a priority): a task is handed to piscina
+ *   only when piscina can start it at once, so piscina's queues (and their unfairness to tasks with
+ *   an AbortSignal) are never used for waiting;
  * - `busy` / `free` events (busy = more tasks queued than idle threads), optionally damped;
- * - `run(task, { signal, timeout })`, with a deadline counted from submission and every failure
+ * - `run(task, { signal, timeout, priority })`, with a deadline counted from submission and every failure
  *   mapped to a coded error (piscina's own errors carry no code: we match their messages);
  * - `maxQueue` and optional CoDel-style queue-wait admission on that queue;
  * - `down`: the pool can no longer start threads, or is closing;
@@ -20,7 +21,7 @@
 import type { Piscina } from 'piscina'
 import { Engine, warnListenerError } from './core/engine.js'
 import type { ExecutorSettings } from './core/executor-options.js'
-import { checkRunName } from './core/run-options.js'
+import { checkRunName, type PriorityOption } from './core/run-options.js'
 import type { Executor, ExecutorStats } from './executor.js'
 import { PiscinaExecutor, type PoolCallExtra } from './executors/piscina-executor.js'
 import type { PiscinaOptions } from './executors/piscina.js'
@@ -55,7 +56,7 @@ export type PoolSnapshot = {
 export type PoolStats = ExecutorStats
 
 /** The options of `app.pool.run(task, options)` and `request.runInPool(task, options)`. */
-export interface PoolRunOptions {
+export interface PoolRunOptions extends PriorityOption {
   /** Aborts the task: removed from the queue if queued, its thread terminated if running. */
   signal?: AbortSignal | undefined
   /** Deadline in ms, counted from submission; 0 or `Infinity` disables. Default: the pool's `timeout`.

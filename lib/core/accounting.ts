@@ -1,7 +1,7 @@
 /**
  * The lifetime counters of an executor (pool or lane), in one place, with their invariants:
  * `submitted === completed + failed + inFlight` at every moment, and
- * `failed === rejected + shed + aborted + timedOut + errored + crashed`.
+ * `failed === rejected + displaced + shed + aborted + timedOut + errored + crashed`.
  *
  * The executor counts each call once when it is submitted and once when it settles, through
  * `settle(outcome)`; error builders never count.
@@ -9,11 +9,11 @@
 import type { ExecutorStats } from '../executor.js'
 
 /** How a call settled. */
-export type Outcome = 'completed' | 'rejected' | 'shed' | 'aborted' | 'timedOut' | 'errored' | 'crashed'
+export type Outcome = 'completed' | 'rejected' | 'displaced' | 'shed' | 'aborted' | 'timedOut' | 'errored' | 'crashed'
 
 export class Accounting {
   #submitted = 0
-  readonly #settled: Record<Outcome, number> = { completed: 0, rejected: 0, shed: 0, aborted: 0, timedOut: 0, errored: 0, crashed: 0 }
+  readonly #settled: Record<Outcome, number> = { completed: 0, rejected: 0, displaced: 0, shed: 0, aborted: 0, timedOut: 0, errored: 0, crashed: 0 }
 
   submit (): void {
     this.#submitted++
@@ -29,7 +29,7 @@ export class Accounting {
 
   get failed (): number {
     const s = this.#settled
-    return s.rejected + s.shed + s.aborted + s.timedOut + s.errored + s.crashed
+    return s.rejected + s.displaced + s.shed + s.aborted + s.timedOut + s.errored + s.crashed
   }
 
   get inFlight (): number {
@@ -45,6 +45,7 @@ export class Accounting {
       failed,
       inFlight: this.#submitted - s.completed - failed,
       rejected: s.rejected,
+      displaced: s.displaced,
       shed: s.shed,
       aborted: s.aborted,
       timedOut: s.timedOut,

@@ -1,19 +1,25 @@
 /**
- * CoDel-style queue-wait admission applied to a queue (the rule itself is in lib/codel.ts): sheds
- * from the head while the rule says so, then arms one timer for when the head must be judged
- * again, so that a standing queue sheds even while no slot frees up. The timer is `unref`'d and
- * cleared by `dispose()`.
+ * CoDel-style queue-wait admission applied to a queue (the rule itself is in lib/codel.ts): while
+ * the queue is over its wait target, sheds the lowest priority first, then arms one timer for when
+ * the queue must be judged again, so that a standing queue sheds even while no slot frees up. The
+ * timer is `unref`'d and cleared by `dispose()`.
+ *
+ * The queue is judged by the call that has waited longest (with one priority, the head): when it
+ * may stay, every call may. When it may not, the call shed is the oldest of the lowest priority
+ * waiting: a call of lower priority starts after every call above it, so it would wait longer
+ * still. With one priority the two are the same call, the rule of a FIFO.
  */
 import { QueueDelayController, type CodelOptions } from '../codel.js'
+import type { JobQueue, Queued } from './job-queue.js'
 
-export class QueueAdmission<Job extends { readonly submittedAt: number }> {
+export class QueueAdmission<Job extends Queued> {
   readonly #codel: QueueDelayController
   readonly #onRecheck: () => void
-  /** The queue head the timer is armed for. */
-  #judgedHead: Job | undefined
+  /** The job the timer is armed for. */
+  #judged: Job | undefined
   #timer: NodeJS.Timeout | undefined
 
-  /** @param onRecheck called when the head is due to be judged again (the owner calls `admit()`). */
+  /** @param onRecheck called when the queue is due to be judged again (the owner calls `admit()`). */
   constructor (options: CodelOptions, onRecheck: () => void) {
     this.#codel = new QueueDelayController(options)
     this.#onRecheck = onRecheck
@@ -28,18 +34,19 @@ export class QueueAdmission<Job extends { readonly submittedAt: number }> {
     this.#codel.queueLength(queued, now)
   }
 
-  /** Sheds from the head (FIFO: when the head may stay, every later job may too). */
-  admit (queue: Iterable<Job>, shed: (job: Job) => void): void {
+  /** Sheds while the longest wait is over the target, lowest priority first. `shed` must remove
+   * the job it is given from the queue. */
+  admit (queue: JobQueue<Job>, shed: (job: Job) => void): void {
     const now = performance.now()
-    for (const job of queue) {
-      const verdict = this.#codel.judge(job.submittedAt, now)
+    for (let oldest = queue.oldest(); oldest !== undefined; oldest = queue.oldest()) {
+      const verdict = this.#codel.judge(oldest.submittedAt, now)
       if (verdict.shed) {
-        shed(job)
+        shed(queue.lowest() as Job)
         continue
       }
-      if (job !== this.#judgedHead) {
+      if (oldest !== this.#judged) {
         clearTimeout(this.#timer)
-        this.#judgedHead = job
+        this.#judged = oldest
         this.#timer = setTimeout(this.#rejudge, verdict.recheckInMs)
         this.#timer.unref()
       }
@@ -52,7 +59,7 @@ export class QueueAdmission<Job extends { readonly submittedAt: number }> {
   }
 
   readonly #rejudge = (): void => {
-    this.#judgedHead = undefined
+    this.#judged = undefined
     this.#onRecheck()
   }
 }

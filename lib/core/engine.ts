@@ -2,8 +2,10 @@
  * The engine every executor runs on: the worker pool (tasks on piscina's threads) and each lane
  * (async functions on the main thread) are this class with a different `TaskExecutor`. One
  * implementation of what they promise alike:
- * - the FIFO queue and its `maxQueue` (`JobQueue`), and queue-wait admission (`QueueAdmission`);
- * - per-call option checks (`checkRunOptions`);
+ * - the queue and its `maxQueue` (`JobQueue`: highest priority first, FIFO within a priority; a
+ *   full queue lets a more important arrival displace the newest of the least important), and
+ *   queue-wait admission (`QueueAdmission`, lowest priority shed first);
+ * - per-call option checks (`checkRunOptions`), and the refusals and queue depth by priority;
  * - deadlines counted from submission, the caller's AbortSignal, and what stopping means;
  * - the accounting and its invariant (`Accounting`);
  * - busy = more calls queued than free slots (`BusyTracker`), flap damping (`FlapDamper`), and the
@@ -30,10 +32,23 @@ import { Accounting, type Outcome } from './accounting.js'
 import { QueueAdmission } from './admission.js'
 import type { ExecutorSettings } from './executor-options.js'
 import { JobQueue } from './job-queue.js'
-import { checkRunOptions } from './run-options.js'
+import { checkRunOptions, defaultRunOptions, type CheckedRunOptions } from './run-options.js'
 
 /** Why the engine stopped a call before it ended on its own. */
-export type StopReason = 'caller' | 'timeout' | 'shed' | 'closed'
+export type StopReason = 'caller' | 'timeout' | 'shed' | 'closed' | 'displaced'
+
+/** The outcomes counted by priority: a call refused (at submission or by the close), displaced
+ * from a full queue, or shed by admission. */
+export type Refusal = 'rejected' | 'displaced' | 'shed'
+
+/** One priority's figures (`Engine.priorities()`). */
+export interface PriorityFigures {
+  priority: number
+  /** Calls of this priority waiting in the engine's queue now. */
+  queued: number
+  /** Lifetime refusals of calls of this priority, by outcome (as `stats()` counts them). */
+  refused: Record<Refusal, number>
+}
 
 /** One submitted call, from `submit()` to settlement. */
 export interface Job<Task = unknown, Extra = unknown> {
@@ -41,6 +56,8 @@ export interface Job<Task = unknown, Extra = unknown> {
   /** What the executor needs beyond the task (the pool: the export name and transfer list). */
   readonly extra: Extra
   readonly timeoutMs: number
+  /** Higher starts first (lib/core/job-queue.ts). */
+  readonly priority: number
   /** `performance.now()` at submission, or 0 when nothing needed the time (see `timed`). */
   readonly submittedAt: number
   readonly resolve: (value: unknown) => void
@@ -143,11 +160,14 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
   readonly #tracker: BusyTracker
   readonly #accounting = new Accounting()
   readonly #transitions = { busy: 0, free: 0 }
+  /** Refusals by priority. At most one entry per priority allowed (lib/core/run-options.ts). */
+  readonly #refusals = new Map<number, Record<Refusal, number>>()
   /** Started calls, for the close to stop those still running past its bound. An array compacted
    * now and then rather than a Set: adding a fresh object to a Set hashes it, which cost a lane
    * call several percent. */
   #started: Array<Job<Task, Extra>> = []
-  readonly #defaultTimeout: number
+  /** The options of a call that gives none. */
+  readonly #defaultRun: Readonly<CheckedRunOptions>
   readonly #closeTimeout: number
   readonly #rejectStatusCode: number
   readonly #retryAfter: number
@@ -163,7 +183,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
 
   constructor (options: EngineOptions, makeExecutor: (host: EngineHost) => TaskExecutor<Task, Extra>) {
     super()
-    this.#defaultTimeout = options.timeoutMs
+    this.#defaultRun = defaultRunOptions(options.timeoutMs)
     this.#closeTimeout = options.closeTimeoutMs
     this.#rejectStatusCode = options.rejectStatusCode
     this.#retryAfter = options.retryAfter
@@ -242,70 +262,103 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     return this.#accounting.stats(this.#transitions)
   }
 
+  /**
+   * Calls waiting and calls refused, by priority, highest first: every priority with calls in the
+   * engine's queue now or refused ever. Summed over priorities, `refused` equals `stats()`'s
+   * `rejected`, `displaced` and `shed`, and `queued` the engine's own queue (a snapshot's `queued`
+   * also counts calls waiting inside the executor: piscina's, while a thread starts).
+   */
+  priorities (): PriorityFigures[] {
+    const figures = new Map<number, PriorityFigures>()
+    for (const [priority, queued] of this.#queue.depths()) figures.set(priority, { priority, queued, refused: { rejected: 0, displaced: 0, shed: 0 } })
+    for (const [priority, refused] of this.#refusals) {
+      const entry = figures.get(priority)
+      if (entry === undefined) figures.set(priority, { priority, queued: 0, refused: { ...refused } })
+      else entry.refused = { ...refused }
+    }
+    return [...figures.values()].sort((a, b) => b.priority - a.priority)
+  }
+
   /** The owner's full snapshot (the engine's fields and its executor's), also passed with
    * `busy`/`free`/`down`. */
   abstract snapshot (): EngineSnapshot
 
   /**
-   * Checks the call's `signal` and `timeout` (a bad one rejects it, counting nothing; the owner
-   * checks the rest), then counts and runs it: refused at once when closing,
-   * failed, already aborted or the queue is full; started at once when nothing waits and a slot is
-   * free; queued otherwise.
+   * Checks the call's `signal`, `timeout` and `priority` (a bad one rejects it, counting nothing;
+   * the owner checks the rest), then counts and runs it: refused at once when closing, failed,
+   * already aborted, or the queue is full of calls of its priority or higher; started at once when
+   * nothing waits and a slot is free; queued otherwise (in a full queue, in the place of the newest
+   * call of the lowest priority, which settles at once).
    */
   protected submit<Result> (task: Task, extra: Extra, options: unknown): Promise<Result> {
     let timeoutMs: number
     let callerSignal: AbortSignal | undefined
+    let priority: number
     try {
-      ({ timeoutMs, signal: callerSignal } = checkRunOptions(options, this.#defaultTimeout))
+      ({ timeoutMs, signal: callerSignal, priority } = checkRunOptions(options, this.#defaultRun))
     } catch (error) {
       return Promise.reject(error)
     }
     this.#accounting.submit()
-    if (this.#failure !== undefined) return this.#refuseNow('rejected', this.#downError(this.#failure))
-    if (this.closing) return this.#refuseNow('rejected', this.#executor.closedError())
-    if (callerSignal?.aborted === true) return this.#refuseNow('aborted', new TaskAbortedError({ cause: callerSignal.reason }))
+    if (this.#failure !== undefined) return this.#refuseNow(this.#downError(this.#failure), priority)
+    if (this.closing) return this.#refuseNow(this.#executor.closedError(), priority)
+    if (callerSignal?.aborted === true) {
+      this.#accounting.settle('aborted')
+      return Promise.reject(withRetryHint(new TaskAbortedError({ cause: callerSignal.reason }), this.#retryAfter))
+    }
     const fastPath = this.#queue.size === 0 && this.#active < this.#executor.concurrency
-    if (!fastPath && this.#queue.full) return this.#refuseNow('rejected', this.#withStatus(new QueueFullError()))
+    let displaced: Job<Task, Extra> | undefined
+    if (!fastPath && this.#queue.full) {
+      displaced = this.#queue.displaceable(priority)
+      if (displaced === undefined) return this.#refuseNow(this.#withStatus(new QueueFullError()), priority)
+    }
     const now = this.#timed ? performance.now() : 0
-    return new Promise<Result>((resolve, reject) => {
-      const job: Job<Task, Extra> = {
-        task,
-        extra,
-        timeoutMs,
-        submittedAt: now,
-        resolve: resolve as (value: unknown) => void,
-        reject,
-        controller: this.#executor.wantsSignal(task, timeoutMs, callerSignal) ? new AbortController() : undefined,
-        callerSignal,
-        onCallerAbort: callerSignal === undefined ? undefined : () => { this.#stop(job, 'caller') },
-        deadline: undefined,
-        stoppedBy: undefined,
-        settled: false,
-        started: false,
-        ended: false,
-        startedAt: 0,
-        startedWith: 0
-      }
-      if (timeoutMs > 0) {
-        job.deadline = setTimeout(() => { this.#stop(job, 'timeout') }, timeoutMs)
-        // The call itself keeps the process alive while it runs; its deadline need not.
-        job.deadline.unref()
-      }
-      // A listener rather than AbortSignal.any(): the caller's signal may outlive the call by far
-      // (a server-wide signal), and AbortSignal.any() keeps every composite alive with it.
-      if (callerSignal !== undefined) callerSignal.addEventListener('abort', job.onCallerAbort as () => void, { once: true })
-      if (fastPath) {
-        // Nothing waits and a slot is free: it skips the queue (and admission, which judges only
-        // queued calls). Nothing waited before nor after, so busy/free cannot have changed, unless
-        // the executor may hold the call (piscina, while a thread starts).
-        this.#start(job, now)
-        if (this.#executor.mayHoldCalls) this.#tracker.recompute()
-        return
-      }
-      this.#queue.add(job)
-      this.#admission?.queueLength(this.#queue.size, job.submittedAt)
-      this.#pump()
-    })
+    // The job is built outside the promise's executor: the variables a closure captures live in a
+    // context object, and one more of them made every lane call measurably slower (B8,
+    // docs/benchmarks.md). Do not move this back into `new Promise((resolve, reject) => …)`.
+    let resolve!: (value: unknown) => void
+    let reject!: (error: Error) => void
+    const promise = new Promise<Result>((res, rej) => { resolve = res as (value: unknown) => void; reject = rej })
+    const job: Job<Task, Extra> = {
+      task,
+      extra,
+      timeoutMs,
+      priority,
+      submittedAt: now,
+      resolve,
+      reject,
+      controller: this.#executor.wantsSignal(task, timeoutMs, callerSignal) ? new AbortController() : undefined,
+      callerSignal,
+      onCallerAbort: callerSignal === undefined ? undefined : () => { this.#stop(job, 'caller') },
+      deadline: undefined,
+      stoppedBy: undefined,
+      settled: false,
+      started: false,
+      ended: false,
+      startedAt: 0,
+      startedWith: 0
+    }
+    if (timeoutMs > 0) {
+      job.deadline = setTimeout(() => { this.#stop(job, 'timeout') }, timeoutMs)
+      // The call itself keeps the process alive while it runs; its deadline need not.
+      job.deadline.unref()
+    }
+    // A listener rather than AbortSignal.any(): the caller's signal may outlive the call by far
+    // (a server-wide signal), and AbortSignal.any() keeps every composite alive with it.
+    if (callerSignal !== undefined) callerSignal.addEventListener('abort', job.onCallerAbort as () => void, { once: true })
+    if (fastPath) {
+      // Nothing waits and a slot is free: it skips the queue (and admission, which judges only
+      // queued calls). Nothing waited before nor after, so busy/free cannot have changed, unless
+      // the executor may hold the call (piscina, while a thread starts).
+      this.#start(job, now)
+      if (this.#executor.mayHoldCalls) this.#tracker.recompute()
+      return promise
+    }
+    if (displaced !== undefined) this.#displace(displaced)
+    this.#queue.add(job)
+    this.#admission?.queueLength(this.#queue.size, job.submittedAt)
+    this.#pump()
+    return promise
   }
 
   /**
@@ -391,7 +444,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
   /** The deadline, the caller's signal, admission or the close stopped a call: it settles now. A
    * queued call leaves the queue; a running one has its signal fired and keeps its slot until its
    * run ends. */
-  #stop (job: Job<Task, Extra>, reason: StopReason): void {
+  #stop (job: Job<Task, Extra>, reason: Exclude<StopReason, 'displaced'>): void {
     if (job.settled) return
     job.stoppedBy = reason
     const [outcome, error] = this.#stopError(job, reason)
@@ -402,7 +455,17 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     this.#checkDrained()
   }
 
-  #stopError (job: Job<Task, Extra>, reason: StopReason): [Outcome, Error] {
+  /** A full queue's newest call of the lowest priority gives its place to a more important
+   * arrival: it settles now with `_QUEUE_FULL`, as if it had been refused on arrival. Nothing is
+   * re-read in between (the arrival takes the place at once): neither busy/free (no flap) nor the
+   * admission's standing-queue clock (the queue never emptied). */
+  #displace (job: Job<Task, Extra>): void {
+    job.stoppedBy = 'displaced'
+    this.#queue.delete(job)
+    this.#settle(job, 'displaced', this.#withStatus(new QueueFullError()))
+  }
+
+  #stopError (job: Job<Task, Extra>, reason: Exclude<StopReason, 'displaced'>): [Outcome, Error] {
     switch (reason) {
       case 'timeout': return ['timedOut', new TaskTimeoutError(job.timeoutMs)]
       case 'caller': return ['aborted', new TaskAbortedError({ cause: job.callerSignal?.reason })]
@@ -419,8 +482,18 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     clearTimeout(job.deadline)
     if (job.onCallerAbort !== undefined) (job.callerSignal as AbortSignal).removeEventListener('abort', job.onCallerAbort)
     this.#accounting.settle(outcome)
-    if (error === undefined) job.resolve(value)
-    else job.reject(withRetryHint(error, this.#retryAfter))
+    if (error === undefined) {
+      job.resolve(value)
+      return
+    }
+    if (outcome === 'rejected' || outcome === 'displaced' || outcome === 'shed') this.#countRefusal(job.priority, outcome)
+    job.reject(withRetryHint(error, this.#retryAfter))
+  }
+
+  #countRefusal (priority: number, outcome: Refusal): void {
+    let counts = this.#refusals.get(priority)
+    if (counts === undefined) this.#refusals.set(priority, counts = { rejected: 0, displaced: 0, shed: 0 })
+    counts[outcome]++
   }
 
   /** The executor can no longer run calls: say so, and refuse what waits. The executor calls it
@@ -441,8 +514,10 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     this.#admission?.queueLength(this.#queue.size, performance.now())
   }
 
-  #refuseNow (outcome: Outcome, error: Error): Promise<never> {
-    this.#accounting.settle(outcome)
+  /** Refuses a call on arrival (closing, down, or a full queue): `rejected`. */
+  #refuseNow (error: Error, priority: number): Promise<never> {
+    this.#accounting.settle('rejected')
+    this.#countRefusal(priority, 'rejected')
     return Promise.reject(withRetryHint(error, this.#retryAfter))
   }
 

@@ -1,3 +1,4 @@
+import type { RouteBackpressureConfig } from '../../lib/core/run-options.js'
 import type { Lane, LaneRunOptions, LaneTask } from '../../lib/lane.js'
 
 declare module 'fastify' {
@@ -10,5 +11,11 @@ declare module 'fastify' {
      * fires) if the client disconnects before the answer is sent. An unknown name rejects with
      * `FST_BACKPRESSURE_LANE_NOT_FOUND`. */
     runInLane: <Result>(name: string, fn: LaneTask<Result>, options?: LaneRunOptions) => Promise<Result>
+  }
+  interface FastifyContextConfig {
+    /** The route's options for the calls it makes through `request.runInPool()` and
+     * `request.runInLane()` (`priority`: their default; a per-call `priority` overrides it).
+     * Checked when the route is registered (docs/priorities.md). */
+    backpressure?: RouteBackpressureConfig | undefined
   }
 }

@@ -2,8 +2,10 @@
  * Lanes plugin: decorates the app with `lanes`, one `Lane` per configured name: a bounded
  * concurrency gate for async work on the main thread (upstream calls), busy when more tasks wait
  * than slots are free, like the worker pool. `request.runInLane(name, fn)` runs `fn(signal)` in a
- * lane and aborts it if the client disconnects. Each transition is logged once; the lanes close in
- * `onClose`, letting running tasks finish within each lane's `closeTimeout`.
+ * lane and aborts it if the client disconnects, at the route's default priority
+ * (`config.backpressure.priority`, checked in an `onRoute` hook) unless the call sets its own.
+ * Each transition is logged once; the lanes close in `onClose`, letting running tasks finish
+ * within each lane's `closeTimeout`.
  *
  * Lane errors carry their HTTP status and, when retryable, their own lane's retry hint
  * (`headers['retry-after']`, lib/retry.ts), which Fastify's default error handler sends: no hook.
@@ -12,6 +14,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { runWhileClientStays } from '../../lib/client-gone.js'
 import { LaneNotFoundError } from '../../lib/errors.js'
+import { checkRouteConfig, withRoutePriority } from '../../lib/route-priority.js'
 import { Lane, type LaneRunOptions, type LaneSnapshot, type LaneTask } from '../../lib/lane.js'
 import { normalizeLanesOptions, type LanesPluginOptions } from './options.js'
 import './decorators.js'
@@ -43,7 +46,16 @@ async function lanesPlugin (fastify: FastifyInstance, rawOptions: LanesPluginOpt
   fastify.decorateRequest('runInLane', function runInLane<Result> (this: FastifyRequest, name: string, fn: LaneTask<Result>, options?: LaneRunOptions): Promise<Result> {
     const lane = lanes[name]
     if (lane === undefined) return Promise.reject(new LaneNotFoundError(name, known))
-    return runWhileClientStays(this.raw.socket, options, (checked) => lane.run(fn, checked))
+    let withPriority: LaneRunOptions | undefined
+    try {
+      withPriority = withRoutePriority(options, this.routeOptions.config)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return runWhileClientStays(this.raw.socket, withPriority, (checked) => lane.run(fn, checked))
+  })
+  fastify.addHook('onRoute', function checkRoutePriority (route) {
+    checkRouteConfig(route.config, `${String(route.method)} ${route.url}`)
   })
   fastify.addHook('onClose', async function closeLanes () {
     await Promise.all(Object.values(lanes).map(async (lane) => { await lane.close() }))

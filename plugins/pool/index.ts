@@ -6,7 +6,8 @@
  * Pool errors carry their HTTP status (`statusCode`) and, when retryable, their retry hint
  * (`headers['retry-after']`, lib/retry.ts), so Fastify's default error handler answers
  * 503/429/504/500 with `Retry-After` without help; no hook is added. `request.runInPool()` runs a
- * task that is aborted if the client disconnects.
+ * task that is aborted if the client disconnects, at the route's default priority
+ * (`config.backpressure.priority`, checked in an `onRoute` hook) unless the call sets its own.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
@@ -14,6 +15,7 @@ import { BackpressurePool, type PoolRunOptions, type PoolSnapshot } from '../../
 import { WorkerLoadFailedError } from '../../lib/errors.js'
 import { checkWorkerLoads } from '../../lib/worker-load-check.js'
 import { runWhileClientStays } from '../../lib/client-gone.js'
+import { checkRouteConfig, withRoutePriority } from '../../lib/route-priority.js'
 import { normalizePoolOptions, type PoolPluginOptions } from './options.js'
 import './decorators.js'
 
@@ -45,6 +47,9 @@ async function poolPlugin (fastify: FastifyInstance, rawOptions: PoolPluginOptio
   fastify.decorateRequest('runInPool', function runInPool (this: FastifyRequest, task: unknown, options?: PoolRunOptions) {
     return runUntilClientLeaves(pool, this, task, options)
   })
+  fastify.addHook('onRoute', function checkRoutePriority (route) {
+    checkRouteConfig(route.config, `${String(route.method)} ${route.url}`)
+  })
   fastify.addHook('onClose', async function onClose () {
     await pool.close()
   })
@@ -61,9 +66,16 @@ async function poolPlugin (fastify: FastifyInstance, rawOptions: PoolPluginOptio
   })
 }
 
-/** Runs `task`, aborting it if the client disconnects before the answer is sent (lib/client-gone.ts). */
+/** Runs `task` at the route's default priority unless `options` sets one, aborting it if the
+ * client disconnects before the answer is sent (lib/client-gone.ts). */
 function runUntilClientLeaves (pool: BackpressurePool, request: FastifyRequest, task: unknown, options?: PoolRunOptions): Promise<unknown> {
-  return runWhileClientStays(request.raw.socket, options, (checked) => pool.run(task, checked))
+  let withPriority: PoolRunOptions | undefined
+  try {
+    withPriority = withRoutePriority(options, request.routeOptions.config)
+  } catch (error) {
+    return Promise.reject(error)
+  }
+  return runWhileClientStays(request.raw.socket, withPriority, (checked) => pool.run(task, checked))
 }
 
 export default fp(poolPlugin, {

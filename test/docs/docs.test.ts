@@ -111,6 +111,16 @@ const SERVERS: Record<string, ServerSpec> = {
       t.equal(metrics.status, 200, 'GET /metrics answers 200')
       t.match(await metrics.text(), /^backpressure_lane_queue_depth\{lane="upstream"\} 0$/m, 'with the lane\'s series')
     }
+  },
+  'docs/priorities.md#server-priorities.mjs': {
+    check: async (t, url) => {
+      t.same(await (await fetch(`${url}/product/7`)).json(), { id: '7', html: '<h1>Product 7</h1>' }, 'GET /product/7 (priority 10)')
+      t.same(await (await fetch(`${url}/prefetch/7`)).json(), { id: '7', html: '<h1>Product 7</h1>' }, 'GET /prefetch/7 (priority -10)')
+      t.same(await (await fetch(`${url}/report/7`)).json(), { summary: { id: '7', html: '<h1>Product 7</h1>' }, details: { id: '7', html: '<h1>Product 7</h1>' } })
+      const metrics = await (await fetch(`${url}/metrics`)).text()
+      t.match(metrics, /^backpressure_pool_tasks_completed_total 4$/m, 'four tasks ran')
+      t.match(metrics, '# TYPE backpressure_pool_tasks_refused_total counter', 'with the refusals by priority')
+    }
   }
 }
 

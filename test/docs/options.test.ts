@@ -57,6 +57,6 @@ t.test('the export list of index.ts, values and types, is exactly this', async (
     'DwellOptions', 'GraphiteStats', 'HaproxyServerState', 'HttpchkAgentOptions', 'HttpchkDrainOptions', 'HttpchkPluginOptions',
     'Lane', 'LaneEvents', 'LaneOptions', 'LaneRunOptions', 'LaneSnapshot', 'LaneStats', 'LaneTask', 'LanesPluginOptions',
     'MetricsGraphiteOptions', 'MetricsPluginOptions', 'PoolEvents', 'PoolPluginOptions', 'PoolRunOptions', 'PoolSnapshot', 'PoolStats',
-    'ProbeState', 'RetryableError'
+    'PriorityFigures', 'PriorityOption', 'ProbeState', 'RetryableError', 'RouteBackpressureConfig'
   ], 'types only')
 })

@@ -83,6 +83,11 @@ t.test('the config generator rejects what it cannot write', async (t) => {
   t.throws(() => haproxyConfig({ recipe: 'disable-on-404', servers: [{ name: 'a', port: 1 }], checkRequest: 'OPTIONS *' }), /checkRequest/)
   t.match(haproxyConfig({ recipe: 'httpchk', servers: [{ name: 'a', port: 1 }], checkRequest: 'OPTIONS *' }), /^    option httpchk OPTIONS \*\n(?!    http-check send hdr)/m, 'HTTP/1.0: no Host')
   t.match(haproxyConfig({ recipe: 'httpchk', servers: [{ name: 'a', port: 1 }], checkRequest: 'OPTIONS * HTTP/1.1' }), /^    option httpchk OPTIONS \* HTTP\/1\.1\n    http-check send hdr Host localhost$/m)
+  t.notMatch(config, /set-priority-class/, 'no priority class unless asked')
+  const prioritized = haproxyConfig({ recipe: 'httpchk', servers: [{ name: 'a', port: 1 }], priorityClasses: [{ path: '/critical', class: -10 }, { path: '/batch/', class: 100 }] })
+  t.match(prioritized, 'http-request set-priority-class int(-10) if { path_beg /critical }\n    http-request set-priority-class int(100) if { path_beg /batch/ }')
+  t.throws(() => haproxyConfig({ servers: [{ name: 'a', port: 1 }], recipe: 'httpchk', priorityClasses: [{ path: '/x', class: 2048 }] }), /priority class must be an integer from -2047 to 2047; received 2048/)
+  t.throws(() => haproxyConfig({ servers: [{ name: 'a', port: 1 }], recipe: 'httpchk', priorityClasses: [{ path: '/x }', class: 1 }] }), /priority class path must be a plain path/)
 })
 
 t.test('stats parsers', async (t) => {

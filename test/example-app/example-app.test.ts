@@ -39,6 +39,9 @@ t.test('serves the page, the upstream call, the probe, metrics and the dashboard
   t.equal((await fetch(`${app.url}/block?ms=20`)).status, 200)
   t.equal((await fetch(`${app.url}/block?ms=999999`)).status, 400, '/block refuses ms over BLOCK_MAX_MS')
   t.equal((await fetch(`${app.url}/block?ms=abc`)).status, 400, '/block refuses a non-integer ms')
+  t.equal((await fetch(`${app.url}/critical`)).status, 200, '/critical: the same task at priority 10')
+  t.equal((await fetch(`${app.url}/prefetch?ms=5`)).status, 200, '/prefetch: at priority 0')
+  t.equal((await fetch(`${app.url}/prefetch?ms=-1`)).status, 400, '/prefetch refuses a negative ms')
 
   const metrics = await fetch(`${app.url}/metrics`)
   t.equal(metrics.status, 200)

@@ -18,7 +18,10 @@ import backpressure, {
   type PoolPluginOptions,
   type PoolRunOptions,
   type PoolSnapshot,
-  type PoolStats
+  type PoolStats,
+  type LaneRunOptions,
+  type PriorityFigures,
+  type RouteBackpressureConfig
 } from '../../index.js'
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
@@ -39,7 +42,8 @@ export type PinnedTypes = [
   api.MetricsPluginOptions, api.MetricsGraphiteOptions,
   api.BackpressurePool, api.PoolRunOptions, api.PoolEvents, api.PoolSnapshot, api.PoolStats,
   api.Lane, api.LaneRunOptions, api.LaneEvents, api.LaneSnapshot, api.LaneStats, api.LaneTask<unknown>,
-  api.BackpressureControl, api.ProbeState, api.HaproxyServerState, api.BackpressureMetrics, api.GraphiteStats, api.RetryableError
+  api.BackpressureControl, api.ProbeState, api.HaproxyServerState, api.BackpressureMetrics, api.GraphiteStats, api.RetryableError,
+  api.PriorityOption, api.RouteBackpressureConfig, api.PriorityFigures
 ]
 // @ts-expect-error the engine classes are types, not values: an app gets its pool from the plugin
 void new api.BackpressurePool()
@@ -145,8 +149,26 @@ void runOptions
 void app.pool.run({}, { timeout: '500' })
 // @ts-expect-error signal is an AbortSignal
 void app.pool.run({}, { signal: new AbortController() })
+// priority: an integer (checked per call), higher first; the same option on a lane.
+void app.pool.run({}, { priority: 10 })
+void app.pool.run({}, { priority: undefined })
+// @ts-expect-error priority is a number
+void app.pool.run({}, { priority: 'high' })
 // @ts-expect-error no such run option
-void app.pool.run({}, { priority: 1 })
+void app.pool.run({}, { weight: 1 })
+expectTrue<Equal<PoolRunOptions['priority'], number | undefined>>()
+expectTrue<Equal<LaneRunOptions['priority'], number | undefined>>()
+// A route's default priority, in Fastify's route config (typed by module augmentation).
+app.get('/critical', { config: { backpressure: { priority: 10 } } }, async (request) => await request.runInPool({}, { priority: 11 }))
+app.get('/lane', { config: { backpressure: {} } }, async (request) => await request.runInLane('upstream', async () => 1, { priority: -1 }))
+const routeConfig: RouteBackpressureConfig = { priority: 5 }
+void routeConfig
+// @ts-expect-error the route's priority is a number
+app.get('/bad', { config: { backpressure: { priority: '10' } } }, async () => 'x')
+// Figures by priority, and the displaced count among the failures.
+expectTrue<Equal<ReturnType<BackpressurePool['priorities']>, PriorityFigures[]>>()
+expectTrue<Equal<PriorityFigures, { priority: number, queued: number, refused: Record<'rejected' | 'displaced' | 'shed', number> }>>()
+expectTrue<Equal<PoolStats['displaced'], number>>()
 
 // --- Events ------------------------------------------------------------------------------------------
 app.pool.on('busy', (snapshot) => { expectTrue<Equal<typeof snapshot, PoolSnapshot>>() })

@@ -84,6 +84,7 @@ t.test('pushes the same figures as the pool, quiescent and saturated', async (t)
     'pool.tasks.submitted': stats.submitted,
     'pool.tasks.completed': stats.completed,
     'pool.tasks.failed.rejected': 0,
+    'pool.tasks.failed.displaced': 0,
     'pool.tasks.failed.shed': 0,
     'pool.tasks.failed.aborted': 0,
     'pool.tasks.failed.timed_out': 0,

@@ -221,6 +221,7 @@ t.test('the route serves the registry with Prometheus\' content type; HEAD works
     'backpressure_pool_idle_threads', 'backpressure_pool_running_tasks', 'backpressure_pool_transitions_total',
     'backpressure_pool_queue_wait_seconds', 'backpressure_pool_tasks_submitted_total',
     'backpressure_pool_tasks_completed_total', 'backpressure_pool_tasks_failed_total',
+    'backpressure_pool_queue_depth_by_priority', 'backpressure_pool_tasks_refused_total',
     'backpressure_probe_state', 'backpressure_balancer_server_up'
   ])
 })
@@ -341,13 +342,41 @@ t.test('lifetime counters mirror pool.stats(), by failure reason', async (t) => 
   const stats = app.pool.stats()
   t.equal(value(metrics, 'backpressure_pool_tasks_submitted_total'), stats.submitted)
   t.equal(value(metrics, 'backpressure_pool_tasks_completed_total'), stats.completed)
-  const reasons = { rejected: stats.rejected, shed: stats.shed, aborted: stats.aborted, timed_out: stats.timedOut, errored: stats.errored, crashed: stats.crashed }
+  const reasons = { rejected: stats.rejected, displaced: stats.displaced, shed: stats.shed, aborted: stats.aborted, timed_out: stats.timedOut, errored: stats.errored, crashed: stats.crashed }
   for (const [reason, expected] of Object.entries(reasons)) {
     t.equal(value(metrics, `backpressure_pool_tasks_failed_total{reason="${reason}"}`), expected, `${reason}: ${expected}`)
   }
-  t.same(reasons, { rejected: 1, shed: 0, aborted: 1, timed_out: 1, errored: 1, crashed: 1 }, 'one of each provoked (shedding is off)')
+  t.same(reasons, { rejected: 1, displaced: 0, shed: 0, aborted: 1, timed_out: 1, errored: 1, crashed: 1 }, 'one of each provoked (shedding is off, no priorities)')
   const again = await scrape(url)
   t.equal(value(again, 'backpressure_pool_tasks_completed_total'), stats.completed, 'a second scrape does not double-count')
+})
+
+t.test('queue depth and refusals by priority: displaced, refused, and the sum is the queue', async (t) => {
+  const { app, url } = await startApp(t, withMetrics({ exposeRoute: '/metrics' }, { maxQueue: 3 }))
+  await threadsReady(app)
+  const { gate, open } = makeGate()
+  const onThreads = dispatched(app, THREADS)
+  const holders = Array.from({ length: THREADS }, async () => await app.pool.run({ op: 'gate', gate }))
+  await onThreads
+  const settle = async (promise: Promise<unknown>): Promise<string> => await promise.then(() => 'ok', (error: { code: string }) => error.code)
+  const queued = [settle(app.pool.run({ op: 'echo' })), settle(app.pool.run({ op: 'echo' })), settle(app.pool.run({ op: 'echo' }, { priority: 5 }))]
+  const urgent = settle(app.pool.run({ op: 'echo' }, { priority: 5 }))
+  t.equal(await settle(app.pool.run({ op: 'echo' })), 'FST_BACKPRESSURE_QUEUE_FULL', 'a 0 is refused by a queue whose lowest is 0')
+  const metrics = await scrape(url)
+  t.equal(value(metrics, 'backpressure_pool_queue_depth_by_priority{priority="5"}'), 2)
+  t.equal(value(metrics, 'backpressure_pool_queue_depth_by_priority{priority="0"}'), 1)
+  t.equal(value(metrics, 'backpressure_pool_queue_depth'), 3, 'the by-priority series add up to the queue')
+  t.equal(value(metrics, 'backpressure_pool_tasks_refused_total{priority="0",reason="displaced"}'), 1)
+  t.equal(value(metrics, 'backpressure_pool_tasks_refused_total{priority="0",reason="rejected"}'), 1)
+  t.equal(value(metrics, 'backpressure_pool_tasks_refused_total{priority="5",reason="rejected"}'), 0)
+  t.equal(value(metrics, 'backpressure_pool_tasks_failed_total{reason="displaced"}'), 1)
+  t.equal(value(metrics, 'backpressure_pool_tasks_failed_total{reason="rejected"}'), 1)
+  open()
+  await Promise.all(holders)
+  t.same(await Promise.all([...queued, urgent]), ['ok', 'FST_BACKPRESSURE_QUEUE_FULL', 'ok', 'ok'], 'the newest 0 was displaced')
+  const after = await scrape(url)
+  t.equal(value(after, 'backpressure_pool_queue_depth_by_priority{priority="5"}'), 0, 'a priority seen keeps its series, at 0')
+  t.equal(value(after, 'backpressure_pool_queue_depth_by_priority{priority="0"}'), 0)
 })
 
 t.test('pool_down reads the pool\'s down flag when the pool has one', async (t) => {

@@ -135,3 +135,59 @@ t.test('lanes only with Graphite: the push carries lanes.<name>.… and no pool 
   t.equal(line.value, 1, 'the lane\'s completed tasks reached carbon')
   t.notOk(listener.lines.some((received) => received.path.startsWith('bp.pool.')), 'no pool, no pool figures')
 })
+
+t.test('by priority: at most MAX_PRIORITY_LABELS values per lane, later priorities summed under "other"', async (t) => {
+  const { app, url } = await startApp(t, {
+    pool: false,
+    setup: async (app) => {
+      await app.register(lanesPlugin, { lanes: { upstream: { concurrency: 1, maxQueue: 12 } } })
+      await app.register(metricsPlugin, { exposeRoute: '/metrics' })
+    }
+  })
+  const upstream = app.lanes.upstream!
+  const hold = deferred()
+  const running = upstream.run(async () => await hold.promise)
+  // 12 distinct priorities wait at once: the 10 highest get a label each, 2 and 1 go to "other".
+  const queued = Array.from({ length: 12 }, async (_, index) => await upstream.run(async () => 'ok', { priority: index + 1 }).catch((e: { code: string }) => e.code))
+  const refused = await upstream.run(async () => 'never', { priority: 1 }).catch((e: { code: string }) => e.code)
+  t.equal(refused, 'FST_BACKPRESSURE_QUEUE_FULL')
+  const scrape = parseMetrics(await (await fetch(`${url}/metrics`)).text())
+  const labels = [...scrape.keys()].filter((key) => key.startsWith('backpressure_lane_queue_depth_by_priority{'))
+    .map((key) => /priority="([^"]+)"/.exec(key)?.[1])
+  t.same(labels.sort(), ['10', '11', '12', '3', '4', '5', '6', '7', '8', '9', 'other'])
+  t.equal(scrape.get('backpressure_lane_queue_depth_by_priority{lane="upstream",priority="12"}'), 1)
+  t.equal(scrape.get('backpressure_lane_queue_depth_by_priority{lane="upstream",priority="other"}'), 2)
+  t.equal(scrape.get('backpressure_lane_tasks_refused_total{lane="upstream",priority="other",reason="rejected"}'), 1, 'a refused 1 counts under "other"')
+  t.equal(scrape.get('backpressure_lane_tasks_refused_total{lane="upstream",priority="12",reason="rejected"}'), 0)
+  // A 13th priority later still goes to "other"; the labels given stay.
+  const displacing = upstream.run(async () => 'urgent', { priority: 100 })
+  const after = parseMetrics(await (await fetch(`${url}/metrics`)).text())
+  t.equal(after.get('backpressure_lane_queue_depth_by_priority{lane="upstream",priority="other"}'), 2, '100 joined "other", priority 1 was displaced')
+  t.equal(after.get('backpressure_lane_tasks_refused_total{lane="upstream",priority="other",reason="displaced"}'), 1)
+  t.equal(after.get('backpressure_lane_tasks_failed_total{lane="upstream",reason="displaced"}'), 1)
+  hold.resolve('r')
+  const results = await Promise.all([running, displacing, ...queued])
+  t.same(results, ['r', 'urgent', 'FST_BACKPRESSURE_QUEUE_FULL', ...Array.from({ length: 11 }, () => 'ok')], 'only the priority 1 call, the newest of the lowest, was displaced')
+})
+
+t.test('LaneMetrics: Graphite figures by priority', async (t) => {
+  const registry = new Registry()
+  const lane = createLane(t, { concurrency: 1, maxQueue: 1 }, {}, 'db')
+  const metrics = new LaneMetrics({ lanes: [lane], registry, prefix: '', queueWaitBuckets: [1] })
+  t.teardown(() => { metrics.close() })
+  const hold = deferred()
+  const running = lane.run(async () => await hold.promise)
+  const low = lane.run(async () => 'low', { priority: -2 }).catch((e: { code: string }) => e.code)
+  const high = lane.run(async () => 'high', { priority: 2 })
+  const figures = Object.fromEntries(metrics.graphiteFigures())
+  t.match(figures, {
+    'lanes.db.priority.2.queue_depth': 1,
+    'lanes.db.priority.-2.queue_depth': 0,
+    'lanes.db.priority.-2.tasks.refused.displaced': 1,
+    'lanes.db.priority.-2.tasks.refused.rejected': 0,
+    'lanes.db.priority.-2.tasks.refused.shed': 0,
+    'lanes.db.tasks.failed.displaced': 1
+  })
+  hold.resolve('r')
+  t.same(await Promise.all([running, low, high]), ['r', 'FST_BACKPRESSURE_QUEUE_FULL', 'high'])
+})
