@@ -134,11 +134,11 @@ export default async function dashboard (app, { interval = 1000 }) {
 
 /**
  * Why calls failed, from an executor's lifetime counters (`stats()`): `rejected` is the queue full
- * (or the executor closing or down), `shed` the admission control, `crashed` a thread that exited
- * (always 0 for a lane).
+ * (or the executor closing or down), `displaced` a task taken out of a full queue by one of higher
+ * priority, `shed` the admission control, `crashed` a thread that exited (always 0 for a lane).
  */
 function failuresOf (stats) {
-  return { timedOut: stats.timedOut, queueFull: stats.rejected, crashed: stats.crashed, shed: stats.shed, aborted: stats.aborted, errored: stats.errored }
+  return { timedOut: stats.timedOut, queueFull: stats.rejected, displaced: stats.displaced, crashed: stats.crashed, shed: stats.shed, aborted: stats.aborted, errored: stats.errored }
 }
 
 /** One executor as the page shows it: its state, queue, running calls, limit and failures. */

@@ -8,7 +8,7 @@
   const TIME_STEPS_MS = [5000, 10000, 15000, 30000, 60000, 120000, 300000]
   const MIN_TICK_GAP_PX = 64
   // The failure reasons, in the order of the executors table's columns.
-  const REASONS = ['timedOut', 'queueFull', 'shed', 'aborted', 'errored', 'crashed']
+  const REASONS = ['timedOut', 'queueFull', 'displaced', 'shed', 'aborted', 'errored', 'crashed']
   const base = new URL('.', document.currentScript.src)
   const $ = (id) => document.getElementById(id)
 

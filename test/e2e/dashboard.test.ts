@@ -116,7 +116,7 @@ t.test('the dashboard shows readiness and its reason, the queue\'s peaks, every 
   t.ok(await page.locator('#chart svg path').count() >= 3, 'the chart is drawn (queue area, queue line, running line)')
   t.ok(await page.locator('#chart svg rect[fill^="rgba(214"]').count() >= 2, 'both busy periods are shaded')
 
-  t.match(await executorRow('pool'), { queueFull: String(refused), timedOut: '0' }, 'the pool\'s row counts the refused tasks')
+  t.match(await executorRow('pool'), { queueFull: String(refused), displaced: '0', timedOut: '0' }, 'the pool\'s row counts the refused tasks')
   t.match(await executorRow('upstream'), { queueFull: '0' }, 'the lane refused nothing')
 
   // The lane: ten calls to the upstream, two at a time and four waiting; the rest are refused.
