@@ -1,11 +1,12 @@
 // The live dashboard: GET /dashboard (page), /dashboard/app.js (its script) and /dashboard/events
-// (Server-Sent Events). Each event is one sample of the pool: pushed at once on every busy/free
-// transition, plus a periodic one every `interval` ms. A sample carries the queue depth now and its
-// peak since the previous sample (`queuedPeak`), so a burst between two samples still shows; the
-// failed tasks by reason (`app.pool.stats()`); and the readiness the probe answers
-// (`app.backpressure.probeState()`). The last few minutes of samples are kept so that a page opened
-// late still draws the history. No build step and no CDN: the page draws its own SVG, so it works
-// offline.
+// (Server-Sent Events). Each event is one sample: pushed at once on every busy/free transition of
+// any executor, plus a periodic one every `interval` ms. A sample carries the pool's queue depth now
+// and its peak since the previous sample (`queuedPeak`), so a burst between two samples still shows;
+// every executor, the pool and each lane side by side (queue, running, limit, failures by reason,
+// from their `snapshot()` and `stats()`); and the readiness the probe and the agent answer, with its
+// reason (`app.backpressure.probeState()`, `probeReason()`). The last few minutes of samples are
+// kept so that a page opened late still draws the history. No build step and no CDN: the page draws
+// its own SVG, so it works offline.
 import { readFile } from 'node:fs/promises'
 
 const HISTORY_MS = 5 * 60 * 1000
@@ -42,6 +43,9 @@ export default async function dashboard (app, { interval = 1000 }) {
   const peakPoll = setInterval(() => { seePeak(app.pool.snapshot().queued) }, PEAK_POLL_MS)
   peakPoll.unref()
 
+  // Every executor: the pool, then each lane (app.lanes, when the lanes plugin is registered).
+  const executors = [app.pool, ...Object.values(app.hasDecorator('lanes') ? app.lanes : {})]
+
   function sample (kind, snapshot = app.pool.snapshot()) {
     const now = Date.now()
     seePeak(snapshot.queued)
@@ -52,12 +56,12 @@ export default async function dashboard (app, { interval = 1000 }) {
       ...snapshot,
       queuedPeak,
       transitions: stats.transitions,
-      // Why tasks failed, from the pool's lifetime counters: `rejected` is the queue full (or the
-      // pool closing or down), `shed` the admission control, `crashed` a thread that exited.
-      failures: { timedOut: stats.timedOut, queueFull: stats.rejected, crashed: stats.crashed, shed: stats.shed, aborted: stats.aborted, errored: stats.errored },
-      // From the httpchk plugin: what the probe answers now, and the last X-Haproxy-Server-State
-      // seen per balancer node (`http-check send-state`).
+      failures: failuresOf(stats),
+      executors: executors.map(describe),
+      // From the httpchk plugin: what the probe and the agent answer now and why, and the last
+      // X-Haproxy-Server-State seen per balancer node (`http-check send-state`).
       probe: app.backpressure.probeState(),
+      reason: app.backpressure.probeReason() ?? null,
       haproxy: app.backpressure.serverStates()
     }
     queuedPeak = snapshot.queued
@@ -70,11 +74,19 @@ export default async function dashboard (app, { interval = 1000 }) {
     }
   }
 
+  // A transition of any executor is pushed at once; the kind says whose (`busy`, `free` for the
+  // pool, whose chart the page draws; `lane` for a lane).
   const onBusy = (snapshot) => { sample('busy', snapshot) }
   const onFree = (snapshot) => { sample('free', snapshot) }
+  const onLane = () => { sample('lane') }
+  const lanes = executors.slice(1)
   app.pool.on('busy', onBusy)
   app.pool.on('free', onFree)
   app.pool.on('dispatch', onDispatch)
+  for (const lane of lanes) {
+    lane.on('busy', onLane)
+    lane.on('free', onLane)
+  }
   const timer = setInterval(() => { sample('tick') }, interval)
   // The dashboard must never keep the process alive.
   timer.unref()
@@ -111,7 +123,36 @@ export default async function dashboard (app, { interval = 1000 }) {
     app.pool.off('busy', onBusy)
     app.pool.off('free', onFree)
     app.pool.off('dispatch', onDispatch)
+    for (const lane of lanes) {
+      lane.off('busy', onLane)
+      lane.off('free', onLane)
+    }
     for (const client of clients) client.end()
     clients.clear()
   })
+}
+
+/**
+ * Why calls failed, from an executor's lifetime counters (`stats()`): `rejected` is the queue full
+ * (or the executor closing or down), `shed` the admission control, `crashed` a thread that exited
+ * (always 0 for a lane).
+ */
+function failuresOf (stats) {
+  return { timedOut: stats.timedOut, queueFull: stats.rejected, crashed: stats.crashed, shed: stats.shed, aborted: stats.aborted, errored: stats.errored }
+}
+
+/** One executor as the page shows it: its state, queue, running calls, limit and failures. */
+function describe (executor) {
+  const { busy, queued, running } = executor.snapshot()
+  return {
+    name: executor.name,
+    state: executor.down ? 'down' : busy ? 'busy' : 'free',
+    queued,
+    running,
+    // Calls it runs at once now: the pool's threads (× tasks per thread), a lane's limit (which an
+    // adaptive lane moves).
+    limit: executor.concurrency,
+    affectsProbe: executor.affectsProbe,
+    failures: failuresOf(executor.stats())
+  }
 }

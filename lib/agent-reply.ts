@@ -2,10 +2,13 @@
  * The one line an HAProxy `agent-check` reads (configuration.txt §5.2 "agent-check"), computed from
  * the readiness state and the executors' load. A pure function: same input, same line.
  *
- *   up ready 70% maxconn:8          serving; 70% of the configured weight
- *   up drain 70% maxconn:8          shutting down: no new traffic, existing traffic finishes
- *   up drain 100% maxconn:8 #not-ready: db   starting or not ready: no new traffic
- *   down ready maxconn:8 #pool down the pool cannot run tasks; HAProxy marks the server DOWN at once
+ *   up ready 70% maxconn:8                    free: 70% of the configured weight
+ *   up ready 1% maxconn:8 #busy: pool         busy: the weight at its floor (`minWeight`), as the probe says busy
+ *   up drain 70% maxconn:8 #draining          shutting down: no new traffic, existing traffic finishes
+ *   up drain 100% maxconn:8 #not-ready: db    starting or not ready: no new traffic
+ *   down ready maxconn:8 #down: pool          the pool cannot run tasks; HAProxy marks the server DOWN at once
+ *
+ * Which words go with which state and cause is `STATE_TABLE` in readiness.ts; this file only writes them.
  *
  * Words (HAProxy reads them in any order, the last of each kind wins):
  * - `up`/`down`: the health state. HAProxy treats everything after `#` as the reason shown in its
@@ -76,14 +79,16 @@ export function agentWeight (load: AgentLoad, options: AgentReplyOptions): numbe
 
 /**
  * The agent's reply line for a readiness state (`STATE_TABLE` in readiness.ts), without the line
- * ending. `reason` is sent after `#` (HAProxy shows it in its stats) for the states that have one.
- * With no executor (concurrency 0) no `maxconn` is sent: there is nothing to bound.
+ * ending. `reason` (`Readiness.reason()`: the state and its causes' names) is sent after `#`, which
+ * HAProxy shows in its stats. With no executor (concurrency 0) no `maxconn` is sent: there is
+ * nothing to bound.
  */
 export function agentReply (state: ProbeState, reason: string | undefined, load: AgentLoad, options: AgentReplyOptions): string {
   const concurrency = totalConcurrency(load)
   const maxconn = concurrency > 0 ? ` maxconn:${concurrency + (options.maxQueue ?? concurrency)}` : ''
   const comment = reason === undefined ? '' : ` #${reason.replace(/[\r\n]/g, ' ')}`
-  const verdict = STATE_TABLE[state].agent
-  if (verdict === 'down') return `down ready${maxconn}${comment}`
-  return `up ${verdict} ${agentWeight(load, options)}%${maxconn}${comment}`
+  const row = STATE_TABLE[state]
+  if (row.agent === 'down') return `down ready${maxconn}${comment}`
+  const weight = row.weight === 'floor' ? options.minWeight : agentWeight(load, options)
+  return `up ${row.agent} ${weight}%${maxconn}${comment}`
 }

@@ -8,43 +8,60 @@
  * `close()` started and goes idle later is not closed either, until `keepAliveTimeout`.
  * HTTP/2 sessions only stop on GOAWAY.
  *
- * So the tracker keeps: every socket (for the deadline), the sockets that never carried a byte of
- * a request, and the HTTP/2 sessions.
- * - `closeIdle()`: GOAWAY to every HTTP/2 session, destroy never-used sockets (seen unused by two
- *   calls in a row), and Node's own `closeIdleConnections()`. Called when the app closes, then
- *   again every so often until it is closed.
+ * So the tracker keeps every socket (for the deadline; for HTTPS, the TLS sockets HTTP is read from
+ * too) and the HTTP/2 sessions:
+ * - `closeIdle()`: GOAWAY to every HTTP/2 session; destroys the sockets that have not received a
+ *   byte of a request (`socket.bytesRead === 0`, Node's own count) at two calls in a row, which
+ *   spares a connection whose first request is on its way; and Node's own `closeIdleConnections()`.
+ *   Called when the app closes, then again every so often until it is closed.
  * - `destroyAll()`: the deadline; whatever is left is destroyed.
+ *
+ * It runs on every connection a server accepts, health checks included (one TCP connection per
+ * check), so all it does then is one `Set.add`: no listener on the socket, nothing per request.
+ * Closed sockets leave the sets in a sweep each time the sets have doubled since the last one, so
+ * at most a few dozen closed sockets are held at any time (a socket held past a young-generation GC
+ * is copied into the old generation with everything it references, which costs more than a sweep).
  */
 import type { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
 import type { Http2Session } from 'node:http2'
+
+/** The sets are swept when they reach twice their size after the last sweep, and never below this. */
+const MIN_SWEEP_AT = 32
 
 interface TrackedServer extends EventEmitter {
   closeIdleConnections?: () => void
 }
 
 export class ConnectionTracker {
-  readonly #server: TrackedServer
+  readonly #servers = new Set<TrackedServer>()
+  /** Every socket accepted (closed ones until the next sweep). */
   readonly #sockets = new Set<Socket>()
-  /** Sockets HTTP is read from that have not carried a request yet. */
-  readonly #unused = new Set<Socket>()
-  /** Unused sockets seen by the last `closeIdle()`: closed if still unused at the next one. */
+  /** HTTPS: the TLS sockets HTTP is read from (a TLS socket counts the bytes it decrypted). */
+  readonly #tlsSockets = new Set<Socket>()
+  /** Sockets with no request byte at the last `closeIdle()`: destroyed if still so at the next one. */
   readonly #suspects = new Set<Socket>()
   readonly #sessions = new Set<Http2Session>()
-  /** Where HTTP/1 is parsed from: the TCP socket ('connection'), the TLS one ('secureConnection'),
+  /** Where HTTP/1 is read from: the TCP socket ('connection'), the TLS one ('secureConnection'),
    * or neither (HTTP/2: each connection is a session, tracked as such). */
   readonly #httpSockets: 'connection' | 'secureConnection' | undefined
+  #sweepAt = MIN_SWEEP_AT
 
-  constructor (server: TrackedServer, options: { tls: boolean, http2: boolean }) {
-    this.#server = server
+  constructor (options: { tls: boolean, http2: boolean }) {
     this.#httpSockets = options.http2 ? undefined : options.tls ? 'secureConnection' : 'connection'
+  }
+
+  /** Tracks `server`'s connections too (the app's servers share one tracker: one deadline). */
+  track (server: TrackedServer): void {
+    this.#servers.add(server)
     server.on('connection', this.#onConnection)
-    if (this.#httpSockets === 'secureConnection') server.on('secureConnection', this.#onHttpSocket)
+    if (this.#httpSockets === 'secureConnection') server.on('secureConnection', this.#onTlsSocket)
     server.on('session', this.#onSession)
   }
 
   /** Open connections (TCP sockets). */
   get size (): number {
+    this.#sweep()
     return this.#sockets.size
   }
 
@@ -57,16 +74,20 @@ export class ConnectionTracker {
 
   /**
    * Closes what carries no request now: HTTP/2 sessions (gracefully), idle keep-alive connections
-   * (Node's own `closeIdleConnections()`), and sockets that have carried no request since the
-   * previous call. That second look spares a connection whose first request is still being read.
+   * (Node's own `closeIdleConnections()`), and HTTP/1 sockets that had received no byte of a
+   * request at the previous call and still have not.
    */
   closeIdle (): void {
     this.closeSessions()
-    for (const socket of this.#unused) {
-      if (this.#suspects.has(socket)) socket.destroy()
-      else this.#suspects.add(socket)
+    this.#sweep()
+    if (this.#httpSockets !== undefined) {
+      for (const socket of this.#httpSockets === 'connection' ? this.#sockets : this.#tlsSockets) {
+        if (socket.bytesRead > 0) continue
+        if (this.#suspects.has(socket)) socket.destroy()
+        else this.#suspects.add(socket)
+      }
     }
-    this.#server.closeIdleConnections?.()
+    for (const server of this.#servers) server.closeIdleConnections?.()
   }
 
   /** Destroys every connection left. */
@@ -75,32 +96,33 @@ export class ConnectionTracker {
     for (const socket of this.#sockets) socket.destroy()
   }
 
-  /** Stops tracking (the server is closed). */
+  /** Stops tracking (the servers are closed). */
   dispose (): void {
-    this.#server.removeListener('connection', this.#onConnection)
-    this.#server.removeListener('secureConnection', this.#onHttpSocket)
-    this.#server.removeListener('session', this.#onSession)
+    for (const server of this.#servers) {
+      server.removeListener('connection', this.#onConnection)
+      server.removeListener('secureConnection', this.#onTlsSocket)
+      server.removeListener('session', this.#onSession)
+    }
+    this.#servers.clear()
   }
 
   readonly #onConnection = (socket: Socket): void => {
     this.#sockets.add(socket)
-    socket.once('close', () => { this.#sockets.delete(socket) })
-    if (this.#httpSockets === 'connection') this.#onHttpSocket(socket)
+    if (this.#sockets.size >= this.#sweepAt) this.#sweep()
   }
 
-  /** The socket carried a request: it is no longer "never used". Called by the front door for
-   * every HTTP/1 request (a `Set.delete`): Node's HTTP parser reads a plain socket in C++, so no
-   * 'data' event would tell us. */
-  markUsed (socket: unknown): void {
-    this.#unused.delete(socket as Socket)
+  readonly #onTlsSocket = (socket: Socket): void => {
+    this.#tlsSockets.add(socket)
   }
 
-  readonly #onHttpSocket = (socket: Socket): void => {
-    this.#unused.add(socket)
-    socket.once('close', () => {
-      this.#unused.delete(socket)
-      this.#suspects.delete(socket)
-    })
+  /** Drops closed sockets from the sets; the next sweep comes when they have doubled. */
+  #sweep (): void {
+    for (const set of [this.#sockets, this.#tlsSockets, this.#suspects]) {
+      for (const socket of set) {
+        if (socket.destroyed) set.delete(socket)
+      }
+    }
+    this.#sweepAt = Math.max(MIN_SWEEP_AT, 2 * this.#sockets.size)
   }
 
   readonly #onSession = (session: Http2Session): void => {

@@ -139,3 +139,12 @@ export const SharedPortError = createError(
   'Invalid option "httpchk.ownPort": expected true only when this node:cluster worker listens on a port of its own, received false. Workers sharing one port answer the probe for themselves alone: listen on one port per worker (listen({ port: base + index, exclusive: true })), give the balancer one server line per port, and set httpchk.ownPort: true',
   500
 )
+
+/** The server Fastify listens on (a `serverFactory` server) hands requests to Fastify without a
+ * `request` event: the probe could not be answered at its front door and would reach the app's
+ * routes and hooks. Raised by `app.ready()`. */
+export const UncoveredServerError = createError(
+  'FST_BACKPRESSURE_UNCOVERED_SERVER',
+  'The server given by "serverFactory" hands requests to Fastify without emitting \'request\', so the httpchk plugin cannot answer the probe at its front door. Return a node:http, node:https or node:http2 server whose \'request\' event reaches Fastify\'s handler (http.createServer(handler)), or leave serverFactory out',
+  500
+)

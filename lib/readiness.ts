@@ -1,15 +1,9 @@
 /**
  * One readiness state for the whole process, read by the probe, the agent, the metrics and the
- * dashboard, so that no two of them can disagree.
- *
- * | state       | when                                                                   | probe                 | agent-check                       |
- * |-------------|------------------------------------------------------------------------|-----------------------|-----------------------------------|
- * | `starting`  | until the app is ready (the pool has loaded its worker)                | unavailableStatusCode | `up drain … #starting`            |
- * | `free`      | serving, every executor has room                                       | 200                   | `up ready W% maxconn:N`           |
- * | `busy`      | an executor has more queued than free slots, or under-pressure says so | unavailableStatusCode | `up ready W% maxconn:N` (W low)   |
- * | `not-ready` | `setNotReady(reason)`, or a dependency check failing                   | unavailableStatusCode | `up drain … #not-ready: <reason>` |
- * | `draining`  | `drain()`, a signal, or `app.close()`                                  | unavailableStatusCode | `up drain …`                      |
- * | `down`      | an executor cannot run tasks (worker threads fail to start)            | unavailableStatusCode | `down … #<reason>`                |
+ * dashboard, so that no two of them can disagree. `STATE_TABLE` below is the one place that says,
+ * for each state and each of its causes, what the probe answers and what the agent's line says;
+ * the probe's answer (lib/probe/answer.ts) and the agent's line (lib/agent-reply.ts) are computed
+ * from it and from nothing else.
  *
  * Precedence, highest first: draining, down, starting, not-ready, busy, free. Draining comes first
  * because closing the app closes the pool, and a shutdown is not an outage.
@@ -25,15 +19,58 @@ export type ProbeState = typeof PROBE_STATES[number]
 /** What the agent says for a state: the admin word on an `up` line, or `down`. */
 export type AgentVerdict = 'ready' | 'drain' | 'down'
 
-/** The one table that maps a state to the probe's answer and the agent's verdict. */
-export const STATE_TABLE: Readonly<Record<ProbeState, { readonly probeOk: boolean, readonly agent: AgentVerdict }>> = {
-  starting: { probeOk: false, agent: 'drain' },
-  free: { probeOk: true, agent: 'ready' },
-  busy: { probeOk: false, agent: 'ready' },
-  'not-ready': { probeOk: false, agent: 'drain' },
-  draining: { probeOk: false, agent: 'drain' },
-  down: { probeOk: false, agent: 'down' }
+/**
+ * What puts the process in a state other than `free`, and the name the agent gives it after `#`:
+ * - `starting`: the app is not ready yet (no name);
+ * - `executor-busy`: the pool or a lane has more tasks queued than free slots (its name: `pool`, the lane's);
+ * - `under-pressure`: @fastify/under-pressure says so, with `underPressure: true` (`under-pressure`);
+ * - `app`: `setNotReady(reason)` (the app's own reason);
+ * - `check`: a dependency check failing (the check's name; never its error's text, which goes to
+ *   the log and to verbose probe answers when `allow` restricts who gets them);
+ * - `draining`: `drain()`, a signal, or `app.close()` (no name);
+ * - `executor-down`: an executor cannot run tasks (its name).
+ */
+export type CauseKind = 'starting' | 'executor-busy' | 'under-pressure' | 'app' | 'check' | 'draining' | 'executor-down'
+
+export interface StateRow {
+  /** The probe answers 200 (true) or `unavailableStatusCode` (false); its body is the state's name. */
+  readonly probeOk: boolean
+  /** The agent's words: `up ready`, `up drain`, or `down` (HAProxy marks the server DOWN at once). */
+  readonly agent: AgentVerdict
+  /** The agent's weight: `load`, the executors' free share (lib/agent-reply.ts); `floor`,
+   * `agent.minWeight`, so the weight never tells HAProxy "room" while the probe says busy; `none`
+   * on a `down` line. */
+  readonly weight: 'load' | 'floor' | 'none'
+  /** What can cause the state. The agent's line ends with `#<state>`, followed by `: <names>` when
+   * the causes have names (`#busy: pool`, `#not-ready: db`); `free` has no cause and no `#`. */
+  readonly causes: readonly CauseKind[]
 }
+
+/**
+ * The one table:
+ *
+ * | state       | cause                                  | probe                       | agent line                              |
+ * |-------------|----------------------------------------|-----------------------------|-----------------------------------------|
+ * | `starting`  | until the app is ready                 | unavailableStatusCode `starting`   | `up drain W% maxconn:N #starting`       |
+ * | `free`      | —                                      | 200 `free`                  | `up ready W% maxconn:N`                 |
+ * | `busy`      | the pool or a lane is full             | unavailableStatusCode `busy`       | `up ready <minWeight>% maxconn:N #busy: pool` |
+ * | `busy`      | @fastify/under-pressure                | unavailableStatusCode `busy`       | `up ready <minWeight>% maxconn:N #busy: under-pressure` |
+ * | `not-ready` | `setNotReady('cache warming')`         | unavailableStatusCode `not-ready`  | `up drain W% maxconn:N #not-ready: cache warming` |
+ * | `not-ready` | the check `db` failing                 | unavailableStatusCode `not-ready`  | `up drain W% maxconn:N #not-ready: db`  |
+ * | `draining`  | `drain()`, a signal, `app.close()`     | unavailableStatusCode `draining`   | `up drain W% maxconn:N #draining`       |
+ * | `down`      | an executor cannot run tasks           | unavailableStatusCode `down`       | `down ready maxconn:N #down: pool`      |
+ */
+export const STATE_TABLE: Readonly<Record<ProbeState, StateRow>> = {
+  starting: { probeOk: false, agent: 'drain', weight: 'load', causes: ['starting'] },
+  free: { probeOk: true, agent: 'ready', weight: 'load', causes: [] },
+  busy: { probeOk: false, agent: 'ready', weight: 'floor', causes: ['executor-busy', 'under-pressure'] },
+  'not-ready': { probeOk: false, agent: 'drain', weight: 'load', causes: ['app', 'check'] },
+  draining: { probeOk: false, agent: 'drain', weight: 'load', causes: ['draining'] },
+  down: { probeOk: false, agent: 'down', weight: 'none', causes: ['executor-down'] }
+}
+
+/** The name the `under-pressure` cause goes by. */
+export const UNDER_PRESSURE = 'under-pressure'
 
 /** What readiness reads of an executor (the pool, a lane). */
 export type ReadinessExecutor = Pick<Executor, 'name' | 'busy' | 'down' | 'affectsProbe' | 'concurrency' | 'snapshot'>
@@ -45,15 +82,22 @@ export interface ReadinessOptions {
   underPressure?: (() => boolean) | undefined
 }
 
-/** The app's own reasons use this key; dependency checks use `check:<name>`. */
-const APP_REASON_KEY = 'app'
+/** A reason the process is not ready: its name, and for a check the error's text. */
+interface NotReady {
+  readonly name: string
+  readonly error: string | undefined
+}
+
+/** The app's own reason is kept under this key; dependency checks under `check:<name>`. */
+const APP_KEY = 'app'
+const checkKey = (name: string): string => `check:${name}`
 
 export class Readiness {
   readonly #options: ReadinessOptions
   #started = false
   #draining = false
   /** Why the process is not ready, by source, in the order they were set. */
-  readonly #notReady = new Map<string, string>()
+  readonly #notReady = new Map<string, NotReady>()
 
   constructor (options: ReadinessOptions) {
     this.#options = options
@@ -68,13 +112,25 @@ export class Readiness {
     return this.#busy() ? 'busy' : 'free'
   }
 
-  /** Why the state is what it is, for `starting`, `not-ready` and `down`; undefined otherwise. */
+  /**
+   * What the agent sends after `#`: the state and the names of its causes (`busy: pool`,
+   * `not-ready: cache warming, db`, `down: pool`, `starting`, `draining`); undefined when `free`.
+   * Names only: a failing check's error text is in `checkErrors()`.
+   */
   reason (): string | undefined {
     const state = this.state()
-    if (state === 'down') return `${(this.#downExecutor() as ReadinessExecutor).name} down`
-    if (state === 'not-ready') return [...this.#notReady.values()].join(', ')
-    if (state === 'starting') return 'starting'
-    return undefined
+    if (state === 'free') return undefined
+    const names = this.#causeNames(state)
+    return names.length === 0 ? state : `${state}: ${names.join(', ')}`
+  }
+
+  /** Each failing check's error text, by check name (for the log's readers and verbose answers to allowed sources). */
+  checkErrors (): Record<string, string> {
+    const errors: Record<string, string> = {}
+    for (const { name, error } of this.#notReady.values()) {
+      if (error !== undefined) errors[name] = error
+    }
+    return errors
   }
 
   get draining (): boolean {
@@ -93,14 +149,24 @@ export class Readiness {
     return true
   }
 
-  /** Marks the process not ready for `reason`, under `key` (one per source). */
-  setNotReady (reason: string, key = APP_REASON_KEY): void {
-    this.#notReady.set(key, reason)
+  /** The app marks the process not ready for `reason` (sent to the balancers as it is). */
+  setNotReady (reason: string): void {
+    this.#notReady.set(APP_KEY, { name: reason, error: undefined })
   }
 
-  /** Clears the reason set under `key`. */
-  setReady (key = APP_REASON_KEY): void {
-    this.#notReady.delete(key)
+  /** Clears the app's own reason. */
+  setReady (): void {
+    this.#notReady.delete(APP_KEY)
+  }
+
+  /** The check `name` failed with `error`: not ready, named `name`. */
+  checkFailed (name: string, error: string): void {
+    this.#notReady.set(checkKey(name), { name, error })
+  }
+
+  /** The check `name` passed. */
+  checkPassed (name: string): void {
+    this.#notReady.delete(checkKey(name))
   }
 
   /** Each executor's load and concurrency, for the agent's weight and `maxconn`. An executor with
@@ -134,5 +200,20 @@ export class Readiness {
       if (executor.down) return executor
     }
     return undefined
+  }
+
+  /** The names of what causes `state` (see `CauseKind`). */
+  #causeNames (state: ProbeState): string[] {
+    const executors = this.#options.executors()
+    switch (state) {
+      case 'busy': {
+        const names = executors.filter((executor) => executor.busy && executor.affectsProbe).map((executor) => executor.name)
+        if (this.#options.underPressure?.() === true) names.push(UNDER_PRESSURE)
+        return names
+      }
+      case 'not-ready': return [...this.#notReady.values()].map((entry) => entry.name)
+      case 'down': return executors.filter((executor) => executor.down).map((executor) => executor.name)
+      default: return []
+    }
   }
 }

@@ -7,7 +7,8 @@
   const MIN_WINDOW_MS = 10 * 1000
   const TIME_STEPS_MS = [5000, 10000, 15000, 30000, 60000, 120000, 300000]
   const MIN_TICK_GAP_PX = 64
-  const REASONS = ['timedOut', 'queueFull', 'crashed', 'shed', 'aborted', 'errored']
+  // The failure reasons, in the order of the executors table's columns.
+  const REASONS = ['timedOut', 'queueFull', 'shed', 'aborted', 'errored', 'crashed']
   const base = new URL('.', document.currentScript.src)
   const $ = (id) => document.getElementById(id)
 
@@ -42,6 +43,8 @@
     badge.textContent = state
     badge.className = state.toLowerCase().replace(/[^a-z-]/g, '')
     document.body.dataset.state = state
+    // Why, as the agent tells HAProxy (`#busy: pool`, `#not-ready: db`); nothing when free.
+    setText('reason', latest.reason ?? '')
     setText('queued', latest.queued)
     setText('peak', Math.max(0, ...visible.map(peakOf)))
     setText('threads', latest.threads)
@@ -55,6 +58,33 @@
     }
     setText('to-busy', latest.transitions.busy)
     setText('to-free', latest.transitions.free)
+  }
+
+  /** One row per executor: the pool, then each lane. */
+  function renderExecutors (executors) {
+    if (executors === undefined || executors.length === 0) return
+    $('executors').replaceChildren(...executors.map((executor) => {
+      const row = document.createElement('tr')
+      row.dataset.executor = executor.name
+      const name = document.createElement('td')
+      name.textContent = executor.affectsProbe === false ? `${executor.name} (not in the probe)` : executor.name
+      const state = document.createElement('td')
+      const badge = document.createElement('span')
+      badge.className = `badge ${executor.state}`
+      badge.textContent = executor.state
+      state.append(badge)
+      row.append(name, state)
+      const numbers = [executor.queued, executor.running, executor.limit, ...REASONS.map((reason) => executor.failures[reason] ?? 0)]
+      const keys = ['queued', 'running', 'limit', ...REASONS]
+      numbers.forEach((value, index) => {
+        const cell = document.createElement('td')
+        cell.className = 'num'
+        cell.dataset.field = keys[index]
+        cell.textContent = String(value)
+        row.append(cell)
+      })
+      return row
+    }))
   }
 
   const pair = (value) => value === undefined ? '' : `${value.server}/${value.backend}`
@@ -153,6 +183,7 @@
     if (samples.length > 0) {
       const latest = samples[samples.length - 1]
       renderCards(latest, visible)
+      renderExecutors(latest.executors)
       renderHaproxy(latest.haproxy ?? [])
     }
     renderChart(now, series, start, span)

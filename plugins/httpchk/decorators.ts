@@ -10,10 +10,13 @@ export type { ProbeState } from '../../lib/readiness.js'
 export interface BackpressureControl {
   /** What the probe and the agent answer now: `'starting' | 'free' | 'busy' | 'not-ready' | 'draining' | 'down'`. */
   probeState: () => ProbeState
-  /** Why the state is `starting`, `not-ready` or `down` (the reasons joined); undefined otherwise. */
+  /** What the agent sends after `#`: the state and the names of its causes (`busy: pool`,
+   * `not-ready: cache warming, db`, `down: pool`, `starting`, `draining`); undefined when `free`.
+   * A failing check appears by its name only; its error's text goes to the log. */
   probeReason: () => string | undefined
   /** Marks the process not ready (the probe fails, the agent says `drain`) for `reason`, until `setReady()`.
-   * For the app's own decisions: a fatal error, a cache still warming, maintenance. */
+   * For the app's own decisions: a fatal error, a cache still warming, maintenance. `reason` is sent
+   * to the balancers as it is (`#not-ready: <reason>`), so keep it to a name. */
   setNotReady: (reason: string) => void
   /** Undoes `setNotReady()`. Failing `checks` keep the process not ready until they pass. */
   setReady: () => void
@@ -22,7 +25,8 @@ export interface BackpressureControl {
   /**
    * Starts draining at once (the probe answers busy, the agent `drain`), keeps serving for the
    * grace period, then closes the app (`app.close()`: in-flight requests and queued tasks finish,
-   * bounded by `drain.timeout`). Idempotent: later calls return the same promise. Resolves once
+   * bounded by `drain.timeout`). Idempotent: later calls return the same promise. An
+   * `app.close()` called during the grace waits for it too, and the app closes once. Resolves once
    * the app is closed.
    */
   drain: () => Promise<void>

@@ -4,7 +4,9 @@
  * shutdown is bounded by a deadline past which every connection left is destroyed.
  *
  * - `drain()` and the configured signals serve the grace, then call `app.close()`.
- * - A bare `app.close()` is prompt (no grace) unless `drain.onClose` is set.
+ * - A bare `app.close()` is prompt (no grace) unless `drain.onClose` is set; an `app.close()` that
+ *   comes while `drain()` serves its grace joins it: it waits for the same grace and the same
+ *   deadline, and the app closes once.
  * - When the app closes: HTTP/2 sessions get GOAWAY, never-used and idle connections are closed,
  *   and again every `SWEEP_MS` while requests in progress finish (Node's `server.close()` closes
  *   idle keep-alive connections once, and a connection that goes idle later would hold the close
@@ -69,13 +71,14 @@ export function setUpDrain (fastify: FastifyInstance, options: DrainOptions): Dr
     graceWait = ms === 0
       ? Promise.resolve()
       : new Promise((resolve) => {
-        const timer = setTimeout(() => { endGrace?.() }, ms)
+        const timer = setTimeout(graceOver, ms)
         timer.unref()
-        endGrace = () => {
+        function graceOver (): void {
           clearTimeout(timer)
           endGrace = undefined
           resolve()
         }
+        endGrace = graceOver
       })
     return graceWait
   }
@@ -83,7 +86,8 @@ export function setUpDrain (fastify: FastifyInstance, options: DrainOptions): Dr
   function drain (): Promise<void> {
     drainPromise ??= (async () => {
       startDraining()
-      await waitForGrace()
+      // A close already under way decides the grace itself (none, unless `drain.onClose`).
+      if (!closeStarted) await waitForGrace()
       // Fastify answers 503 to every request once close() starts (`return503OnClosing`), so the
       // grace is served before close(), while the app is fully open.
       if (closeStarted) await closed
@@ -109,16 +113,18 @@ export function setUpDrain (fastify: FastifyInstance, options: DrainOptions): Dr
   fastify.addHook('preClose', async function drainBeforeClose () {
     closeStarted = true
     startDraining()
-    if (drainOnClose) await waitForGrace()
+    // A close during drain()'s grace waits for that grace (the balancers may not have seen the 503
+    // yet), with the deadline drain() started: the grace is never served twice, nor cut short.
+    if (drainOnClose || drainPromise !== undefined) await waitForGrace()
     tracker.closeIdle()
     sweep = setInterval(() => { tracker.closeIdle() }, SWEEP_MS)
     sweep.unref()
   })
 
+  // No grace is still running here: preClose waited for any grace drain() or drain.onClose started.
   fastify.addHook('onClose', async function stopDraining () {
     clearInterval(sweep)
     clearTimeout(deadline)
-    endGrace?.()
     tracker.dispose()
     for (const signal of signals) process.off(signal, onSignal)
     resolveClosed()

@@ -6,7 +6,8 @@
  * (`app.backpressure.probeState()`).
  *
  * This file only wires the parts, one concept each:
- * - probe.ts: the front door and the inject hook (lib/probe/: matcher, answer, front door);
+ * - probe.ts: the front doors (every server the app listens on) and the inject hook (lib/probe/:
+ *   matcher, answer, front door, the servers `listen()` adds);
  * - readiness.ts: the state's inputs (executors, under-pressure, dependency checks; lib/readiness.ts);
  * - drain.ts: grace, deadline, signals (lib/connection-tracker.ts);
  * - agent.ts: the agent-check listener (lib/agent-server.ts, lib/agent-reply.ts).
@@ -15,7 +16,7 @@ import type { FastifyInstance } from 'fastify'
 import cluster from 'node:cluster'
 import fp from 'fastify-plugin'
 import { ConnectionTracker } from '../../lib/connection-tracker.js'
-import { AlreadyRegisteredError, InvalidOptionError, SharedPortError } from '../../lib/errors.js'
+import { AlreadyRegisteredError, InvalidOptionError, SharedPortError, UncoveredServerError } from '../../lib/errors.js'
 import { ServerStateTable } from '../../lib/haproxy-server-state.js'
 import { createProbeResponder } from '../../lib/probe/answer.js'
 import { createProbeMatcher } from '../../lib/probe/matcher.js'
@@ -46,12 +47,19 @@ async function httpchkPlugin (fastify: FastifyInstance, rawOptions: HttpchkPlugi
   const serverStates = new ServerStateTable()
   // HTTP/2 connections are sessions (closed with GOAWAY); HTTPS parses HTTP/1 from the TLS socket.
   const http2 = fastify.initialConfig.http2 === true
-  const tracker = new ConnectionTracker(fastify.server, { http2, tls: !http2 && 'setSecureContext' in fastify.server })
+  const tracker = new ConnectionTracker({ http2, tls: !http2 && 'setSecureContext' in fastify.server })
+  // A failing check's error text (it may name hosts and addresses) only goes where `allow` limits who reads it.
+  const showErrors = options.allow !== undefined
   const responder = createProbeResponder({
     unavailableStatusCode: options.unavailableStatusCode,
     retryAfter: options.retryAfter,
     verbose: options.verbose,
-    details: () => ({ reason: readiness.reason(), draining: readiness.draining, executors: readiness.snapshots() })
+    details: () => ({
+      reason: readiness.reason(),
+      draining: readiness.draining,
+      executors: readiness.snapshots(),
+      ...(showErrors ? { checkErrors: readiness.checkErrors() } : {})
+    })
   })
   const uninstallFrontDoor = installProbeDoors(fastify, {
     match: createProbeMatcher({ methods, url, livenessUrl, allow: options.allow }),
@@ -71,12 +79,30 @@ async function httpchkPlugin (fastify: FastifyInstance, rawOptions: HttpchkPlugi
   fastify.addHook('onReady', function refuseShadowedRoutes (done) {
     for (const method of methods) {
       if (method !== 'OPTIONS' && method !== 'HEAD' && fastify.hasRoute({ method, url })) {
-        done(new InvalidOptionError('httpchk.url', `a path no ${method} route uses (the probe answers ${method} ${url} before routing)`, JSON.stringify(url)))
+        done(new InvalidOptionError('httpchk.url', `a path no ${method} route uses (the probe answers ${method} ${url} before routing${shadowedBy(url)})`, JSON.stringify(url)))
         return
       }
     }
     if (livenessUrl !== undefined && fastify.hasRoute({ method: 'GET', url: livenessUrl })) {
       done(new InvalidOptionError('httpchk.liveness', `a path no GET route uses (the liveness check answers GET ${livenessUrl} before routing)`, JSON.stringify(livenessUrl)))
+      return
+    }
+    done()
+  })
+
+  /** Names the option that made the route, when it is the metrics plugin's (found by its decorator). */
+  function shadowedBy (path: string): string {
+    const metrics = fastify.hasDecorator('backpressureMetrics') ? (fastify as unknown as { backpressureMetrics: { route: string | null } }).backpressureMetrics : undefined
+    return metrics?.route === path ? `; "metrics.exposeRoute" serves GET ${path}: give one of "httpchk.url" and "metrics.exposeRoute" another path` : ''
+  }
+
+  // The door is installed by replacing the server's `emit`, and sees what the server emits as
+  // `request`: Node's HTTP servers do that for every request. A `serverFactory` server that hands
+  // requests to Fastify some other way (no `request` listener at all) would bypass it, and the probe
+  // would reach the app's routes and hooks after all: refused rather than half-working.
+  fastify.addHook('onReady', function refuseUncoveredServer (done) {
+    if (fastify.server.listenerCount('request') === 0) {
+      done(new UncoveredServerError())
       return
     }
     done()

@@ -90,7 +90,8 @@ export interface HttpchkPluginOptions {
    * @default 1
    * @unit seconds */
   retryAfter?: number
-  /** Answer a JSON body (the state, its reason, every executor's snapshot) instead of one word.
+  /** Answer a JSON body (the state, its reason, every executor's snapshot) instead of one word;
+   * each failing check's error text too, only when `allow` limits who gets the answer.
    * @default false */
   verbose?: boolean
   /** Also answer busy when `isUnderPressure()` says so (the under-pressure plugin, `@fastify/under-pressure`).

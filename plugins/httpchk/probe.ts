@@ -1,16 +1,24 @@
 /**
  * The probe's two doors, one matcher and one answer:
- * - the front door, on the server's `request` event: every real request (HTTP/1.x, HTTPS, HTTP/2
- *   compat), before Fastify routes, logs, builds a request or runs any hook of any context;
+ * - the front door, wrapping the `emit` of every server the app listens on: every real request
+ *   (HTTP/1.x, HTTPS, HTTP/2 compat), before Fastify routes, logs, builds a request or runs any hook
+ *   of any context, and before any other `request` listener (lib/probe/front-door.ts);
  * - an `onRequest` hook, for `app.inject()`, which calls Fastify's handler without the server.
  * A request the front door lets through is not a probe for the hook either (same matcher), so no
  * request is answered twice.
+ *
+ * Every server: `fastify.server` (shared by every encapsulated context, whichever one registered
+ * the plugin; a `serverFactory` server too), and the further servers `listen({ host: 'localhost' })`
+ * binds for the other addresses the name resolves to, found as they start to listen
+ * (lib/probe/listening-servers.ts explains how and why).
  */
+import type { EventEmitter } from 'node:events'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { ConnectionTracker } from '../../lib/connection-tracker.js'
 import type { ServerStateTable } from '../../lib/haproxy-server-state.js'
 import type { AnswerableResponse, ProbeResponder } from '../../lib/probe/answer.js'
 import { installFrontDoor } from '../../lib/probe/front-door.js'
+import { watchServersListening } from '../../lib/probe/listening-servers.js'
 import type { MatchableRequest, ProbeKind } from '../../lib/probe/matcher.js'
 import type { Readiness } from '../../lib/readiness.js'
 
@@ -51,7 +59,8 @@ export interface ProbeDoorsOptions {
   onWatched: () => void
 }
 
-/** Installs both doors. Returns the front door's uninstaller, or undefined if this server already has one. */
+/** Installs both doors. Returns the function that removes the front doors, or undefined if
+ * `fastify.server` already has one. */
 export function installProbeDoors (fastify: FastifyInstance, options: ProbeDoorsOptions): (() => void) | undefined {
   const { match, responder, readiness, serverStates, tracker, onWatched } = options
 
@@ -70,20 +79,36 @@ export function installProbeDoors (fastify: FastifyInstance, options: ProbeDoors
   function frontDoor (rawRequest: unknown, rawResponse: unknown): boolean {
     const request = rawRequest as RawRequest
     const response = rawResponse as RawResponse
-    tracker.markUsed(request.socket)
-    const kind = match(request)
-    if (kind !== undefined) {
-      answer(kind, request, response)
-      return true
-    }
-    // While draining, HTTP/1 clients are asked to reconnect (HAProxy then picks another server);
-    // HTTP/2 sessions got GOAWAY when draining started. `Connection` is not an HTTP/2 header.
+    // While draining, every HTTP/1 answer, the probe's own included, asks the client to reconnect
+    // (HAProxy then picks another server, and no keep-alive connection holds the close); HTTP/2
+    // sessions got GOAWAY when draining started, and `Connection` is not an HTTP/2 header.
     if (readiness.draining && request.httpVersionMajor < 2) response.setHeader('connection', 'close')
-    return false
+    const kind = match(request)
+    if (kind === undefined) return false
+    answer(kind, request, response)
+    return true
   }
 
-  const uninstall = installFrontDoor(fastify.server, frontDoor)
-  if (uninstall === undefined) return undefined
+  const uninstallMain = installFrontDoor(fastify.server, frontDoor)
+  if (uninstallMain === undefined) return undefined
+  tracker.track(fastify.server)
+  const uninstalls = [uninstallMain]
+
+  // The servers `listen({ host: 'localhost' })` adds get the same door, before they bind. They are
+  // recognised by Fastify's handler (`fastify.routing`, public), which Fastify gives every server it
+  // creates; Fastify creates none for a `serverFactory` app, whose one server is `fastify.server`.
+  const stopWatching = watchServersListening(fastify.routing, function addFrontDoor (server: EventEmitter) {
+    const uninstall = installFrontDoor(server, frontDoor)
+    // `fastify.server` itself, listening: it has its door already.
+    if (uninstall === undefined) return
+    tracker.track(server)
+    uninstalls.push(uninstall)
+  })
+  // Every server is bound once onListen runs: nothing more to watch for.
+  fastify.addHook('onListen', function stopWatchingServers (done) {
+    stopWatching()
+    done()
+  })
 
   fastify.addHook('onRequest', function answerInjectedProbe (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
     const kind = match(injectedTarget(request.raw as unknown as InjectableRequest))
@@ -94,5 +119,8 @@ export function installProbeDoors (fastify: FastifyInstance, options: ProbeDoors
     reply.hijack()
     answer(kind, request.raw as unknown as RawRequest, reply.raw as unknown as RawResponse)
   })
-  return uninstall
+  return function uninstallFrontDoors () {
+    stopWatching()
+    for (const uninstall of uninstalls) uninstall()
+  }
 }

@@ -19,9 +19,6 @@ export interface ReadinessWiringOptions {
   checkTimeoutMs: number
 }
 
-/** The key a failing check's reason is kept under. */
-const checkKey = (name: string): string => `check:${name}`
-
 export function setUpReadiness (fastify: FastifyInstance, options: ReadinessWiringOptions): Readiness {
   const log = fastify.log
   let executors: readonly Executor[] = []
@@ -38,11 +35,13 @@ export function setUpReadiness (fastify: FastifyInstance, options: ReadinessWiri
     timeoutMs: options.checkTimeoutMs,
     onResult (name, error) {
       if (error === undefined) {
-        readiness.setReady(checkKey(name))
+        readiness.checkPassed(name)
         return
       }
+      // The error's text goes to the log (and to verbose answers when `allow` is set), never to the
+      // agent's line: balancers show that line on their stats pages, and an error names hosts.
       log.warn({ check: name, err: error }, 'dependency check failed: not ready')
-      readiness.setNotReady(`${name}: ${error.message}`, checkKey(name))
+      readiness.checkFailed(name, error.message)
     }
   })
 

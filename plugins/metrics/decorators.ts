@@ -11,6 +11,8 @@ export interface BackpressureMetrics {
   readonly registry: Registry
   /** The names of the metrics this plugin registered (with the prefix). */
   readonly names: readonly string[]
+  /** The path of the GET route serving the metrics (`metrics.exposeRoute`), or `null` when there is none. */
+  readonly route: string | null
   /** The Graphite push, or `null` when `metrics.graphite` is off. */
   readonly graphite: {
     /** A connection to carbon is open. */

@@ -67,6 +67,7 @@ async function metricsPlugin (fastify: FastifyInstance, rawOptions: MetricsPlugi
   const decoration: BackpressureMetrics = {
     registry,
     names: [...(poolMetrics?.names ?? []), ...(laneMetrics?.names ?? []), ...readinessMetrics.names],
+    route: exposeRoute === false ? null : exposeRoute,
     graphite: graphitePusher === null
       ? null
       : {

@@ -13,9 +13,9 @@ export interface RawResponse {
   raw: string
 }
 
-function collect (port: number, onConnect: (socket: Socket) => void, timeoutMs: number): Promise<string> {
+function collect (port: number, onConnect: (socket: Socket) => void, timeoutMs: number, host = '127.0.0.1'): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port })
+    const socket = connect({ host, port })
     const chunks: Buffer[] = []
     socket.setTimeout(timeoutMs, () => { socket.destroy(new Error(`no answer within ${timeoutMs} ms`)) })
     socket.on('connect', () => { onConnect(socket) })
@@ -39,13 +39,14 @@ export function parseRawResponse (raw: string): RawResponse {
 
 /**
  * Sends `request` as is (write it with `\r\n` line ends) and reads until the server closes.
- * `halfClose` ends our side right after the request, the way some checkers do.
+ * `halfClose` ends our side right after the request, the way some checkers do; `host` is the
+ * address to connect to (127.0.0.1 by default).
  */
-export async function rawHttp (port: number, request: string | Buffer, options: { halfClose?: boolean, timeoutMs?: number } = {}): Promise<RawResponse> {
+export async function rawHttp (port: number, request: string | Buffer, options: { halfClose?: boolean, timeoutMs?: number, host?: string } = {}): Promise<RawResponse> {
   const raw = await collect(port, (socket) => {
     socket.write(request)
     if (options.halfClose === true) socket.end()
-  }, options.timeoutMs ?? 5000)
+  }, options.timeoutMs ?? 5000, options.host)
   return parseRawResponse(raw)
 }
 

@@ -23,7 +23,7 @@ t.test('several executors: the fullest one sets the weight; maxconn counts them 
   const pool = { running: 2, queued: 2, concurrency: 2 }
   const lane = { running: 0, queued: 0, concurrency: 8 }
   t.equal(agentWeight({ executors: [pool, lane] }, { maxQueue: undefined, minWeight: 1 }), 1, 'the pool is full: the process is full')
-  t.equal(agentReply('busy', undefined, { executors: [pool, lane] }, { maxQueue: undefined, minWeight: 1 }), 'up ready 1% maxconn:20')
+  t.equal(agentReply('busy', 'busy: pool', { executors: [pool, lane] }, { maxQueue: undefined, minWeight: 1 }), 'up ready 1% maxconn:20 #busy: pool')
   t.equal(agentWeight({ executors: [{ ...pool, running: 1, queued: 0 }, { ...lane, running: 4 }] }, { maxQueue: undefined, minWeight: 1 }), 80, 'pool 3/4 free, lane 12/16 free')
   t.equal(agentWeight({ executors: [{ running: 1, queued: 0, concurrency: 1 }, { running: 0, queued: 0, concurrency: 3 }] }, { maxQueue: 4, minWeight: 1 }), 50, 'queue 4 shared 1:3: the pool has 2 slots, one used')
   t.equal(agentWeight({ executors: [{ running: 0, queued: 0, concurrency: 0 }] }, { maxQueue: undefined, minWeight: 1 }), 100, 'an executor with no slots at all is skipped')
@@ -48,14 +48,16 @@ t.test('reply lines: one per readiness state, from the state table', async (t) =
   t.same(lines, {
     starting: 'up drain 30% maxconn:8',
     free: 'up ready 30% maxconn:8',
-    busy: 'up ready 30% maxconn:8',
+    busy: 'up ready 1% maxconn:8',
     'not-ready': 'up drain 30% maxconn:8',
     draining: 'up drain 30% maxconn:8',
     down: 'down ready maxconn:8'
-  })
+  }, 'busy: the weight at its floor, whatever the load says')
+  t.equal(agentReply('busy', 'busy: under-pressure', load(0, 0), options), 'up ready 1% maxconn:8 #busy: under-pressure', 'no up ready 100% while the probe says busy')
+  t.equal(agentReply('busy', 'busy: pool', load(0, 0), { ...options, minWeight: 0 }), 'up ready 0% maxconn:8 #busy: pool')
   t.equal(agentReply('free', undefined, load(0, 0), options), 'up ready 100% maxconn:8')
-  t.equal(agentReply('down', 'pool down', load(0, 0), options), 'down ready maxconn:8 #pool down')
-  t.equal(agentReply('not-ready', 'db: timed out\r\nup ready', load(0, 0), options), 'up drain 100% maxconn:8 #db: timed out  up ready', 'a reason never ends the line')
+  t.equal(agentReply('down', 'down: pool', load(0, 0), options), 'down ready maxconn:8 #down: pool')
+  t.equal(agentReply('not-ready', 'not-ready: warming\r\nup ready', load(0, 0), options), 'up drain 100% maxconn:8 #not-ready: warming  up ready', 'a reason never ends the line')
   t.equal(agentReply('free', undefined, load(0, 0, 2), { maxQueue: 0, minWeight: 1 }), 'up ready 100% maxconn:2')
   t.equal(agentReply('free', undefined, load(0, 0, 0), { maxQueue: undefined, minWeight: 1 }), 'up ready 100%', 'no executor: no maxconn')
 })

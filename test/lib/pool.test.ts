@@ -67,8 +67,10 @@ t.test('dispatch: the wait from run() to a thread; tasks given to pool.piscina b
   await Promise.all([running, queued])
   t.equal(waits.length, 2)
   t.ok(waits[1] !== undefined && waits[1] >= 45, `the queued task waited ${waits[1]} ms`)
+  const submitted = pool.stats().submitted
   t.equal(await pool.piscina.run({ op: 'echo', value: 2 }), 2)
   t.equal(waits.length, 2, 'a task given to piscina directly is not the pool\'s')
+  t.equal(pool.stats().submitted, submitted, 'nor counted: the wait and the counters count the same calls')
 })
 
 t.test('a worker that throws something other than an Error: FST_BACKPRESSURE_TASK_FAILED, the value as cause', async (t) => {

@@ -34,7 +34,7 @@ expectTrue<Equal<keyof typeof api, 'default' | 'backpressure' | 'poolPlugin' | '
 expectTrue<Equal<keyof typeof errors,
   'InvalidOptionError' | 'WorkerNotFoundError' | 'QueueFullError' | 'QueueWaitExceededError' | 'TaskTimeoutError' | 'TaskAbortedError' |
   'TaskFailedError' | 'WorkerCrashedError' | 'ClosedError' | 'MetricAlreadyRegisteredError' | 'PoolDownError' | 'WorkerLoadFailedError' |
-  'AgentListenFailedError' | 'AlreadyRegisteredError' | 'LaneNotFoundError' | 'SharedPortError'>>()
+  'AgentListenFailedError' | 'AlreadyRegisteredError' | 'LaneNotFoundError' | 'SharedPortError' | 'UncoveredServerError'>>()
 // The types an app names: the options, and what the decorators return.
 export type PinnedTypes = [
   api.BackpressureOptions, api.PoolPluginOptions, api.LanesPluginOptions, api.LaneOptions, api.AdaptiveConcurrencyOptions,
@@ -117,6 +117,12 @@ expectTrue<Equal<typeof app.pool, BackpressurePool>>()
 expectTrue<Equal<typeof app.pool.busy, boolean>>()
 // @ts-expect-error busy is read-only
 app.pool.busy = true
+
+// --- Decorators: app.backpressure, app.backpressureMetrics ---------------------------------------
+expectTrue<Equal<ReturnType<typeof app.backpressure.probeReason>, string | undefined>>()
+expectTrue<Equal<typeof app.backpressureMetrics.route, string | null>>()
+// @ts-expect-error route is read-only
+app.backpressureMetrics.route = '/metrics'
 
 // --- Snapshot and stats shapes ---------------------------------------------------------------------
 expectTrue<Equal<ReturnType<BackpressurePool['snapshot']>, PoolSnapshot>>()

@@ -50,11 +50,14 @@ t.test('answers one line from the pool state; the port is exposed (port 0 works)
   // HAProxy's agent-send string, or anything else sent, changes nothing.
   t.equal(await agentCheck(port, 'hello\n'), 'up ready 100% maxconn:4\n')
 
+  const running = [1, 2].map(() => app.pool.run({ op: 'block', ms: 400 }))
+  while (app.pool.snapshot().running < 2) await once(app.pool, 'dispatch')
+  t.equal(await agentCheck(port), 'up ready 50% maxconn:4\n', 'free, both threads running: the weight follows the free share (2 of 4 slots)')
   const busy = once(app.pool, 'busy')
-  const tasks = [1, 2, 3].map(() => app.pool.run({ op: 'block', ms: 400 }))
+  const queued = app.pool.run({ op: 'block', ms: 10 })
   await busy
-  t.equal(await agentCheck(port), 'up ready 30% maxconn:4\n', '3 tasks in 4 slots')
-  await Promise.all(tasks)
+  t.equal(await agentCheck(port), 'up ready 1% maxconn:4 #busy: pool\n', 'busy (a task queued, no thread idle): the weight at its floor, as the probe says busy')
+  await Promise.all([...running, queued])
 })
 
 t.test('agent.maxQueue, agent.minWeight and a down pool', async (t) => {
@@ -64,10 +67,10 @@ t.test('agent.maxQueue, agent.minWeight and a down pool', async (t) => {
   const busy = once(app.pool, 'busy')
   const tasks = [1, 2, 3].map(() => app.pool.run({ op: 'block', ms: 300 }))
   await busy
-  t.equal(await agentCheck(port), 'up ready 0% maxconn:2\n')
+  t.equal(await agentCheck(port), 'up ready 0% maxconn:2 #busy: pool\n')
   await Promise.all(tasks)
   const closing = app.pool.close()
-  t.equal(await agentCheck(port), 'down ready maxconn:2 #pool down\n')
+  t.equal(await agentCheck(port), 'down ready maxconn:2 #down: pool\n')
   await closing
 })
 

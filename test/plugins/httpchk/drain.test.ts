@@ -39,7 +39,7 @@ t.test('drain(): reports draining at once, serves through the grace, lets work f
   t.equal(probe.status, 503)
   t.equal(probe.body, 'draining\n')
   t.equal(probe.headers['retry-after'], '1')
-  t.match(await agentCheck(agentPort), /^up drain \d+% maxconn:4\n$/)
+  t.match(await agentCheck(agentPort), /^up drain \d+% maxconn:4 #draining\n$/)
   t.equal(app.backpressure.probeState(), 'draining')
 
   // A request arriving during the grace is served, not refused by Fastify's return503OnClosing.
@@ -115,12 +115,14 @@ t.test('a connected, never-used socket does not hold the close', async (t) => {
   t.ok(idle.destroyed, 'the server closed the never-used connection')
 })
 
-t.test('the grace is skipped when no probe or agent check ever came', async (t) => {
-  const { app } = await startApp(t, { pool: TWO_THREADS, httpchk: { drain: { grace: 60_000 } } })
-  const started = Date.now()
-  await app.close()
-  t.equal(app.backpressure.draining, true)
-  t.ok(Date.now() - started < 10_000, 'closed without waiting 60 s')
+t.test('the grace is skipped when no probe or agent check ever came, by app.close() and drain() alike', async (t) => {
+  for (const close of ['close', 'drain'] as const) {
+    const { app } = await startApp(t, { pool: TWO_THREADS, httpchk: { drain: { grace: 60_000, onClose: close === 'close' } } })
+    const started = Date.now()
+    await (close === 'close' ? app.close() : app.backpressure.drain())
+    t.equal(app.backpressure.draining, true)
+    t.ok(Date.now() - started < 10_000, `${close}: closed without waiting 60 s`)
+  }
 })
 
 t.test('an agent check alone makes the grace matter; a second signal ends it', async (t) => {
@@ -132,7 +134,7 @@ t.test('an agent check alone makes the grace matter; a second signal ends it', a
   process.kill(process.pid, 'SIGUSR2')
   await draining
   t.equal(app.backpressure.draining, true, 'the signal started the drain')
-  t.equal(await agentCheck(app.backpressure.agentPort as number), 'up drain 100% maxconn:4\n')
+  t.equal(await agentCheck(app.backpressure.agentPort as number), 'up drain 100% maxconn:4 #draining\n')
   const started = Date.now()
   process.kill(process.pid, 'SIGUSR2')
   await app.backpressure.drain()
@@ -152,13 +154,35 @@ t.test('signals: true handles SIGTERM and SIGINT, and removes both handlers on c
   t.equal(process.listenerCount('SIGINT'), int)
 })
 
-t.test('app.close() during a drain grace: one close, both resolve', async (t) => {
-  const { app, port } = await startApp(t, { pool: TWO_THREADS, httpchk: { drain: { grace: 300 } } })
+t.test('app.close() during drain()\'s grace joins it: the same grace and deadline, one close; drain() stays idempotent; signal handlers removed', async (t) => {
+  const before = process.listenerCount('SIGUSR2')
+  const { app, port, logs } = await startApp(t, {
+    pool: TWO_THREADS,
+    logLevel: 'warn',
+    httpchk: { drain: { grace: 300, timeout: 600, signals: ['SIGUSR2'] } },
+    setup (app) { app.get('/hang', () => new Promise(() => {})) }
+  })
+  t.equal(process.listenerCount('SIGUSR2'), before + 1)
   await haproxyProbe(port)
+  // A request that never ends: only the deadline ends it.
+  const hung = rawHttp(port, 'GET /hang HTTP/1.1\r\nHost: x\r\n\r\n', { timeoutMs: 30_000 }).catch(() => undefined)
+  await new Promise<void>((resolve) => { app.server.once('request', () => { resolve() }) })
+  let closes = 0
+  app.server.on('close', () => { closes++ })
+  const started = Date.now()
   const drain = app.backpressure.drain()
   const close = app.close()
+  t.equal(app.backpressure.drain(), drain, 'drain() returns the same promise')
+  const during = await haproxyProbe(port)
+  t.equal(`${during.status} ${during.body}`, '503 draining\n', 'the server still answers during the grace: the balancers can see it go')
   await Promise.all([drain, close])
-  t.equal(app.backpressure.draining, true)
+  const elapsed = Date.now() - started
+  t.ok(elapsed >= 300, `the close waited for the grace (${elapsed} ms)`)
+  t.ok(elapsed >= 600, `and for the deadline drain() started, which ended the hung request (${elapsed} ms)`)
+  await hung
+  t.equal(logs.messages('shutdown deadline passed: destroying the connections left').length, 1, 'one deadline')
+  t.equal(closes, 1, 'the server closed once')
+  t.equal(process.listenerCount('SIGUSR2'), before, 'the signal handler is removed')
   await t.rejects(haproxyProbe(port), { code: 'ECONNREFUSED' })
 })
 
@@ -171,28 +195,31 @@ t.test('with Fastify defaults and drain.onClose, app.close() fails the probe dur
   await closing
 })
 
-t.test('while draining, answers say Connection: close, and a busy keep-alive connection cannot hold the close', async (t) => {
+t.test('while draining, every HTTP/1 answer says Connection: close, the probe\'s own included, and a busy keep-alive connection cannot hold the close', async (t) => {
   const { request, Agent } = await import('node:http')
-  const { app, port } = await startApp(t, withWorkRoute({ pool: TWO_THREADS, httpchk: { drain: { grace: 300 } } }))
+  const { app, port } = await startApp(t, withWorkRoute({ pool: TWO_THREADS, httpchk: { liveness: '/livez', drain: { grace: 300 } } }))
   await haproxyProbe(port)
   const agent = new Agent({ keepAlive: true, maxSockets: 1 })
   const fresh = new Agent({ keepAlive: true, maxSockets: 1 })
   t.teardown(() => { agent.destroy(); fresh.destroy() })
-  const get = (path: string, via = agent): Promise<{ status: number, connection: string | undefined }> => new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path, agent: via }, (response) => {
+  const send = (method: string, path: string, via = agent): Promise<{ status: number, connection: string | undefined }> => new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, method, path, agent: via }, (response) => {
       response.resume()
       response.on('end', () => { resolve({ status: response.statusCode as number, connection: response.headers.connection }) })
     }).on('error', reject).end()
   })
-  t.equal((await get('/work?ms=1')).connection, 'keep-alive', 'keep-alive before draining')
+  t.equal((await send('GET', '/work?ms=1')).connection, 'keep-alive', 'keep-alive before draining')
+  t.same(await send('OPTIONS', '/'), { status: 200, connection: 'keep-alive' }, 'the probe too')
   // Still running when the grace ends and the app closes: its keep-alive connection goes idle later.
-  const slow = get('/work?ms=600')
+  const slow = send('GET', '/work?ms=600')
   await once(app.pool, 'dispatch')
   const started = Date.now()
   const drained = app.backpressure.drain()
-  const during = await get('/work?ms=1', fresh)
+  const during = await send('GET', '/work?ms=1', fresh)
   t.equal(during.status, 200, 'served during the grace')
   t.equal(during.connection, 'close', 'a request that arrives while draining is told to close its connection')
+  t.same(await send('OPTIONS', '/', fresh), { status: 503, connection: 'close' }, 'the probe\'s own 503 draining too')
+  t.same(await send('GET', '/livez', fresh), { status: 200, connection: 'close' }, 'and the liveness answer')
   t.equal((await slow).status, 200, 'the request in progress finished')
   await drained
   t.ok(Date.now() - started < 10_000, `closed in ${Date.now() - started} ms, not after keepAliveTimeout`)

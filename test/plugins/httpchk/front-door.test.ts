@@ -1,7 +1,9 @@
 // The probe is answered at the server's front door: whatever the registration order, the context,
-// the hooks and plugins ahead of it, and the protocol (HTTP/1.x, HTTPS, HTTP/2), and without a log
-// line or a span.
+// the hooks and plugins ahead of it, and the protocol (HTTP/1.x, HTTPS, HTTP/2), on every server
+// the app listens on, before any other `request` listener, and without a log line or a span.
+import dns from 'node:dns'
 import { once } from 'node:events'
+import { createServer, type IncomingMessage, type RequestListener } from 'node:http'
 import { readFileSync } from 'node:fs'
 import { connect as http2Connect, type ClientHttp2Session } from 'node:http2'
 import { request as httpsRequest } from 'node:https'
@@ -12,7 +14,7 @@ import cors from '@fastify/cors'
 import t, { type Test } from 'tap'
 import backpressure from '../../../index.js'
 import type { BackpressurePool } from '../../../lib/pool.js'
-import { startApp, THREAD_DEFAULTS, WORKER, withPlugin } from '../../helpers/app.js'
+import { readyError, startApp, THREAD_DEFAULTS, WORKER, withPlugin } from '../../helpers/app.js'
 import { haproxyProbe, rawHttp } from '../../helpers/raw-client.js'
 
 const TLS = {
@@ -248,4 +250,144 @@ async function rawHttpFrom (port: number, localAddress: string, request: string)
   const { rawHttpOn } = await import('../../helpers/raw-client.js')
   const answer = await rawHttpOn(socket, request)
   return { status: answer.status, body: answer.body }
+}
+
+/**
+ * Makes `localhost` resolve to 127.0.0.1 and ::1 in this process until the test ends (Debian's
+ * default hosts file; this machine's says 127.0.0.1 only), through `dns.lookup`, which both Node's
+ * `listen()` and Fastify's extra bindings ask. Every other name resolves as before.
+ */
+function localhostResolvesToBoth (t: Test): void {
+  const original = dns.lookup
+  const both = [{ address: '127.0.0.1', family: 4 }, { address: '::1', family: 6 }]
+  function lookup (hostname: string, options: unknown, callback?: unknown): void {
+    if (hostname !== 'localhost') {
+      Reflect.apply(original, dns, [hostname, options, callback].filter((argument) => argument !== undefined))
+      return
+    }
+    const done = (typeof options === 'function' ? options : callback) as (...args: unknown[]) => void
+    const all = typeof options === 'object' && options !== null && (options as { all?: boolean }).all === true
+    process.nextTick(() => { if (all) done(null, both); else done(null, '127.0.0.1', 4) })
+  }
+  dns.lookup = lookup as unknown as typeof dns.lookup
+  t.teardown(() => { dns.lookup = original })
+}
+
+/** `OPTIONS / HTTP/1.0` (HAProxy's probe) on `host`. */
+async function probeAt (host: string, port: number): Promise<string> {
+  const answer = await rawHttp(port, 'OPTIONS / HTTP/1.0\r\n\r\n', { host })
+  return `${answer.status} ${answer.body.trim()}`
+}
+
+/** The suite in a prefixed encapsulated context; returns that context's pool. */
+async function registerInContext (app: FastifyInstance): Promise<() => BackpressurePool> {
+  let child: FastifyInstance | undefined
+  await app.register(async (api) => {
+    await api.register(backpressure, SUITE)
+    child = api
+  }, { prefix: '/api' })
+  return () => (child as FastifyInstance).pool
+}
+
+/** Fills the pool (two threads, three tasks) until `during()` has run. */
+async function whileBusy (pool: BackpressurePool, during: () => Promise<void>): Promise<void> {
+  const busy = once(pool, 'busy')
+  const tasks = [1, 2, 3].map(() => pool.run({ op: 'block', ms: 300 }))
+  await busy
+  await during()
+  await Promise.all(tasks)
+}
+
+t.test('listen({ host: \'localhost\' }) resolving to 127.0.0.1 and ::1, the suite in an encapsulated context: both servers answer the probe, free and busy', async (t) => {
+  localhostResolvesToBoth(t)
+  let pool!: () => BackpressurePool
+  const { app } = await startApp(t, { pool: false, listen: false, setup: async (app) => { pool = await registerInContext(app) } })
+  await app.listen({ host: 'localhost', port: 0 })
+  const { port } = app.server.address() as AddressInfo
+  t.same(app.addresses().map((address) => (address as AddressInfo).address).sort(), ['127.0.0.1', '::1'], 'Fastify bound a second server for ::1')
+  t.same([await probeAt('127.0.0.1', port), await probeAt('::1', port)], ['200 free', '200 free'])
+  await whileBusy(pool(), async () => {
+    t.same([await probeAt('127.0.0.1', port), await probeAt('::1', port)], ['503 busy', '503 busy'])
+  })
+  const seen: string[] = []
+  app.server.on('request', (request: IncomingMessage) => { seen.push(`${request.method} ${request.url}`) })
+  t.equal((await rawHttp(port, 'GET /nothing HTTP/1.0\r\n\r\n', { host: '::1' })).status, 404, 'the app still serves ::1')
+  await app.close()
+  t.same(seen, [], 'requests on ::1 never went through the main server')
+  await t.rejects(probeAt('::1', port), { code: 'ECONNREFUSED' }, 'the ::1 server closed with the app')
+})
+
+t.test('HTTPS and HTTP/2 on localhost: both addresses answer the probe', async (t) => {
+  localhostResolvesToBoth(t)
+  for (const [label, fastify] of [['https', { https: TLS }], ['http2', { http2: true }]] as const) {
+    const { app } = await startApp(t, { pool: false, listen: false, fastify, setup: async (app) => { await registerInContext(app) } })
+    await app.listen({ host: 'localhost', port: 0 })
+    const { port } = app.server.address() as AddressInfo
+    for (const host of ['127.0.0.1', '::1']) {
+      const answer = label === 'https' ? await httpsOptions(host, port) : await h2Options(host, port)
+      t.same(answer, { status: 200, body: 'free\n' }, `${label} on ${host}`)
+    }
+    await app.close()
+  }
+})
+
+t.test('a request listener added after the front door never sees a probe the door answered', async (t) => {
+  const { app, port } = await startApp(t, withPlugin(backpressure, { ...SUITE, httpchk: { ...SUITE.httpchk, liveness: '/livez' } }, (app) => {
+    app.get('/data', async () => 'data')
+  }))
+  const seen: string[] = []
+  app.server.on('request', (request: IncomingMessage) => { seen.push(`${request.method} ${request.url}`) })
+  t.equal((await haproxyProbe(port)).body, 'free\n')
+  t.equal((await rawHttp(port, 'GET /livez HTTP/1.0\r\n\r\n')).body, 'alive\n')
+  t.equal((await rawHttp(port, 'GET /data HTTP/1.0\r\n\r\n')).body, 'data')
+  t.same(seen, ['GET /data'], 'it saw the app\'s request only')
+})
+
+t.test('serverFactory: the factory\'s server gets the front door, before its own request listeners', async (t) => {
+  const seenByFactory: string[] = []
+  const { app, port } = await startApp(t, {
+    ...withPlugin(backpressure, SUITE, (app) => { app.get('/data', async () => 'data') }),
+    fastify: {
+      serverFactory: (handler: RequestListener) => createServer((request, response) => {
+        seenByFactory.push(`${request.method} ${request.url}`)
+        handler(request, response)
+      })
+    }
+  })
+  await assertFreeBusyFree(t, port, app.pool, 'serverFactory')
+  t.equal((await rawHttp(port, 'GET /data HTTP/1.0\r\n\r\n')).body, 'data')
+  t.same(seenByFactory, ['GET /data'], 'the factory\'s listener saw the app\'s request, no probe')
+})
+
+t.test('serverFactory: a server that hands requests to Fastify without a request event is refused at ready()', async (t) => {
+  const { default: Fastify } = await import('fastify')
+  const app = Fastify({
+    serverFactory: (handler: RequestListener) => {
+      const server = createServer()
+      server.on('dispatch', handler)
+      return server
+    }
+  })
+  t.teardown(() => app.close())
+  await app.register(backpressure, SUITE)
+  const error = await readyError(app)
+  t.match(error, { code: 'FST_BACKPRESSURE_UNCOVERED_SERVER', message: /serverFactory.*'request'/ })
+})
+
+function httpsOptions (host: string, port: number): Promise<{ status: number, body: string }> {
+  return new Promise((resolve, reject) => {
+    httpsRequest({ host, port, method: 'OPTIONS', path: '/', rejectUnauthorized: false }, (response) => {
+      let body = ''
+      response.setEncoding('utf8').on('data', (chunk: string) => { body += chunk }).on('end', () => { resolve({ status: response.statusCode as number, body }) })
+    }).on('error', reject).end()
+  })
+}
+
+async function h2Options (host: string, port: number): Promise<{ status: number, body: string }> {
+  const session = http2Connect(`http://${host.includes(':') ? `[${host}]` : host}:${port}`)
+  try {
+    return await h2Request(session, 'OPTIONS', '/')
+  } finally {
+    session.destroy()
+  }
 }

@@ -3,8 +3,9 @@ import Fastify from 'fastify'
 import underPressure from '@fastify/under-pressure'
 import t from 'tap'
 import httpchkPlugin, { HTTPCHK_PLUGIN_NAME } from '../../../plugins/httpchk/index.js'
+import metricsPlugin from '../../../plugins/metrics/index.js'
 import poolPlugin from '../../../plugins/pool/index.js'
-import { startApp, TWO_THREADS, WORKER } from '../../helpers/app.js'
+import { readyError, startApp, THREAD_DEFAULTS, TWO_THREADS, WORKER } from '../../helpers/app.js'
 import { agentCheck, haproxyProbe, rawHttp } from '../../helpers/raw-client.js'
 
 /** Blocks every thread of a 2-thread pool and waits until the pool reports busy. */
@@ -171,6 +172,19 @@ t.test('verbose reveals the snapshot; the default reveals one word', async (t) =
   t.equal(body.executors.pool.busy, false)
   t.equal(body.executors.pool.threads, 2)
   t.equal(Number(answer.headers['content-length']), Buffer.byteLength(answer.body))
+})
+
+t.test('verbose: a failing check\'s error text only where allow limits who reads it; its name everywhere', async (t) => {
+  const checks = { db: async () => { throw new Error('connect ECONNREFUSED 10.0.0.5:5432') } }
+  for (const allow of [undefined, ['127.0.0.1']]) {
+    const { port } = await startApp(t, { pool: TWO_THREADS, httpchk: { verbose: true, checks, ...(allow === undefined ? {} : { allow }) } })
+    const answer = await haproxyProbe(port)
+    t.equal(answer.status, 503)
+    const body = JSON.parse(answer.body) as { state: string, reason: string, checkErrors?: Record<string, string> }
+    t.equal(body.reason, 'not-ready: db', 'the reason names the check')
+    if (allow === undefined) t.notOk(answer.body.includes('ECONNREFUSED'), 'no allow: no error text, whoever asks')
+    else t.same(body.checkErrors, { db: 'connect ECONNREFUSED 10.0.0.5:5432' }, 'allow: the error for the allowed source')
+  }
 })
 
 t.test('a pool that is down makes the probe fail', async (t) => {
@@ -412,6 +426,21 @@ t.test('a probe or liveness path that shadows a route fails at ready(), naming t
   await app.register(httpchkPlugin)
   await app.ready()
   t.equal(app.backpressure.probeState(), 'free', 'OPTIONS / route accepted with the default OPTIONS / probe')
+})
+
+t.test('a probe path that is the metrics route\'s fails at ready(), naming both options', async (t) => {
+  for (const order of ['httpchk first', 'metrics first']) {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    const probe = { method: 'GET', url: '/metrics' }
+    await app.register(poolPlugin, { filename: WORKER, ...THREAD_DEFAULTS, maxThreads: 1 })
+    if (order === 'httpchk first') app.register(httpchkPlugin, probe)
+    app.register(metricsPlugin, { exposeRoute: '/metrics' })
+    if (order === 'metrics first') app.register(httpchkPlugin, probe)
+    const error = await readyError(app)
+    t.equal(error?.code, 'FST_BACKPRESSURE_INVALID_OPTION', order)
+    t.match(error?.message, /"httpchk\.url".*"metrics\.exposeRoute"/, `${order}: ${error?.message}`)
+  }
 })
 
 t.test('httpchk registered twice on one server fails at ready()', async (t) => {

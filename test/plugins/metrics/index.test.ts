@@ -8,7 +8,7 @@ import poolPlugin, { type PoolPluginOptions } from '../../../plugins/pool/index.
 import metricsPlugin, { METRICS_PLUGIN_NAME, type MetricsPluginOptions } from '../../../plugins/metrics/index.js'
 import httpchkPlugin from '../../../plugins/httpchk/index.js'
 import lanesPlugin from '../../../plugins/lanes/index.js'
-import { DEFAULT_QUEUE_WAIT_BUCKETS } from '../../../lib/pool-metrics.js'
+import { DEFAULT_QUEUE_WAIT_BUCKETS, FAILURE_REASONS } from '../../../lib/pool-metrics.js'
 import type { PoolSnapshot } from '../../../lib/pool.js'
 import { parseMetrics } from '../../../tools/prometheus-text.mjs'
 import { readyError, startApp, type StartAppOptions } from '../../helpers/app.js'
@@ -301,6 +301,7 @@ t.test('the queue-wait histogram counts every dispatched task, and the waits are
   // The pool plugin's worker-load check goes straight to piscina, not through the pool: it is in
   // no pool figure.
   t.equal(count, dispatches, 'one observation per dispatch of a pool task')
+  t.equal(count, value(metrics, 'backpressure_pool_tasks_submitted_total'), 'as many as were submitted')
   t.equal(dispatches, THREADS + THREADS + 6, 'the warm-up echoes, the holders and the queued tasks')
   t.equal(dispatches, app.pool.stats().completed, 'every completed task was dispatched once')
   t.equal(value(metrics, 'backpressure_pool_queue_wait_seconds_bucket{le="60"}'), count)
@@ -308,6 +309,21 @@ t.test('the queue-wait histogram counts every dispatched task, and the waits are
   const overFiftyMs = count - value(metrics, 'backpressure_pool_queue_wait_seconds_bucket{le="0.05"}')
   t.ok(overFiftyMs >= 6, `the 6 queued tasks waited over 50 ms (held ${heldMs.toFixed(0)} ms): ${overFiftyMs} did`)
   t.ok(value(metrics, 'backpressure_pool_queue_wait_seconds_sum') >= 6 * 0.05, 'the sum is in seconds')
+})
+
+t.test('after start-up and two tasks, every counter and the histogram count the same two tasks', async (t) => {
+  // The pool plugin's check that the worker file loads (a task given to piscina at ready()) is none of them.
+  const { app, url } = await startApp(t, withMetrics())
+  t.equal(await app.pool.run({ op: 'echo', value: 1 }), 1)
+  t.equal(await app.pool.run({ op: 'echo', value: 2 }), 2)
+  const metrics = await scrape(url)
+  t.same({
+    submitted: value(metrics, 'backpressure_pool_tasks_submitted_total'),
+    completed: value(metrics, 'backpressure_pool_tasks_completed_total'),
+    queueWaits: value(metrics, 'backpressure_pool_queue_wait_seconds_count'),
+    failed: FAILURE_REASONS.reduce((sum, reason) => sum + value(metrics, `backpressure_pool_tasks_failed_total{reason="${reason}"}`), 0)
+  }, { submitted: 2, completed: 2, queueWaits: 2, failed: 0 })
+  t.match(app.pool.stats(), { submitted: 2, completed: 2, failed: 0 }, 'the pool\'s own counters say the same')
 })
 
 t.test('lifetime counters mirror pool.stats(), by failure reason', async (t) => {
