@@ -9,6 +9,7 @@
 // tsc write `createError.FastifyErrorConstructor` into dist/*.d.ts, a namespace that consumers without
 // esModuleInterop (moduleResolution bundler, skipLibCheck false) cannot find, and with skipLibCheck
 // every error class then reads as `any`. With the type imported by name the declarations name it.
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- read by the emitted declarations, as said above
 import { createError, type FastifyErrorConstructor } from '@fastify/error'
 
 /** Every error below accepts `{ cause }` as its last argument (handled by @fastify/error). */

@@ -30,7 +30,7 @@ export type { LaneTask }
 
 /** A lane's state at one moment. */
 // A type, not an interface: its implicit index signature makes it an `ExecutorSnapshot`.
-// eslint-disable-next-line @typescript-eslint/consistent-type-definitions
+
 export type LaneSnapshot = {
   busy: boolean
   /** Tasks waiting for a slot. */

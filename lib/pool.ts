@@ -31,7 +31,7 @@ export type { PiscinaOptions }
 
 /** The pool's state at one moment. Every field is read synchronously and cheaply. A type rather
  * than an interface: its implicit index signature makes it an `ExecutorSnapshot`. */
-// eslint-disable-next-line @typescript-eslint/consistent-type-definitions
+
 export type PoolSnapshot = {
   /** More tasks queued than idle threads (as reported: after flap damping, when enabled). */
   busy: boolean

@@ -25,7 +25,7 @@ const NO_HANDLER_PREFIX = 'No handler function'
 export async function checkWorkerLoads (piscina: Piscina): Promise<void> {
   const failed = new AbortController()
   // A thread that dies while starting makes piscina emit 'error' (and no task settles).
-  const threadError = once(piscina, 'error', { signal: failed.signal }).then(([error]) => { throw error as Error })
+  const threadError = once(piscina, 'error', { signal: failed.signal }).then(([error]: Error[]) => { throw error })
   const task = piscina.run(null, { name: LOAD_CHECK_EXPORT }).then(
     () => undefined,
     (error: unknown) => {

@@ -44,6 +44,7 @@ export function watchRange (url, names, { intervalMs = 50 } = {}) {
   const max = Object.fromEntries(names.map((name) => [name, 0]))
   let watching = true
   const done = (async () => {
+    // eslint-disable-next-line no-unmodified-loop-condition -- `watching` changes in a callback while the loop waits
     while (watching) {
       const text = await (await fetch(url)).text()
       for (const name of names) {

@@ -1,3 +1,4 @@
+/* global EventSource -- the browser's */
 // Dashboard client: keeps the pool samples streamed by <base>/events and draws them as inline SVG,
 // sized to the page (readable from 390 px wide up). Plain browser JavaScript, no build step, no
 // external resources.

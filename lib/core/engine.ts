@@ -139,7 +139,7 @@ export interface EngineOptions extends Omit<ExecutorSettings, 'maxQueue'> {
 
 /** The fields every executor's snapshot has. */
 // A type, not an interface: its implicit index signature makes it an `ExecutorSnapshot`.
-// eslint-disable-next-line @typescript-eslint/consistent-type-definitions
+
 export type EngineSnapshot = {
   busy: boolean
   /** Calls waiting for a slot (the engine's queue plus any inside the executor). */
@@ -318,7 +318,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     // docs/benchmarks.md). Do not move this back into `new Promise((resolve, reject) => …)`.
     let resolve!: (value: unknown) => void
     let reject!: (error: Error) => void
-    const promise = new Promise<Result>((res, rej) => { resolve = res as (value: unknown) => void; reject = rej })
+    const promise = new Promise<Result>((_resolve, _reject) => { resolve = _resolve as (value: unknown) => void; reject = _reject })
     const job: Job<Task, Extra> = {
       task,
       extra,

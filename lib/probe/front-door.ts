@@ -40,7 +40,7 @@ export function installFrontDoor (server: EventEmitter, handler: FrontDoorHandle
   function emit (this: EventEmitter, event: string | symbol, request?: unknown, response?: unknown): boolean {
     if (event === 'request' && active && handler(request, response)) return true
     // `arguments`: every argument, however many the event has, without copying them into an array.
-    // eslint-disable-next-line prefer-rest-params
+
     return (own ?? prototype.emit).apply(this, arguments as unknown as [event: string | symbol, ...args: unknown[]])
   }
   server.emit = emit

@@ -17,7 +17,6 @@ const POOL_MAX_QUEUE = 8
 
 const binary = haproxyBinaryOrSkip(t)
 if (binary !== undefined) {
-
   t.test('a slow upstream makes app1 busy, HAProxy routes around it, it recovers, its queue stays bounded', async (t) => {
     // The upstream: answers in 5 ms.
     const upstream = createServer((_req, res) => { setTimeout(() => { res.end('{"ok":true}') }, 5) })

@@ -40,7 +40,12 @@ if (binary !== undefined) {
     t.match(cluster.output(), new RegExp(`server app2 127\\.0\\.0\\.1:${base + 2} check .*agent-port ${base + 3}`), 'the HAProxy server lines are printed')
 
     const haproxy = await startHaproxy(t, binary, {
-      recipe: 'httpchk', inter: 200, fastinter: 100, downinter: 100, rise: 2, fall: 2,
+      recipe: 'httpchk',
+      inter: 200,
+      fastinter: 100,
+      downinter: 100,
+      rise: 2,
+      fall: 2,
       servers: servers.map(({ name, port, agentPort }) => ({ name, port, agentPort }))
     })
     // Saturate app2 alone, on its own port: one thread blocked, two tasks queued behind it (all

@@ -18,7 +18,6 @@ const MAXCONN = 2
 
 const binary = haproxyBinaryOrSkip(t)
 if (binary !== undefined) {
-
   t.test('agent maxconn: a burst larger than every pool together waits in HAProxy, no client error', async (t) => {
     const cluster = await startCluster(t, binary, { recipe: 'agent', ...TIMINGS, env: APP_ENV })
     const { haproxy } = cluster
@@ -32,6 +31,7 @@ if (binary !== undefined) {
     let maxServerSessions = 0
     let sawBothLoaded = false
     const sampler = (async () => {
+      // eslint-disable-next-line no-unmodified-loop-condition -- `sampling` changes in a callback while the loop waits
       while (sampling) {
         const stat = await haproxy.stat()
         const backend = stat.find((row) => row.pxname === 'be_app' && row.svname === 'BACKEND')

@@ -19,7 +19,6 @@ const APP_ENV = { POOL_MAX_THREADS: '2', POOL_MAX_QUEUE: '16', TASK_TIMEOUT_MS: 
 
 const binary = haproxyBinaryOrSkip(t)
 if (binary !== undefined) {
-
   for (const recipe of ['httpchk', 'agent'] as Recipe[]) {
     t.test(`${recipe}: restart every instance one at a time under load, zero failed requests`, async (t) => {
       const cluster = await startCluster(t, binary, {

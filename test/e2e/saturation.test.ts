@@ -57,7 +57,6 @@ async function probeAnswers (url: string, probe: { method: string, path: string 
 
 const binary = haproxyBinaryOrSkip(t)
 if (binary !== undefined) {
-
   t.test('httpchk: busy → DOWN → traffic to the other instance → UP when free', async (t) => {
     const cluster = await startCluster(t, binary, { recipe: 'httpchk', ...TIMINGS, env: { ...APP_ENV, AGENT_PORT: 'off' } })
     const { haproxy } = cluster

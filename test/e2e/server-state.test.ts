@@ -54,7 +54,6 @@ function expectMatch (t: Test, view: ParsedState[], row: StatRow, backendWeight:
 
 const binary = haproxyBinaryOrSkip(t)
 if (binary !== undefined) {
-
   t.test('X-Haproxy-Server-State parsed by the app matches show stat, UP and DOWN', async (t) => {
     const cluster = await startCluster(t, binary, {
       recipe: 'httpchk',

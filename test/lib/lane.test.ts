@@ -8,7 +8,7 @@ import '../helpers/process-guards.js'
 function deferred<T = unknown> (): { promise: Promise<T>, resolve: (value: T) => void, reject: (error: unknown) => void } {
   let resolve!: (value: T) => void
   let reject!: (error: unknown) => void
-  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej })
+  const promise = new Promise<T>((_resolve, _reject) => { resolve = _resolve; reject = _reject })
   return { promise, resolve, reject }
 }
 

@@ -13,7 +13,7 @@ type CodedError = Error & { code?: string, statusCode?: number }
 
 function deferred<T = unknown> (): { promise: Promise<T>, resolve: (value: T) => void } {
   let resolve!: (value: T) => void
-  const promise = new Promise<T>((res) => { resolve = res })
+  const promise = new Promise<T>((_resolve) => { resolve = _resolve })
   return { promise, resolve }
 }
 

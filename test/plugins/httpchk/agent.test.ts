@@ -146,7 +146,10 @@ t.test('a port already in use fails ready()', async (t) => {
 t.test('AgentServer: a reply that throws sends the fallback line and reports the error', async (t) => {
   const errors: unknown[] = []
   const server = new AgentServer({
-    host: '127.0.0.1', port: 0, timeoutMs: 1000, fallback: '',
+    host: '127.0.0.1',
+    port: 0,
+    timeoutMs: 1000,
+    fallback: '',
     reply () { throw new Error('boom') },
     onReplyError (error) { errors.push(error) }
   })

@@ -174,7 +174,7 @@ async function waitFor (condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5))
 }
 
-t.test("a `pool` decorated by another plugin (a database pool) is not read as an executor", async (t) => {
+t.test('a `pool` decorated by another plugin (a database pool) is not read as an executor', async (t) => {
   const { app } = await startApp(t, {
     pool: false,
     listen: false,

@@ -10,7 +10,7 @@ import { readyError, startApp, withPlugin } from '../../helpers/app.js'
 
 function deferred<T = unknown> (): { promise: Promise<T>, resolve: (value: T) => void } {
   let resolve!: (value: T) => void
-  const promise = new Promise<T>((res) => { resolve = res })
+  const promise = new Promise<T>((_resolve) => { resolve = _resolve })
   return { promise, resolve }
 }
 

@@ -15,7 +15,7 @@ import { GATE_WORKER } from '../../helpers/pool.js'
 
 function deferred (): { promise: Promise<string>, resolve: (value: string) => void } {
   let resolve!: (value: string) => void
-  const promise = new Promise<string>((res) => { resolve = res })
+  const promise = new Promise<string>((_resolve) => { resolve = _resolve })
   return { promise, resolve }
 }
 
