@@ -104,7 +104,9 @@ t.test('maxQueue 0: a call runs only if a slot is free', async (t) => {
 })
 
 t.test('deadline from submission: a queued call never starts, a running one has its signal fired', async (t) => {
-  const lane = createLane(t, { concurrency: 1, timeout: 40 })
+  // The running call's deadline must come after the queued call's, whatever pause a loaded
+  // machine puts between the two run() calls: 400 ms against 20 ms.
+  const lane = createLane(t, { concurrency: 1, timeout: 400 })
   let runningSignal: AbortSignal | undefined
   const upstream = deferred()
   const running = lane.run(async (signal) => {

@@ -111,8 +111,7 @@ t.test('a deadline of Infinity means none, not Node\'s 1 ms overflow', async (t)
   // An overflowed timer fires after 1 ms; give it many times that before opening the gate.
   await new Promise((resolve) => setTimeout(resolve, 30))
   gate.open()
-  // 'not-equal' when the thread started after the gate opened: resolved either way, not timed out.
-  t.match(await task, /^(ok|not-equal)$/, 'the task ran to the end')
+  t.equal(await task, 'ok', 'the task ran to the end')
 })
 
 t.test('closeTimeout: Infinity waits for running tasks; above 2^31 - 1 ms it is refused', async (t) => {
@@ -125,7 +124,7 @@ t.test('closeTimeout: Infinity waits for running tasks; above 2^31 - 1 ms it is 
   const closed = pool.close()
   await new Promise((resolve) => setTimeout(resolve, 30))
   gate.open()
-  t.match(await Promise.all([running, queued, closed]), [/^(ok|not-equal)$/, 'queued', undefined], 'nothing refused by an overflowed bound')
+  t.match(await Promise.all([running, queued, closed]), ['ok', 'queued', undefined], 'nothing refused by an overflowed bound')
 })
 
 t.test('piscina\'s own option errors are coded and name pool.<option>', async (t) => {

@@ -70,7 +70,7 @@ t.test('app.close() lets queued tasks finish', async (t) => {
   t.equal(app.pool.down, true, 'down while closing')
   t.match(await settle(app.pool.run({ op: 'echo', value: 5 })), { code: 'FST_BACKPRESSURE_CLOSED', statusCode: 503 }, 'no new task once closing')
   gate.open()
-  t.match(await running, /^(ok|not-equal)$/, 'the running task finished')
+  t.equal(await running, 'ok', 'the running task finished')
   t.same(await Promise.all(queued), [1, 2, 3, 4], 'queued tasks ran to the end')
   await closing
   t.match(app.pool.snapshot(), { queued: 0, running: 0 })
@@ -501,7 +501,7 @@ t.test('maxQueue also bounds tasks with a signal or a deadline (piscina queues t
   t.match(await settle(app.pool.run({ op: 'echo', value: 5 }, { timeout: 5000 })), { code: 'FST_BACKPRESSURE_QUEUE_FULL' })
   t.equal(app.pool.snapshot().queued, 3, 'the queue never grew past maxQueue')
   gate.open()
-  t.match(await running, /^(ok|not-equal)$/, 'the running task finished')
+  t.equal(await running, 'ok', 'the running task finished')
   t.same(await Promise.all(queued), [1, 2, 3])
 })
 
