@@ -6,16 +6,9 @@
 // request. Under CI=true a missing apache2 fails the file.
 import t from 'tap'
 import { APACHE, programPath, skipUnlessInstalled } from '../../tools/system.mjs'
-import { rollingRestartScenario, saturationScenario } from '../helpers/balancers.js'
+import { ACTIVE_CHECKER_SETUP, rollingRestartScenario, saturationScenario } from '../helpers/balancers.js'
 
-// A queue that holds what arrives before the next check sees the process busy (Apache does not
-// retry a 503), and the documented grace.
-const ENV = { POOL_MAX_THREADS: '2', POOL_MAX_QUEUE: '64', TASK_TIMEOUT_MS: '30000', DRAIN_GRACE_MS: '3000' }
-// The process left serving must never be busy itself, or the check takes it out too and the
-// balancer answers 503 to everyone until the next check. Saturated: the load asks for the app's index, which needs no worker thread. Restarting: pool
-// work, at most as many requests in flight as one process has threads.
-const SATURATION_LOAD = { path: '/', ratePerS: 20, maxInFlight: 8 }
-const RESTART_LOAD = { ratePerS: 40, maxInFlight: 2 }
+const { env: ENV, saturationLoad: SATURATION_LOAD, restartLoad: RESTART_LOAD } = ACTIVE_CHECKER_SETUP
 
 t.test('Apache: a saturated process goes out (OPTIONS * check), the other serves, no client error; it comes back once free', skipUnlessInstalled(APACHE), async (t) => {
   await saturationScenario(t, { kind: 'apache', binary: programPath(APACHE), env: ENV, load: SATURATION_LOAD, tasks: 3, blockMs: 6000 })

@@ -16,6 +16,20 @@ import { openLoopLoad } from '../../tools/load.mjs'
 import { freePort } from '../../tools/ports.mjs'
 import { startInstance, type ClusterInstance, type TestContext } from './haproxy.js'
 
+/**
+ * The app and the loads for a balancer that checks actively (Apache, Varnish). A queue that holds
+ * what arrives before the next check sees the process busy (neither retries a 503), and the
+ * documented grace. The process left serving must never be busy itself, or the check takes it out
+ * too and the balancer answers 503 to everyone until the next check: saturated, the load asks for
+ * the app's index, which needs no worker thread; restarting, pool work, at most as many requests in
+ * flight as one process has threads.
+ */
+export const ACTIVE_CHECKER_SETUP = {
+  env: { POOL_MAX_THREADS: '2', POOL_MAX_QUEUE: '64', TASK_TIMEOUT_MS: '30000', DRAIN_GRACE_MS: '3000' },
+  saturationLoad: { path: '/', ratePerS: 20, maxInFlight: 8 },
+  restartLoad: { ratePerS: 40, maxInFlight: 2 }
+}
+
 export interface Fleet {
   balancer: Balancer
   instances: ClusterInstance[]
