@@ -118,6 +118,8 @@ export interface NormalizedAgentOptions {
   timeoutMs: number
 }
 
+/** The options once checked, for the plugin's own use: here, and only here, a duration's name
+ * carries its unit (`…Ms`). */
 export interface NormalizedHttpchkOptions {
   /** Upper-case methods, HEAD added when GET is present. */
   methods: ReadonlySet<string>

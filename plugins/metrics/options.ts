@@ -44,6 +44,8 @@ export interface MetricsPluginOptions {
   graphite?: MetricsGraphiteOptions | false
 }
 
+/** The options once checked, for the plugin's own use: here, and only here, a duration's name
+ * carries its unit (`…Ms`). */
 export interface NormalizedGraphiteOptions {
   host: string
   port: number
