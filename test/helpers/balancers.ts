@@ -220,7 +220,10 @@ export async function saturationScenario (t: Test, options: ScenarioOptions & { 
   const answers = recorded.answers
 
   t.same(failures(answers, started), [], `no client error (${answers.length} answered)`)
-  t.same((await done).filter((status) => status !== 200), [], 'the saturating requests were served')
+  // Behind nginx the load is pool work too, round robin: a load request can take one of app1's
+  // slots between the saturating requests, and the last of those is then shed (503), as it should be.
+  const served = kind === 'nginx' ? [200, 503] : [200]
+  t.same((await done).filter((status) => !served.includes(status)), [], `the saturating requests were answered ${served.join(' or ')}`)
   const retried = answers.filter((answer) => answer.servedBy.length > 1)
   if (kind === 'nginx') {
     t.ok(retried.length > 0, `requests sent to the busy process were shed and retried (${retried.length})`)
