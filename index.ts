@@ -10,7 +10,7 @@
  */
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { featureOption, objectOption, rejectUnknownKeys } from './lib/validate.js'
+import { featureOption, objectOption, rejectUnknownKeys } from './lib/options.js'
 import poolPlugin, { type PoolPluginOptions } from './plugins/pool/index.js'
 import lanesPlugin, { type LaneOptions } from './plugins/lanes/index.js'
 import httpchkPlugin, { type HttpchkPluginOptions } from './plugins/httpchk/index.js'
@@ -66,21 +66,21 @@ const plugin = fp(backpressure, { fastify: '5.x', name: 'fastify-backpressure' }
 export default plugin
 export { plugin as backpressure, poolPlugin, lanesPlugin, httpchkPlugin, metricsPlugin }
 export * as errors from './lib/errors.js'
-export { isRetryableError, RETRYABLE_ERROR_CODES, type RetryableError } from './lib/retry.js'
+export { isRetryableError, RETRYABLE_ERROR_CODES, type RetryableError } from './lib/executor/retry.js'
 
 // Options.
 export type { PoolPluginOptions } from './plugins/pool/index.js'
 export type { LanesPluginOptions, LaneOptions, AdaptiveConcurrencyOptions } from './plugins/lanes/index.js'
 export type { HttpchkPluginOptions, HttpchkAgentOptions, HttpchkDrainOptions } from './plugins/httpchk/index.js'
 export type { MetricsPluginOptions, MetricsGraphiteOptions } from './plugins/metrics/index.js'
-export type { AdmissionOptions, DwellOptions } from './lib/core/executor-options.js'
+export type { AdmissionOptions, DwellOptions } from './lib/executor/options.js'
 
 // What the decorators return. The classes are types only: an app gets its pool and lanes from the
 // plugins, built from the options above.
-export type { BackpressurePool, PoolRunOptions, PoolEvents, PoolSnapshot, PoolStats } from './lib/pool.js'
-export type { Lane, LaneRunOptions, LaneEvents, LaneSnapshot, LaneStats, LaneTask } from './lib/lane.js'
+export type { BackpressurePool, PoolRunOptions, PoolEvents, PoolSnapshot, PoolStats } from './lib/pool/pool.js'
+export type { Lane, LaneRunOptions, LaneEvents, LaneSnapshot, LaneStats, LaneTask } from './lib/lane/lane.js'
 export type { BackpressureControl, ProbeState, HaproxyServerState } from './plugins/httpchk/index.js'
 export type { BackpressureMetrics, GraphiteStats } from './plugins/metrics/index.js'
 // Priorities: per call (`priority`), per route (`config.backpressure`), and the figures by priority.
-export type { PriorityOption, RouteBackpressureConfig } from './lib/core/run-options.js'
-export type { PriorityFigures } from './lib/core/engine.js'
+export type { PriorityOption, RouteBackpressureConfig } from './lib/executor/options.js'
+export type { PriorityFigures } from './lib/executor/engine.js'

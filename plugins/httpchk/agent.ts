@@ -1,14 +1,14 @@
 /**
- * The agent-check responder's wiring: a TCP listener (lib/agent-server.ts) that answers each
+ * The agent-check responder's wiring: a TCP listener (lib/haproxy/agent-server.ts) that answers each
  * connection with one line computed from the readiness state and every executor's load
- * (lib/agent-reply.ts). Listens when the app is ready, closes with the app.
+ * (lib/haproxy/agent-reply.ts). Listens when the app is ready, closes with the app.
  */
 import type { FastifyInstance } from 'fastify'
-import { AgentServer } from '../../lib/agent-server.js'
-import { agentReply } from '../../lib/agent-reply.js'
+import { AgentServer } from '../../lib/haproxy/agent-server.js'
+import { agentReply } from '../../lib/haproxy/agent-reply.js'
 import { AgentListenFailedError } from '../../lib/errors.js'
-import { describeValue } from '../../lib/validate.js'
-import type { Readiness } from '../../lib/readiness.js'
+import { describeValue } from '../../lib/options.js'
+import type { Readiness } from '../../lib/httpchk/readiness.js'
 import type { NormalizedAgentOptions } from './options.js'
 
 /** Listen errors that are about the address rather than the port. */

@@ -1,7 +1,7 @@
-import type { HaproxyServerState } from '../../lib/haproxy-server-state.js'
-import type { ProbeState } from '../../lib/readiness.js'
+import type { HaproxyServerState } from '../../lib/haproxy/server-state.js'
+import type { ProbeState } from '../../lib/httpchk/readiness.js'
 
-export type { ProbeState } from '../../lib/readiness.js'
+export type { ProbeState } from '../../lib/httpchk/readiness.js'
 
 /**
  * `app.backpressure`, decorated by the httpchk plugin: the one readiness state that the probe, the

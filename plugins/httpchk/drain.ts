@@ -13,8 +13,8 @@
  *   until `keepAliveTimeout`, 72 s in Fastify 5).
  */
 import type { FastifyInstance } from 'fastify'
-import type { ConnectionTracker } from '../../lib/connection-tracker.js'
-import type { Readiness } from '../../lib/readiness.js'
+import type { ConnectionTracker } from '../../lib/httpchk/connection-tracker.js'
+import type { Readiness } from '../../lib/httpchk/readiness.js'
 
 /** How often connections that went idle are closed while the app closes. */
 const SWEEP_MS = 100

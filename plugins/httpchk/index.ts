@@ -6,20 +6,20 @@
  * (`app.backpressure.probeState()`).
  *
  * This file only wires the parts, one concept each:
- * - probe.ts: the front doors (every server the app listens on) and the inject hook (lib/probe/:
+ * - probe.ts: the front doors (every server the app listens on) and the inject hook (lib/httpchk/:
  *   matcher, answer, front door, the servers `listen()` adds);
- * - readiness.ts: the state's inputs (executors, under-pressure, dependency checks; lib/readiness.ts);
- * - drain.ts: grace, deadline, signals (lib/connection-tracker.ts);
- * - agent.ts: the agent-check listener (lib/agent-server.ts, lib/agent-reply.ts).
+ * - readiness.ts: the state's inputs (executors, under-pressure, dependency checks; lib/httpchk/readiness.ts);
+ * - drain.ts: grace, deadline, signals (lib/httpchk/connection-tracker.ts);
+ * - agent.ts: the agent-check listener (lib/haproxy/agent-server.ts, lib/haproxy/agent-reply.ts).
  */
 import type { FastifyInstance } from 'fastify'
 import cluster from 'node:cluster'
 import fp from 'fastify-plugin'
-import { ConnectionTracker } from '../../lib/connection-tracker.js'
+import { ConnectionTracker } from '../../lib/httpchk/connection-tracker.js'
 import { AlreadyRegisteredError, InvalidOptionError, SharedPortError, UncoveredServerError } from '../../lib/errors.js'
-import { ServerStateTable } from '../../lib/haproxy-server-state.js'
-import { createProbeResponder } from '../../lib/probe/answer.js'
-import { createProbeMatcher } from '../../lib/probe/matcher.js'
+import { ServerStateTable } from '../../lib/haproxy/server-state.js'
+import { createProbeResponder } from '../../lib/httpchk/answer.js'
+import { createProbeMatcher } from '../../lib/httpchk/matcher.js'
 import { setUpAgent } from './agent.js'
 import type { BackpressureControl } from './decorators.js'
 import { setUpDrain } from './drain.js'
@@ -30,7 +30,7 @@ import './decorators.js'
 
 export type { HttpchkPluginOptions, HttpchkAgentOptions, HttpchkDrainOptions } from './options.js'
 export type { BackpressureControl, ProbeState } from './decorators.js'
-export type { HaproxyServerState } from '../../lib/haproxy-server-state.js'
+export type { HaproxyServerState } from '../../lib/haproxy/server-state.js'
 
 export const HTTPCHK_PLUGIN_NAME = 'fastify-backpressure-httpchk'
 

@@ -6,9 +6,9 @@
 import { constants } from 'node:os'
 import type { BlockList } from 'node:net'
 import { InvalidOptionError } from '../../lib/errors.js'
-import type { DependencyCheck } from '../../lib/dependency-checks.js'
-import { allowList } from '../../lib/probe/matcher.js'
-import { MAX_TIMER_MS, booleanOption, describeValue, durationOption, featureOption, functionOption, numberOption, objectOption, rejectUnknownKeys, stringOption } from '../../lib/validate.js'
+import type { DependencyCheck } from '../../lib/httpchk/dependency-checks.js'
+import { allowList } from '../../lib/httpchk/matcher.js'
+import { MAX_TIMER_MS, booleanOption, describeValue, durationOption, featureOption, functionOption, numberOption, objectOption, rejectUnknownKeys, stringOption } from '../../lib/options.js'
 
 export interface HttpchkDrainOptions {
   /** How long the app keeps serving once draining starts (`drain()`, a signal, or `app.close()`

@@ -2,7 +2,7 @@
  * The probe's two doors, one matcher and one answer:
  * - the front door, wrapping the `emit` of every server the app listens on: every real request
  *   (HTTP/1.x, HTTPS, HTTP/2 compat), before Fastify routes, logs, builds a request or runs any hook
- *   of any context, and before any other `request` listener (lib/probe/front-door.ts);
+ *   of any context, and before any other `request` listener (lib/httpchk/front-door.ts);
  * - an `onRequest` hook, for `app.inject()`, which calls Fastify's handler without the server.
  * A request the front door lets through is not a probe for the hook either (same matcher), so no
  * request is answered twice.
@@ -10,17 +10,17 @@
  * Every server: `fastify.server` (shared by every encapsulated context, whichever one registered
  * the plugin; a `serverFactory` server too), and the further servers `listen({ host: 'localhost' })`
  * binds for the other addresses the name resolves to, found as they start to listen
- * (lib/probe/listening-servers.ts explains how and why).
+ * (lib/httpchk/listening-servers.ts explains how and why).
  */
 import type { EventEmitter } from 'node:events'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
-import type { ConnectionTracker } from '../../lib/connection-tracker.js'
-import type { ServerStateTable } from '../../lib/haproxy-server-state.js'
-import type { AnswerableResponse, ProbeResponder } from '../../lib/probe/answer.js'
-import { installFrontDoor } from '../../lib/probe/front-door.js'
-import { watchServersListening } from '../../lib/probe/listening-servers.js'
-import type { MatchableRequest, ProbeKind } from '../../lib/probe/matcher.js'
-import type { Readiness } from '../../lib/readiness.js'
+import type { ConnectionTracker } from '../../lib/httpchk/connection-tracker.js'
+import type { ServerStateTable } from '../../lib/haproxy/server-state.js'
+import type { AnswerableResponse, ProbeResponder } from '../../lib/httpchk/answer.js'
+import { installFrontDoor } from '../../lib/httpchk/front-door.js'
+import { watchServersListening } from '../../lib/httpchk/listening-servers.js'
+import type { MatchableRequest, ProbeKind } from '../../lib/httpchk/matcher.js'
+import type { Readiness } from '../../lib/httpchk/readiness.js'
 
 const SERVER_STATE_HEADER = 'x-haproxy-server-state'
 

@@ -7,10 +7,10 @@
  * confirmed its worker file loads: `starting` ends here, after the first round of checks.
  */
 import type { FastifyInstance } from 'fastify'
-import { DependencyChecks, type DependencyCheck } from '../../lib/dependency-checks.js'
+import { DependencyChecks, type DependencyCheck } from '../../lib/httpchk/dependency-checks.js'
 import { InvalidOptionError } from '../../lib/errors.js'
-import { isExecutor, type Executor } from '../../lib/executor.js'
-import { Readiness } from '../../lib/readiness.js'
+import { isExecutor, type Executor } from '../../lib/executor/types.js'
+import { Readiness } from '../../lib/httpchk/readiness.js'
 
 export interface ReadinessWiringOptions {
   underPressure: boolean

@@ -1,5 +1,5 @@
-import type { RouteBackpressureConfig } from '../../lib/core/run-options.js'
-import type { Lane, LaneRunOptions, LaneTask } from '../../lib/lane.js'
+import type { RouteBackpressureConfig } from '../../lib/executor/options.js'
+import type { Lane, LaneRunOptions, LaneTask } from '../../lib/lane/lane.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

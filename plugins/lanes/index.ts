@@ -8,14 +8,14 @@
  * within each lane's `closeTimeout`.
  *
  * Lane errors carry their HTTP status and, when retryable, their own lane's retry hint
- * (`headers['retry-after']`, lib/retry.ts), which Fastify's default error handler sends: no hook.
+ * (`headers['retry-after']`, lib/errors.ts), which Fastify's default error handler sends: no hook.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { runWhileClientStays } from '../../lib/client-gone.js'
+import { runWhileClientStays } from '../../lib/executor/client-gone.js'
 import { LaneNotFoundError } from '../../lib/errors.js'
-import { checkRouteConfig, withRoutePriority } from '../../lib/route-priority.js'
-import { Lane, type LaneRunOptions, type LaneSnapshot, type LaneTask } from '../../lib/lane.js'
+import { checkRouteConfig, withRoutePriority } from '../../lib/executor/route-priority.js'
+import { Lane, type LaneRunOptions, type LaneSnapshot, type LaneTask } from '../../lib/lane/lane.js'
 import { normalizeLanesOptions, type LanesPluginOptions } from './options.js'
 import './decorators.js'
 

@@ -4,11 +4,11 @@
  * `{ lanes: { <name>: LaneOptions } }`, and the umbrella's `lanes` is that same map. Each option
  * is documented once, below (docs/options.md is generated from these declarations).
  */
-import type { AdaptiveLimitOptions } from '../../lib/adaptive-limit.js'
-import { EXECUTOR_KEYS, executorOptions, maxQueueOption, type ExecutorOptions } from '../../lib/core/executor-options.js'
+import type { AdaptiveLimitOptions } from '../../lib/lane/adaptive.js'
+import { EXECUTOR_KEYS, executorOptions, maxQueueOption, type ExecutorOptions } from '../../lib/executor/options.js'
 import { InvalidOptionError } from '../../lib/errors.js'
-import type { LaneSettings, LaneSnapshot } from '../../lib/lane.js'
-import { booleanOption, describeValue, functionOption, numberOption, objectOption, rejectUnknownKeys } from '../../lib/validate.js'
+import type { LaneSettings, LaneSnapshot } from '../../lib/lane/lane.js'
+import { booleanOption, describeValue, functionOption, numberOption, objectOption, rejectUnknownKeys } from '../../lib/options.js'
 
 /** One lane: `lanes: { upstream: { concurrency: 16, maxQueue: 64, timeout: 2000 } }`. */
 export interface LaneOptions extends ExecutorOptions {

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client'
-import type { GraphitePusherStats } from '../../lib/graphite-pusher.js'
+import type { GraphitePusherStats } from '../../lib/metrics/graphite.js'
 
 /** The Graphite push's counters (`app.backpressureMetrics.graphite.stats()`). */
 export type GraphiteStats = GraphitePusherStats

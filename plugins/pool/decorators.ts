@@ -1,5 +1,5 @@
-import type { RouteBackpressureConfig } from '../../lib/core/run-options.js'
-import type { BackpressurePool, PoolRunOptions } from '../../lib/pool.js'
+import type { RouteBackpressureConfig } from '../../lib/executor/options.js'
+import type { BackpressurePool, PoolRunOptions } from '../../lib/pool/pool.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -4,18 +4,18 @@
  * The pool closes in `onClose`: queued tasks finish, bounded by `closeTimeout`.
  *
  * Pool errors carry their HTTP status (`statusCode`) and, when retryable, their retry hint
- * (`headers['retry-after']`, lib/retry.ts), so Fastify's default error handler answers
+ * (`headers['retry-after']`, lib/errors.ts), so Fastify's default error handler answers
  * 503/429/504/500 with `Retry-After` without help; no hook is added. `request.runInPool()` runs a
  * task that is aborted if the client disconnects, at the route's default priority
  * (`config.backpressure.priority`, checked in an `onRoute` hook) unless the call sets its own.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { BackpressurePool, type PoolRunOptions, type PoolSnapshot } from '../../lib/pool.js'
+import { BackpressurePool, type PoolRunOptions, type PoolSnapshot } from '../../lib/pool/pool.js'
 import { WorkerLoadFailedError } from '../../lib/errors.js'
-import { checkWorkerLoads } from '../../lib/worker-load-check.js'
-import { runWhileClientStays } from '../../lib/client-gone.js'
-import { checkRouteConfig, withRoutePriority } from '../../lib/route-priority.js'
+import { checkWorkerLoads } from '../../lib/pool/piscina.js'
+import { runWhileClientStays } from '../../lib/executor/client-gone.js'
+import { checkRouteConfig, withRoutePriority } from '../../lib/executor/route-priority.js'
 import { normalizePoolOptions, type PoolPluginOptions } from './options.js'
 import './decorators.js'
 
@@ -67,7 +67,7 @@ async function poolPlugin (fastify: FastifyInstance, rawOptions: PoolPluginOptio
 }
 
 /** Runs `task` at the route's default priority unless `options` sets one, aborting it if the
- * client disconnects before the answer is sent (lib/client-gone.ts). */
+ * client disconnects before the answer is sent (lib/executor/client-gone.ts). */
 function runUntilClientLeaves (pool: BackpressurePool, request: FastifyRequest, task: unknown, options?: PoolRunOptions): Promise<unknown> {
   let withPriority: PoolRunOptions | undefined
   try {

@@ -6,11 +6,11 @@
 import { existsSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { PiscinaOptions, PoolSettings, PoolSnapshot } from '../../lib/pool.js'
+import type { PiscinaOptions, PoolSettings, PoolSnapshot } from '../../lib/pool/pool.js'
 import { InvalidOptionError, WorkerNotFoundError } from '../../lib/errors.js'
-import { EXECUTOR_KEYS, executorOptions, maxQueueOption, type ExecutorOptions } from '../../lib/core/executor-options.js'
-import { PISCINA_OPTION_KEYS } from '../../lib/executors/piscina.js'
-import { booleanOption, describeValue, functionOption, numberOption, objectOption, rejectUnknownKeys } from '../../lib/validate.js'
+import { EXECUTOR_KEYS, executorOptions, maxQueueOption, type ExecutorOptions } from '../../lib/executor/options.js'
+import { PISCINA_OPTION_KEYS } from '../../lib/pool/piscina.js'
+import { booleanOption, describeValue, functionOption, numberOption, objectOption, rejectUnknownKeys } from '../../lib/options.js'
 
 /** The piscina options the pool declares itself (a default or a meaning of its own); every other
  * piscina option passes through as piscina documents it. */
@@ -86,7 +86,7 @@ export function normalizePoolOptions (raw: unknown): NormalizedPoolOptions {
   const options = objectOption(prefix, raw)
   rejectUnknownKeys(prefix, options, POOL_KEYS)
   const { filename, maxQueue, closeTimeout, stricterFIFO, onBusy, onFree, timeout, admission, dwell, rejectStatusCode, retryAfter, ...rest } = options
-  // The piscina options we only pass on: piscina checks them itself, and lib/executors/piscina.ts
+  // The piscina options we only pass on: piscina checks them itself, and lib/pool/piscina.ts
   // turns its errors into ours, naming `pool.<option>`. `closeTimeout` and `maxQueue` are the
   // pool's own (its close, its queue) and never reach piscina.
   const piscina: Record<string, unknown> = { ...rest }
@@ -100,7 +100,7 @@ export function normalizePoolOptions (raw: unknown): NormalizedPoolOptions {
   if (options.idleTimeout !== undefined) numberOption(`${prefix}.idleTimeout`, options.idleTimeout, 0, { integer: true, min: 0, allowInfinity: true })
   if (options.concurrentTasksPerWorker !== undefined) numberOption(`${prefix}.concurrentTasksPerWorker`, options.concurrentTasksPerWorker, 1, threads)
   // piscina's default (false) lets tasks overtake each other. piscina only holds the tasks it can
-  // start (lib/executors/piscina-executor.ts), so this orders just those waiting for a thread that is starting.
+  // start (lib/pool/runner.ts), so this orders just those waiting for a thread that is starting.
   piscina.stricterFIFO = booleanOption(`${prefix}.stricterFIFO`, stricterFIFO, true)
   if (options.loadBalancer !== undefined) functionOption(`${prefix}.loadBalancer`, options.loadBalancer)
 

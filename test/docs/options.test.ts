@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises'
 import t from 'tap'
 import ts from 'typescript'
-import { PISCINA_OPTION_KEYS } from '../../lib/executors/piscina.js'
+import { PISCINA_OPTION_KEYS } from '../../lib/pool/piscina.js'
 import { OPTIONS_DOC, loadProgram, optionRows, optionsTable } from '../../scripts/options-table.mjs'
 
 // One TypeScript program of the whole package: several seconds on a loaded machine.

@@ -8,7 +8,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import cors from '@fastify/cors'
 import t from 'tap'
 import backpressure from '../../index.js'
-import type { BackpressurePool } from '../../lib/pool.js'
+import type { BackpressurePool } from '../../lib/pool/pool.js'
 import { WORKER } from '../helpers/app.js'
 import { haproxyBinaryOrSkip, startHaproxy } from '../helpers/haproxy.js'
 

@@ -100,7 +100,7 @@ if (binary !== undefined) {
         if (adaptive) {
           // Where the concurrency and HAProxy's maxconn for app1 stand when the blip starts. The agent sends
           // maxconn = every executor's concurrency (the pool's threads + the lane's concurrency) + as much
-          // queue (lib/agent-reply.ts); until its first reply HAProxy uses the config's static maxconn.
+          // queue (lib/haproxy/agent-reply.ts); until its first reply HAProxy uses the config's static maxconn.
           concurrencyAtBlip = metricValue(await (await fetch(`${app1.url}/metrics`)).text(), CONCURRENCY) ?? NaN
           const fromAgent = await waitFor(`HAProxy's maxconn for app1 is the agent's for concurrency ${concurrencyAtBlip}`, 'app1', (_status, row) => Number(row.slim) === maxconnFor(concurrencyAtBlip), 5000)
           slimAtBlip = Number(fromAgent.row.slim)

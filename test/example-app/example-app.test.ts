@@ -112,7 +112,7 @@ t.test('saturating the pool turns the probe to 503, and it drains back to 200', 
 })
 
 // Every task here has an AbortSignal (the client-disconnect signal and the deadline); the pool
-// enforces maxQueue on its own queue for those too (lib/pool.ts), so the limit holds.
+// enforces maxQueue on its own queue for those too (lib/pool/pool.ts), so the limit holds.
 t.test('a full queue answers 503 with its error code', async (t) => {
   const app = await startExampleApp({ env: { POOL_MAX_THREADS: '1', POOL_MAX_QUEUE: '1', TASK_TIMEOUT_MS: '30000', DASHBOARD_INTERVAL_MS: '100' } })
   t.teardown(() => app.stop())

@@ -7,8 +7,8 @@
  * Importing this module also installs the process guards (listener leaks, unhandled rejections).
  */
 import { fileURLToPath } from 'node:url'
-import { BackpressurePool, type PoolHooks } from '../../lib/pool.js'
-import { Lane, type LaneHooks } from '../../lib/lane.js'
+import { BackpressurePool, type PoolHooks } from '../../lib/pool/pool.js'
+import { Lane, type LaneHooks } from '../../lib/lane/lane.js'
 import { normalizePoolOptions, type PoolPluginOptions } from '../../plugins/pool/options.js'
 import { normalizeLane, type LaneOptions } from '../../plugins/lanes/options.js'
 import { THREAD_DEFAULTS, WORKER, type Teardown } from './app.js'

@@ -13,7 +13,7 @@ import type { FastifyInstance } from 'fastify'
 import cors from '@fastify/cors'
 import t, { type Test } from 'tap'
 import backpressure from '../../../index.js'
-import type { BackpressurePool } from '../../../lib/pool.js'
+import type { BackpressurePool } from '../../../lib/pool/pool.js'
 import { readyError, startApp, THREAD_DEFAULTS, WORKER, withPlugin } from '../../helpers/app.js'
 import { haproxyProbe, rawHttp } from '../../helpers/raw-client.js'
 

@@ -9,7 +9,7 @@ import { readyError, startApp, THREAD_DEFAULTS, TWO_THREADS, WORKER } from '../.
 import { agentCheck, haproxyProbe, rawHttp } from '../../helpers/raw-client.js'
 
 /** Blocks every thread of a 2-thread pool and waits until the pool reports busy. */
-async function saturate (pool: import('../../../lib/pool.js').BackpressurePool, ms: number, queued = 1): Promise<Promise<unknown>[]> {
+async function saturate (pool: import('../../../lib/pool/pool.js').BackpressurePool, ms: number, queued = 1): Promise<Promise<unknown>[]> {
   const busy = once(pool, 'busy')
   const tasks = [] as Promise<unknown>[]
   for (let i = 0; i < 2 + queued; i++) tasks.push(pool.run({ op: 'block', ms }))

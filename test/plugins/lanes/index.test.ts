@@ -2,10 +2,10 @@ import { once } from 'node:events'
 import { request as httpRequest } from 'node:http'
 import Fastify from 'fastify'
 import t from 'tap'
-import type { LaneSnapshot } from '../../../lib/lane.js'
+import type { LaneSnapshot } from '../../../lib/lane/lane.js'
 import lanesPlugin from '../../../plugins/lanes/index.js'
 import { normalizeLanes, normalizeLanesOptions } from '../../../plugins/lanes/options.js'
-import { isRetryableError } from '../../../lib/retry.js'
+import { isRetryableError } from '../../../lib/executor/retry.js'
 import { readyError, startApp, withPlugin } from '../../helpers/app.js'
 
 function deferred<T = unknown> (): { promise: Promise<T>, resolve: (value: T) => void } {

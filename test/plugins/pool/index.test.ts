@@ -3,12 +3,12 @@ import { join } from 'node:path'
 import { request as httpRequest } from 'node:http'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import t from 'tap'
-import type { PoolSnapshot } from '../../../lib/pool.js'
+import type { PoolSnapshot } from '../../../lib/pool/pool.js'
 import { BROKEN_WORKER, GATE_WORKER, Gate, NO_EXPORT_WORKER, WORKER, fragileWorker } from '../../helpers/pool.js'
 import { startApp } from '../../helpers/app.js'
 import { createPool } from '../../helpers/pool.js'
 import { normalizePoolOptions } from '../../../plugins/pool/options.js'
-import { describeValue } from '../../../lib/validate.js'
+import { describeValue } from '../../../lib/options.js'
 
 const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 

@@ -1,0 +1,63 @@
+/**
+ * An AbortSignal that fires when the client's connection closes, or when the caller's own signal
+ * fires, whichever comes first; used by `request.runInPool()` and `request.runInLane()`.
+ *
+ * One 'close' listener per socket, however many requests it carries: a keep-alive socket with many
+ * pipelined requests in flight would otherwise collect one listener per request and trip Node's
+ * `MaxListenersExceededWarning` at 11. The socket's listener aborts every task still registered on
+ * it; it stays until the socket closes (one per socket, whatever the number of requests).
+ *
+ * Not `request.signal`: Fastify's listens to `request.raw` 'close', which Node (since 16) emits as
+ * soon as the request body has been read, so it aborts every POST with a body at once (the pitfall
+ * in fastify/fastify-piscina#8). The socket's 'close' means the connection is gone.
+ */
+import type { Socket } from 'node:net'
+
+const watched = new WeakMap<Socket, Set<AbortController>>()
+
+export interface ClientGone {
+  readonly signal: AbortSignal
+  /** Stops watching (call once the task has settled). */
+  release: () => void
+}
+
+export function watchClient (socket: Socket, callerSignal: AbortSignal | undefined): ClientGone {
+  const controller = new AbortController()
+  const onCallerAbort = (): void => { controller.abort(callerSignal?.reason) }
+  if (callerSignal?.aborted === true) onCallerAbort()
+  else callerSignal?.addEventListener('abort', onCallerAbort, { once: true })
+  if (socket.destroyed) {
+    controller.abort(new Error('client disconnected'))
+  } else {
+    let set = watched.get(socket)
+    if (set === undefined) {
+      const tasks = new Set<AbortController>()
+      set = tasks
+      watched.set(socket, tasks)
+      socket.once('close', function onClientGone () {
+        watched.delete(socket)
+        for (const task of tasks) task.abort(new Error('client disconnected'))
+      })
+    }
+    set.add(controller)
+  }
+  const release = (): void => {
+    callerSignal?.removeEventListener('abort', onCallerAbort)
+    watched.get(socket)?.delete(controller)
+  }
+  return { signal: controller.signal, release }
+}
+
+/**
+ * `run({ ...options, signal })` with the signal of `watchClient`, released when the call settles.
+ * A `signal` that is not an AbortSignal is passed through untouched, so that `run()` refuses it
+ * with its coded error (lib/executor/options.ts) instead of this helper throwing a TypeError.
+ */
+export function runWhileClientStays<Options extends { signal?: AbortSignal | undefined }, Result> (
+  socket: Socket, options: Options | undefined, run: (options: Options) => Promise<Result>
+): Promise<Result> {
+  const callerSignal: unknown = options?.signal
+  if (callerSignal !== undefined && !(callerSignal instanceof AbortSignal)) return run(options as Options)
+  const { signal, release } = watchClient(socket, callerSignal as AbortSignal | undefined)
+  return run({ ...options, signal } as Options).finally(release)
+}

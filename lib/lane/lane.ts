@@ -1,0 +1,126 @@
+/**
+ * `Lane`: a bounded concurrency gate for async functions on the main thread (calls to an upstream
+ * service, a database, anything awaited), with the same meaning of busy as the worker pool: **more
+ * calls queued than free slots**. A hung upstream holds no thread and leaves the event loop idle, so
+ * nothing else in the process notices it; a lane does, because its calls stop finishing.
+ *
+ * It is the engine the pool runs on (lib/executor/engine.ts: the queue by priority and its `maxQueue`,
+ * queue-wait admission, per-call option checks, deadlines counted from submission, the accounting
+ * and its invariant, busy tracking with flap damping, close) with the async executor
+ * (lib/lane/runner.ts). Its concurrency is fixed, or adaptive (lib/lane/adaptive.ts),
+ * in which case it emits `'concurrency'` each time it changes. Built by the lanes plugin from
+ * options plugins/lanes/options.ts has checked (this class takes them normalised, and is not
+ * exported: an app reaches a lane as `app.lanes.<name>`).
+ *
+ * Each call receives an AbortSignal that fires on its deadline, on the caller's abort, and when the
+ * lane closes past its bound. A stopped call rejects at once; its slot stays taken until the
+ * function actually settles, because until then it still holds whatever it was using.
+ */
+import type { AdaptiveLimitOptions } from './adaptive.js'
+import { Engine, warnListenerError } from '../executor/engine.js'
+import type { ExecutorSettings } from '../executor/options.js'
+import type { PriorityOption } from '../executor/options.js'
+import { InvalidOptionError } from '../errors.js'
+import type { Executor, ExecutorStats } from '../executor/types.js'
+import { AsyncRunner, type LaneTask } from './runner.js'
+import type { DamperTimers } from '../executor/busy.js'
+import { describeValue } from '../options.js'
+
+export type { LaneTask }
+
+/** A lane's state at one moment. */
+// A type, not an interface: its implicit index signature makes it an `ExecutorSnapshot`.
+
+export type LaneSnapshot = {
+  busy: boolean
+  /** Tasks waiting for a slot. */
+  queued: number
+  /** Tasks started and not settled. */
+  running: number
+  completed: number
+  failed: number
+  /** Tasks it runs at once now (an adaptive concurrency moves). */
+  concurrency: number
+  /** Slots taken: running tasks, plus stopped tasks whose function has not returned yet. */
+  active: number
+}
+
+export type LaneStats = ExecutorStats
+
+/** The options of `app.lanes.<name>.run(fn, options)` and `request.runInLane(name, fn, options)`. */
+export interface LaneRunOptions extends PriorityOption {
+  /** Stops the task: removed from the queue if queued; its signal fires if running. */
+  signal?: AbortSignal | undefined
+  /** Deadline in ms counted from submission; 0 or Infinity: none. Default: the lane's `timeout`. */
+  timeout?: number | undefined
+}
+
+/** One lane's options once normalised (plugins/lanes/options.ts). */
+export interface LaneSettings extends ExecutorSettings {
+  /** The lane's name (metrics label, probe, `app.lanes.<name>`). */
+  name: string
+  /** Tasks run at once: a positive integer, or adaptive bounds. */
+  concurrency: number | { adaptive: AdaptiveLimitOptions }
+  /** Whether the lane's busy state counts in the probe and the agent. */
+  affectsProbe: boolean
+}
+
+/** What the plugin (and the tests) pass beside the settings. */
+export interface LaneHooks {
+  /** Called when a listener throws. @default process.emitWarning */
+  onListenerError?: ((error: unknown) => void) | undefined
+  /** Timers for the flap damper (tests inject fake ones). */
+  dwellTimers?: DamperTimers | undefined
+}
+
+/** A lane's events: `app.lanes.<name>.on(event, listener)`. */
+export interface LaneEvents {
+  busy: [snapshot: LaneSnapshot]
+  free: [snapshot: LaneSnapshot]
+  /** The lane is closing (`reason` `'closing'`). Once per lane. */
+  down: [reason: string, snapshot: LaneSnapshot]
+  /** The concurrency changed (adaptive lanes). */
+  concurrency: [concurrency: number]
+  /** A task started `waitMs` after its `run()`. */
+  dispatch: [waitMs: number]
+}
+
+export class Lane extends Engine<LaneTask<unknown>, undefined, LaneEvents> implements Executor {
+  readonly name: string
+  readonly affectsProbe: boolean
+
+  constructor (settings: LaneSettings, hooks: LaneHooks = {}) {
+    const { name, concurrency, affectsProbe, ...engine } = settings
+    super({
+      ...engine,
+      dwellTimers: hooks.dwellTimers,
+      onListenerError: hooks.onListenerError ?? warnListenerError
+    }, () => new AsyncRunner(name, concurrency))
+    this.name = name
+    this.affectsProbe = affectsProbe
+  }
+
+  override snapshot (): LaneSnapshot {
+    return { ...this.engineSnapshot(), active: this.active }
+  }
+
+  /**
+   * Runs `fn(signal)` when a slot is free. Rejects with a coded error: `FST_BACKPRESSURE_QUEUE_FULL`,
+   * `_QUEUE_WAIT_EXCEEDED`, `_TASK_TIMEOUT`, `_TASK_ABORTED`, `_TASK_FAILED` (what `fn` threw as
+   * `cause`, whatever it was, `null` included), `_CLOSED`, or `_INVALID_OPTION` for bad options
+   * (then nothing is counted).
+   */
+  run<Result> (fn: LaneTask<Result>, options?: LaneRunOptions): Promise<Result> {
+    if (typeof fn !== 'function') return Promise.reject(new InvalidOptionError('run.fn', 'a function', describeValue(fn)))
+    return this.submit(fn, undefined, options)
+  }
+
+  /**
+   * Stops accepting tasks; queued and running ones finish, bounded by `closeTimeout`. Past the
+   * bound, queued tasks are refused and running ones are rejected (`_CLOSED`) with their signal
+   * fired. Calling it again returns the same promise.
+   */
+  override close (): Promise<void> {
+    return super.close()
+  }
+}

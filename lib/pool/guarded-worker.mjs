@@ -1,0 +1,54 @@
+// The worker module every pool task runs through. It loads the user's worker file and calls the
+// named export inside a try/catch that turns a thrown `null`/`undefined` into an Error.
+//
+// Why: piscina 5.3's worker reports a task's outcome as `{ error, result }`, and its main thread
+// resolves whenever `error === null`, so a function that does `throw null` would resolve `run()`
+// with `null` (and a route would answer 200). Only the worker can tell the two apart.
+//
+// It is plain JavaScript and imports nothing but the user's file, because worker threads may run
+// without the loader the main thread uses (the TypeScript tests start them with `execArgv: []`).
+// The build copies it unchanged into both dist trees. A task arrives as the envelope
+// `{ file, name, task }` (lib/pool/runner.ts): `file` is a `file:` URL.
+
+/** The message a thrown `null`/`undefined` becomes; lib/pool/piscina.ts keeps the same text. */
+const NULL_THROWN_MESSAGE = 'The worker function threw'
+
+/** `file` + NUL + `name` → the handler (or its pending import). */
+const handlers = new Map()
+
+function nullThrown (error) {
+  throw error === null || error === undefined ? new Error(`${NULL_THROWN_MESSAGE} ${String(error)}`) : error
+}
+
+// The export is looked up as piscina does: the named export, or on a CommonJS module's exports
+// object (`module.exports = fn` is the `default`).
+async function load (file, name) {
+  const namespace = await import(file)
+  const exports = namespace.default
+  const fn = typeof namespace[name] === 'function' ? namespace[name] : typeof exports?.[name] === 'function' ? exports[name] : undefined
+  if (fn === undefined) throw new Error(`No handler function ${JSON.stringify(name)} exported from ${file}`)
+  return fn
+}
+
+function call (fn, task) {
+  let result
+  try {
+    result = fn(task)
+  } catch (error) {
+    nullThrown(error)
+  }
+  return result instanceof Promise ? result.catch(nullThrown) : result
+}
+
+// Not an async function: once the handler is loaded, a synchronous result is returned as is and
+// a promise gets one rejection handler, so a task costs one promise more than the bare function.
+export default function guarded ({ file, name, task }) {
+  const key = `${file}\0${name}`
+  let handler = handlers.get(key)
+  if (handler === undefined) {
+    handler = load(file, name)
+    handlers.set(key, handler)
+    handler.then((fn) => { handlers.set(key, fn) }, () => { handlers.delete(key) })
+  }
+  return typeof handler === 'function' ? call(handler, task) : handler.then((fn) => call(fn, task))
+}

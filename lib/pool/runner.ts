@@ -1,0 +1,173 @@
+/**
+ * The engine's runner for worker threads: a call is handed to piscina only when piscina can start
+ * it at once (a thread free, or starting), so piscina's own queues, and their unfairness to tasks
+ * with an AbortSignal (piscina keeps those in a second queue), are never used for waiting. The
+ * engine's queue does the waiting. (Handing piscina one waiting call per thread ahead, so that a
+ * thread need not wait for a round trip through the main thread, was measured slower on trivial
+ * tasks, not faster: B5 in docs/benchmarks.md.)
+ *
+ * What is piscina's here: the number of calls it runs at once (ceil(maxThreads) ×
+ * concurrentTasksPerWorker), its idle threads (the busy rule's "free slots"), the hand-off through
+ * the throw guard, the meaning of its rejections (their messages, pinned in piscina.ts), the exact
+ * moment a task starts on a thread (a wrapped load balancer), and noticing when no thread can
+ * start any more.
+ */
+import { Piscina } from 'piscina'
+import { pathToFileURL } from 'node:url'
+import type { Worker } from 'node:worker_threads'
+import type { EngineHost, Job, Runner } from '../executor/engine.js'
+import type { Outcome } from '../executor/accounting.js'
+import { ClosedError, PoolDownError, TaskFailedError, WorkerCrashedError } from '../errors.js'
+import { TERMINATED_MESSAGE, WORKER_EXIT_PREFIX, createPiscina, type PiscinaOptions } from './piscina.js'
+import GUARDED_WORKER from './guarded-worker-path.cjs'
+
+/** What a pool call carries beyond its task. */
+export interface PoolCallExtra {
+  /** The worker function to run (piscina `name`); null: the pool's default. */
+  readonly name: string | null
+  readonly transferList: unknown
+}
+
+export class PiscinaRunner implements Runner<unknown, PoolCallExtra> {
+  readonly piscina: Piscina
+  readonly concurrency: number
+  readonly mayHoldCalls = true
+  readonly timed = false
+  readonly #host: EngineHost
+  /** The user's worker file as a `file:` URL, for guarded-worker.mjs to import. */
+  readonly #file: string
+
+  constructor (options: PiscinaOptions, host: EngineHost) {
+    this.#host = host
+    this.piscina = createPiscina(options)
+    // piscina has turned a `file:` URL into a path by now.
+    this.#file = pathToFileURL(this.piscina.options.filename as string).href
+    const { maxThreads, concurrentTasksPerWorker } = this.piscina.options
+    this.concurrency = Math.ceil(maxThreads) * concurrentTasksPerWorker
+    // A thread that starts or stops changes idleThreads; piscina updates its bookkeeping after the
+    // event returns, hence the microtask.
+    this.piscina.on('workerCreate', this.#recomputeSoon)
+    this.piscina.on('workerCreate', this.#trackThreads)
+    this.piscina.on('workerDestroy', this.#recomputeSoon)
+    // An unhandled 'error' emit would throw from inside piscina; forward it.
+    this.piscina.on('error', (error: Error) => {
+      host.error(error)
+      queueMicrotask(this.#checkStranded)
+    })
+  }
+
+  idle (): number {
+    return this.piscina.idleThreads
+  }
+
+  /** Tasks piscina holds for a thread that is still starting (its `queueSize`). */
+  get waitingInside (): number {
+    return this.piscina.queueSize
+  }
+
+  /** piscina gives a task with a signal a thread to itself, and kills that thread to stop it: only
+   * a call that may have to stop while running gets one. */
+  wantsSignal (_task: unknown, timeoutMs: number, callerSignal: AbortSignal | undefined): boolean {
+    return timeoutMs > 0 || callerSignal !== undefined
+  }
+
+  /** Every task runs through guarded-worker.mjs, which turns a thrown `null` into an Error. */
+  start (job: Job<unknown, PoolCallExtra>): PromiseLike<unknown> {
+    let task = job.task as Record<symbol, unknown> | null | undefined
+    let transferList = job.extra.transferList as unknown[] | undefined
+    // piscina unwraps a `Piscina.move()` value only at the top of the task: inside the envelope
+    // it is unwrapped here, with piscina's public symbols.
+    if (task !== null && typeof task === 'object' && Piscina.transferableSymbol in task) {
+      transferList = [...(transferList ?? []), task[Piscina.transferableSymbol]]
+      task = task[Piscina.valueSymbol] as Record<symbol, unknown>
+    }
+    const envelope = { file: this.#file, name: job.extra.name ?? this.piscina.options.name, task }
+    return this.piscina.run(envelope, { signal: job.controller?.signal ?? null, filename: GUARDED_WORKER, name: 'default', transferList: transferList as never })
+  }
+
+  /** A call that failed may have cost its thread (a crash, an abort): piscina may still be
+   * replacing it when the promise settles, so busy/free is read again once that step is over. A
+   * call that resolved changed nothing the engine's own recompute does not see: piscina has marked
+   * its thread free before the promise's reactions run. */
+  ended (_job: Job<unknown, PoolCallExtra>, resolved: boolean): boolean {
+    if (!resolved) queueMicrotask(this.#recompute)
+    return false
+  }
+
+  /** Maps a rejection from piscina to how the call settled and a coded error. */
+  classify (error: unknown): [Outcome, Error] {
+    const message = error instanceof Error ? error.message : ''
+    const cause = { cause: error }
+    if (message === TERMINATED_MESSAGE) {
+      const failure = this.#host.failure
+      return ['rejected', failure !== undefined ? new PoolDownError(failure, cause) : new ClosedError('pool', cause)]
+    }
+    if (message.startsWith(WORKER_EXIT_PREFIX)) return ['crashed', new WorkerCrashedError(cause)]
+    return ['errored', new TaskFailedError(cause)]
+  }
+
+  closedError (): Error {
+    return new ClosedError('pool')
+  }
+
+  downError (reason: string): Error {
+    return new PoolDownError(reason)
+  }
+
+  /**
+   * Not `piscina.close()`: in piscina 5.3.2 it can spin forever. While closing, `_addNewWorker()`
+   * returns at once, yet `_onWorkerAvailable()` `continue`s its loop whenever a queued task finds
+   * no free thread and fewer than maxThreads threads exist: the main thread burns 100% CPU and
+   * nothing settles, not even a timer (reproduced on raw piscina by the scenario in
+   * test/lib/pool/pool.test.ts). The engine knows when every call has settled, so it waits for that
+   * itself and then the threads are destroyed; `destroy()` rejects what still runs.
+   */
+  async close (): Promise<void> {
+    // piscina starts a replacement when a thread it has already let go of (killed by a deadline or
+    // an abort) exits, unless it is destroying at that moment: an exit that arrives after
+    // `destroy()` would start a thread after the close. So the close waits for every thread the pool
+    // has started to exit, and destroys again if one was started meanwhile.
+    do {
+      const exits = [...this.#running.values()]
+      await this.piscina.destroy()
+      await Promise.all(exits)
+    } while (this.piscina.threads.length > 0)
+  }
+
+  /** Threads that have started and not yet exited, each with its exit. */
+  readonly #running = new Map<Worker, Promise<void>>()
+
+  /** A thread is ready: note every thread piscina lists that is not yet noted (piscina's `threads`). */
+  readonly #trackThreads = (): void => {
+    for (const thread of this.piscina.threads) {
+      if (this.#running.has(thread)) continue
+      this.#running.set(thread, new Promise((resolve) => {
+        thread.once('exit', () => {
+          this.#running.delete(thread)
+          resolve()
+        })
+      }))
+    }
+  }
+
+  readonly #recompute = (): void => {
+    this.#host.recompute()
+    this.#checkStranded()
+  }
+
+  readonly #recomputeSoon = (): void => { queueMicrotask(this.#recompute) }
+
+  /**
+   * piscina stops replacing threads for the rest of the pool's life once one fails while starting
+   * (piscina 5.3 `_onError`, `workerFailsDuringBootstrap`), and tasks queued then never settle.
+   * When the last thread is gone while calls wait, no thread will ever run them: the pool is down,
+   * so it says so and refuses what waits rather than let requests hang.
+   */
+  readonly #checkStranded = (): void => {
+    if (this.#host.down) return
+    if (this.piscina.threads.length > 0 || this.#host.queued === 0) return
+    this.#host.fail('worker threads fail to start')
+    // destroy() rejects every task piscina holds ('Terminating worker thread'), mapped to _POOL_DOWN.
+    this.piscina.destroy().then(this.#recompute, this.#host.error)
+  }
+}
