@@ -12,12 +12,7 @@ import { createLane } from '../../helpers/pool.js'
 import { parseMetrics } from '../../../tools/prometheus-text.mjs'
 import { readyError, startApp, THREAD_DEFAULTS } from '../../helpers/app.js'
 import { GATE_WORKER } from '../../helpers/pool.js'
-
-function deferred (): { promise: Promise<string>, resolve: (value: string) => void } {
-  let resolve!: (value: string) => void
-  const promise = new Promise<string>((_resolve) => { resolve = _resolve })
-  return { promise, resolve }
-}
+import { deferred } from '../../helpers/deferred.js'
 
 t.test('lanes only: lane_* series per lane, gauges match the snapshots while saturated, counters by reason', async (t) => {
   const { app, url } = await startApp(t, {
@@ -28,7 +23,7 @@ t.test('lanes only: lane_* series per lane, gauges match the snapshots while sat
     }
   })
   const upstream = app.lanes.upstream!
-  const hold = deferred()
+  const hold = deferred<string>()
   const running = upstream.run(async () => await hold.promise)
   const queued = upstream.run(async () => 'q')
   const full = upstream.run(async () => 'never').catch((e: { code: string }) => e.code)
@@ -84,7 +79,7 @@ t.test('pool and lanes side by side; the Graphite figures carry lanes.<name>.…
   t.equal(figures.get('lanes.upstream.busy'), 0)
   t.equal(figures.get('lanes.upstream.tasks.failed.rejected'), 0)
   t.notOk(figures.has('lanes.upstream.tasks.failed.crashed'), 'lanes have no threads to crash')
-  const hold = deferred()
+  const hold = deferred<string>()
   const held = [lane.run(async () => await hold.promise), lane.run(async () => await hold.promise), lane.run(async () => 'queued')]
   await new Promise((resolve) => setImmediate(resolve)) // one reading per turn: the next turn reads afresh
   t.equal(new Map(metrics.graphiteFigures()).get('lanes.upstream.busy'), 1, 'busy while a task waits with no free slot')
@@ -145,7 +140,7 @@ t.test('by priority: at most MAX_PRIORITY_LABELS values per lane, later prioriti
     }
   })
   const upstream = app.lanes.upstream!
-  const hold = deferred()
+  const hold = deferred<string>()
   const running = upstream.run(async () => await hold.promise)
   // 12 distinct priorities wait at once: the 10 highest get a label each, 2 and 1 go to "other".
   const queued = Array.from({ length: 12 }, async (_, index) => await upstream.run(async () => 'ok', { priority: index + 1 }).catch((e: { code: string }) => e.code))
@@ -175,7 +170,7 @@ t.test('LaneMetrics: Graphite figures by priority', async (t) => {
   const lane = createLane(t, { concurrency: 1, maxQueue: 1 }, {}, 'db')
   const metrics = new LaneMetrics({ lanes: [lane], registry, prefix: '', queueWaitBuckets: [1] })
   t.teardown(() => { metrics.close() })
-  const hold = deferred()
+  const hold = deferred<string>()
   const running = lane.run(async () => await hold.promise)
   const low = lane.run(async () => 'low', { priority: -2 }).catch((e: { code: string }) => e.code)
   const high = lane.run(async () => 'high', { priority: 2 })

@@ -9,6 +9,7 @@ import { startApp } from '../../helpers/app.js'
 import { createPool } from '../../helpers/pool.js'
 import { normalizePoolOptions } from '../../../plugins/pool/options.js'
 import { refusal } from '../../helpers/options.js'
+import { deferred } from '../../helpers/deferred.js'
 
 const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
@@ -523,29 +524,27 @@ t.test('a listener that throws is logged and does not break run() or the other l
 })
 
 t.test('request.runInPool: a client already gone, and a live caller signal', async (t) => {
-  let arrived: () => void = () => {}
-  const requestArrived = new Promise<void>((resolve) => { arrived = resolve })
-  let failed: (code: string) => void = () => {}
-  const lateFailed = new Promise<string>((resolve) => { failed = resolve })
+  const requestArrived = deferred<void>()
+  const lateFailed = deferred<string>()
   const { app, url } = await startApp(t, {
     pool: { filename: GATE_WORKER, minThreads: 1, maxThreads: 1 },
     setup (app) {
       app.get('/late', async (request) => {
-        arrived()
+        requestArrived.resolve()
         // Start the task only once the client has hung up.
         if (!request.raw.socket.destroyed) await once(request.raw.socket, 'close')
         return await request.runInPool({ op: 'echo', value: 'never' })
       })
       app.get('/signal', async (request) => await request.runInPool({ op: 'echo', value: 'with signal' }, { signal: new AbortController().signal }))
-      app.addHook('onError', async (_request, _reply, error: Error & { code?: string }) => { failed(error.code ?? '') })
+      app.addHook('onError', async (_request, _reply, error: Error & { code?: string }) => { lateFailed.resolve(error.code ?? '') })
     }
   })
   const client = httpRequest(`${url}/late`)
   client.on('error', () => {}) // we hang up ourselves
   client.end()
-  await requestArrived
+  await requestArrived.promise
   client.destroy()
-  t.equal(await lateFailed, 'FST_BACKPRESSURE_TASK_ABORTED', 'the task of a client already gone is aborted at once')
+  t.equal(await lateFailed.promise, 'FST_BACKPRESSURE_TASK_ABORTED', 'the task of a client already gone is aborted at once')
   t.equal(app.pool.stats().aborted, 1)
   t.equal((await get(`${url}/signal`)).body.text, 'with signal', 'a live caller signal does not abort')
 })
