@@ -1,11 +1,9 @@
 /**
  * Busy/free without polling. **busy = more tasks queued than free slots**: once it holds, every new
  * task waits, which is what a load balancer needs to know. (piscina's `drain`/`needsDrain` measure
- * threads, not the queue: piscinajs/piscina#868.)
- *
- * `BusyTracker` watches nothing itself: its owner calls `recompute()` wherever the two numbers can
- * change (submission, hand-off, removal, settlement, a thread started or gone). `FlapDamper`
- * optionally reports a change only once it has held for a dwell time.
+ * threads, not the queue: piscinajs/piscina#868.) `BusyTracker` watches nothing itself: its owner
+ * must call `recompute()` wherever either number can change (submission, hand-off, removal,
+ * settlement, a thread started or gone).
  */
 
 /** The two numbers busy is derived from (`BackpressurePool` passes its own queue plus piscina's;
@@ -72,6 +70,7 @@ const realTimers: DamperTimers = {
   clearTimeout: (timer) => { clearTimeout(timer as NodeJS.Timeout) }
 }
 
+/** Reports a change of the raw state only once it has held for its dwell time. */
 export class FlapDamper {
   readonly #dwell: DwellTimes
   readonly #onReport: (busy: boolean) => void

@@ -1,15 +1,9 @@
 /**
- * An AbortSignal that fires when the client's connection closes, or when the caller's own signal
- * fires, whichever comes first; used by `request.runInPool()` and `request.runInLane()`.
- *
- * One 'close' listener per socket, however many requests it carries: a keep-alive socket with many
- * pipelined requests in flight would otherwise collect one listener per request and trip Node's
- * `MaxListenersExceededWarning` at 11. The socket's listener aborts every task still registered on
- * it; it stays until the socket closes (one per socket, whatever the number of requests).
- *
- * Not `request.signal`: Fastify's listens to `request.raw` 'close', which Node (since 16) emits as
- * soon as the request body has been read, so it aborts every POST with a body at once (the pitfall
- * in fastify/fastify-piscina#8). The socket's 'close' means the connection is gone.
+ * An AbortSignal that fires when the client's connection closes or the caller's own signal fires.
+ * One 'close' listener per socket, however many requests it carries: one per request would trip
+ * Node's `MaxListenersExceededWarning` on a keep-alive socket with many pipelined requests.
+ * Not `request.signal`: Fastify's listens to `request.raw` 'close', which Node emits as soon as the
+ * body has been read, so it would abort every POST with a body at once (fastify/fastify-piscina#8).
  */
 import type { Socket } from 'node:net'
 

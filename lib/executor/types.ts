@@ -1,12 +1,8 @@
 /**
- * What every executor of tasks has in common: the worker pool (`BackpressurePool`, tasks on worker
- * threads) and each lane (`Lane`, async functions on the main thread). The health probe, the
- * HAProxy agent and the metrics read executors through this interface only, so they treat a pool
- * and a lane alike.
- *
- * Events: `'busy'` (snapshot) and `'free'` (snapshot), once per reported transition; `'down'`
- * (reason, snapshot), once; `'concurrency'` (the new concurrency) when the number of tasks it runs
- * at once changes (a lane with an adaptive concurrency).
+ * What every executor (the pool, each lane) has in common. The probe, the agent and the metrics
+ * read executors through this interface only: they must not tell a pool from a lane.
+ * Events: `'busy'`/`'free'` (snapshot), once per reported transition; `'down'` (reason, snapshot),
+ * once; `'concurrency'` (the new value) when an adaptive lane's concurrency changes.
  */
 import type { EventEmitter } from 'node:events'
 
@@ -36,7 +32,7 @@ export interface ExecutorStats {
   inFlight: number
   /** Refused before queuing: queue full (`_QUEUE_FULL`), closing (`_CLOSED`) or down (`_POOL_DOWN`). */
   rejected: number
-  /** Taken out of a full queue by a call of higher priority (`_QUEUE_FULL`). */
+  /** Taken out of a full queue by a task of higher priority (`_QUEUE_FULL`). */
   displaced: number
   /** Shed by queue-wait admission (`_QUEUE_WAIT_EXCEEDED`). */
   shed: number

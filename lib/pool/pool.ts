@@ -1,22 +1,7 @@
 /**
- * `BackpressurePool`: a piscina pool that knows, at every moment, whether it is busy, and says so
- * once per transition. Framework-free; the pool plugin decorates Fastify with one, built from the
- * plugin's options after plugins/pool/options.ts has checked them (this class takes them
- * normalised, and is not exported: an app reaches it as `app.pool`).
- *
- * It is the engine (lib/executor/engine.ts: the queue and `maxQueue`, admission, deadlines, the
- * accounting, busy/free with flap damping, close) with the worker-thread executor
- * (lib/pool/runner.ts). What it adds to piscina:
- * - its own queue (highest priority first, FIFO within a priority): a task is handed to piscina
- *   only when piscina can start it at once, so piscina's queues (and their unfairness to tasks with
- *   an AbortSignal) are never used for waiting;
- * - `busy` / `free` events (busy = more tasks queued than idle threads), optionally damped;
- * - `run(task, { signal, timeout, priority })`, with a deadline counted from submission and every failure
- *   mapped to a coded error (piscina's own errors carry no code: we match their messages);
- * - `maxQueue` and optional CoDel-style queue-wait admission on that queue;
- * - `down`: the pool can no longer start threads, or is closing;
- * - `snapshot()` and `stats()`: cheap, synchronous figures for probes and metrics;
- * - a `dispatch` event with each task's wait from `run()` to a thread, for metrics.
+ * `BackpressurePool`: the engine with the piscina runner. Tasks wait in the engine's queue and are
+ * handed to piscina only when piscina can start them at once, so piscina's queues (unfair to tasks
+ * with an AbortSignal) are never used for waiting. See docs/queue-and-admission.md.
  */
 import type { Piscina } from 'piscina'
 import { Engine, warnListenerError } from '../executor/engine.js'
@@ -31,7 +16,6 @@ export type { PiscinaOptions }
 
 /** The pool's state at one moment. Every field is read synchronously and cheaply. A type rather
  * than an interface: its implicit index signature makes it an `ExecutorSnapshot`. */
-
 export type PoolSnapshot = {
   /** More tasks queued than idle threads (as reported: after flap damping, when enabled). */
   busy: boolean

@@ -1,14 +1,7 @@
 /**
- * Lanes plugin: decorates the app with `lanes`, one `Lane` per configured name: a bounded
- * concurrency gate for async work on the main thread (upstream calls), busy when more tasks wait
- * than slots are free, like the worker pool. `request.runInLane(name, fn)` runs `fn(signal)` in a
- * lane and aborts it if the client disconnects, at the route's default priority
- * (`config.backpressure.priority`, checked in an `onRoute` hook) unless the call sets its own.
- * Each transition is logged once; the lanes close in `onClose`, letting running tasks finish
- * within each lane's `closeTimeout`.
- *
- * Lane errors carry their HTTP status and, when retryable, their own lane's retry hint
- * (`headers['retry-after']`, lib/errors.ts), which Fastify's default error handler sends: no hook.
+ * Lanes plugin: `app.lanes.<name>` and `request.runInLane()`. No error hook: lane errors carry their
+ * `statusCode` and their own lane's retry hint (lib/executor/retry.ts), which Fastify's default
+ * error handler sends. See docs/lanes.md.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'

@@ -1,13 +1,7 @@
 /**
- * Pool plugin: decorates the app with `pool`, a piscina pool that tracks busy/free from events and
- * announces each transition once (log at info level, `onBusy`/`onFree`, `pool.on('busy'|'free')`).
- * The pool closes in `onClose`: queued tasks finish, bounded by `closeTimeout`.
- *
- * Pool errors carry their HTTP status (`statusCode`) and, when retryable, their retry hint
- * (`headers['retry-after']`, lib/errors.ts), so Fastify's default error handler answers
- * 503/429/504/500 with `Retry-After` without help; no hook is added. `request.runInPool()` runs a
- * task that is aborted if the client disconnects, at the route's default priority
- * (`config.backpressure.priority`, checked in an `onRoute` hook) unless the call sets its own.
+ * Pool plugin: `app.pool` and `request.runInPool()`. No error hook: pool errors carry their
+ * `statusCode` and retry hint (lib/executor/retry.ts), which Fastify's default error handler sends.
+ * See docs/queue-and-admission.md.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
