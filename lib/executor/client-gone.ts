@@ -6,6 +6,8 @@
  * body has been read, so it would abort every POST with a body at once (fastify/fastify-piscina#8).
  */
 import type { Socket } from 'node:net'
+import type { PriorityOption } from './options.js'
+import { withRoutePriority } from './route-priority.js'
 
 const watched = new WeakMap<Socket, Set<AbortController>>()
 
@@ -47,11 +49,25 @@ export function watchClient (socket: Socket, callerSignal: AbortSignal | undefin
  * A `signal` that is not an AbortSignal is passed through untouched, so that `run()` refuses it
  * with its coded error (lib/executor/options.ts) instead of this helper throwing a TypeError.
  */
-export function runWhileClientStays<Options extends { signal?: AbortSignal | undefined }, Result> (
+function runWhileClientStays<Options extends { signal?: AbortSignal | undefined }, Result> (
   socket: Socket, options: Options | undefined, run: (options: Options) => Promise<Result>
 ): Promise<Result> {
   const callerSignal: unknown = options?.signal
   if (callerSignal !== undefined && !(callerSignal instanceof AbortSignal)) return run(options as Options)
   const { signal, release } = watchClient(socket, callerSignal as AbortSignal | undefined)
   return run({ ...options, signal } as Options).finally(release)
+}
+
+/** What `request.runInPool()` and `request.runInLane()` do: `run` at the route's default priority
+ * unless `options` sets one, stopped if the client hangs up. A bad route priority rejects. */
+export function runForRequest<Options extends PriorityOption & { signal?: AbortSignal | undefined }, Result> (
+  socket: Socket, routeConfig: unknown, options: Options | undefined, run: (options: Options) => Promise<Result>
+): Promise<Result> {
+  let withPriority: Options | undefined
+  try {
+    withPriority = withRoutePriority(options, routeConfig)
+  } catch (error) {
+    return Promise.reject(error)
+  }
+  return runWhileClientStays(socket, withPriority, run)
 }

@@ -127,14 +127,19 @@ export interface Runner<Task, Extra> {
   close: () => Promise<void>
 }
 
-export interface EngineOptions extends Omit<ExecutorSettings, 'maxQueue'> {
+/** What the plugins (and the tests) pass to the pool or a lane beside its settings. */
+export interface EngineHooks {
+  /** Called when a listener throws (and for runner errors nobody listens to), so that a faulty
+   * listener never breaks `run()`. Default: a process warning. */
+  onListenerError?: ((error: unknown) => void) | undefined
+  /** Timers for the flap damper (tests inject fake ones). */
+  dwellTimers?: DamperTimers | undefined
+}
+
+export interface EngineOptions extends Omit<ExecutorSettings, 'maxQueue'>, EngineHooks {
   /** Most calls that may wait. Infinity: unbounded. A function is called once the runner
    * exists (the pool's `'auto'` needs piscina's own reading of `maxThreads`). */
   maxQueue: number | (() => number)
-  /** Timers for the flap damper (tests inject fake ones). */
-  dwellTimers?: DamperTimers | undefined
-  /** Called when a listener throws (and for runner errors nobody listens to). */
-  onListenerError: (error: unknown) => void
 }
 
 export abstract class Engine<Task, Extra, Events extends Record<keyof Events, unknown[]> = Record<string, unknown[]>> extends EventEmitter<Events> {
@@ -172,7 +177,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     this.#closeTimeout = options.closeTimeoutMs
     this.#rejectStatusCode = options.rejectStatusCode
     this.#retryAfter = options.retryAfter
-    this.#onListenerError = options.onListenerError
+    this.#onListenerError = options.onListenerError ?? warnListenerError
     const engine = this
     // Events are typed by the owner (pool or lane); inside, the engine emits its own untyped.
     const emitter = this as EventEmitter
@@ -539,6 +544,6 @@ function isRunning (job: Job<unknown, unknown>): boolean {
 }
 
 /** The default `onListenerError`: a process warning. */
-export function warnListenerError (error: unknown): void {
+function warnListenerError (error: unknown): void {
   process.emitWarning(error instanceof Error ? error : new Error(String(error)))
 }

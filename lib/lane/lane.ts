@@ -6,13 +6,12 @@
  * it still holds whatever it was using.
  */
 import type { AdaptiveLimitOptions } from './adaptive.js'
-import { Engine, warnListenerError } from '../executor/engine.js'
+import { Engine, type EngineHooks } from '../executor/engine.js'
 import type { ExecutorSettings } from '../executor/options.js'
 import type { PriorityOption } from '../executor/options.js'
 import { InvalidOptionError } from '../errors.js'
 import type { Executor, ExecutorStats, SnapshotFields } from '../executor/types.js'
 import { AsyncRunner, type LaneTask } from './runner.js'
-import type { DamperTimers } from '../executor/busy.js'
 import { describeValue } from '../options.js'
 
 export type { LaneTask }
@@ -43,14 +42,6 @@ export interface LaneSettings extends ExecutorSettings {
   affectsProbe: boolean
 }
 
-/** What the plugin (and the tests) pass beside the settings. */
-export interface LaneHooks {
-  /** Called when a listener throws. @default process.emitWarning */
-  onListenerError?: ((error: unknown) => void) | undefined
-  /** Timers for the flap damper (tests inject fake ones). */
-  dwellTimers?: DamperTimers | undefined
-}
-
 /** A lane's events: `app.lanes.<name>.on(event, listener)`. */
 export interface LaneEvents {
   busy: [snapshot: LaneSnapshot]
@@ -67,12 +58,11 @@ export class Lane extends Engine<LaneTask<unknown>, undefined, LaneEvents> imple
   readonly name: string
   readonly affectsProbe: boolean
 
-  constructor (settings: LaneSettings, hooks: LaneHooks = {}) {
+  constructor (settings: LaneSettings, hooks: EngineHooks = {}) {
     const { name, concurrency, affectsProbe, ...engine } = settings
     super({
       ...engine,
-      dwellTimers: hooks.dwellTimers,
-      onListenerError: hooks.onListenerError ?? warnListenerError
+      ...hooks
     }, () => new AsyncRunner(name, concurrency))
     this.name = name
     this.affectsProbe = affectsProbe

@@ -4,13 +4,12 @@
  * with an AbortSignal) are never used for waiting. See docs/queue-and-admission.md.
  */
 import type { Piscina } from 'piscina'
-import { Engine, warnListenerError } from '../executor/engine.js'
+import { Engine, type EngineHooks } from '../executor/engine.js'
 import type { ExecutorSettings } from '../executor/options.js'
 import { checkRunName, type PriorityOption } from '../executor/options.js'
 import type { Executor, ExecutorStats, SnapshotFields } from '../executor/types.js'
 import { PiscinaRunner, type PoolCallExtra } from './runner.js'
 import type { PiscinaOptions } from './piscina.js'
-import type { DamperTimers } from '../executor/busy.js'
 
 export type { PiscinaOptions }
 
@@ -48,14 +47,6 @@ export interface PoolSettings extends Omit<ExecutorSettings, 'maxQueue'> {
   maxQueue: number | 'auto'
 }
 
-/** What the plugin (and the tests) pass beside the settings. */
-export interface PoolHooks {
-  /** Called when a `busy`/`free`/`down` listener throws, so that a faulty listener never breaks `run()`. */
-  onListenerError?: ((error: unknown) => void) | undefined
-  /** Timers for the flap damper (tests inject fake ones). */
-  dwellTimers?: DamperTimers | undefined
-}
-
 /** The pool's events: `app.pool.on(event, listener)`. */
 export interface PoolEvents {
   busy: [snapshot: PoolSnapshot]
@@ -76,15 +67,14 @@ export class BackpressurePool extends Engine<unknown, PoolCallExtra, PoolEvents>
   /** The underlying piscina instance, for what this wrapper does not cover. */
   readonly piscina: Piscina
 
-  constructor (settings: PoolSettings, hooks: PoolHooks = {}) {
+  constructor (settings: PoolSettings, hooks: EngineHooks = {}) {
     const { piscina, maxQueue, ...engine } = settings
     let runner: PiscinaRunner | undefined
     super({
       ...engine,
       // 'auto': maxThreads², as piscina reads maxThreads (its default depends on the machine).
       maxQueue: maxQueue === 'auto' ? () => (runner as PiscinaRunner).piscina.options.maxThreads ** 2 : maxQueue,
-      dwellTimers: hooks.dwellTimers,
-      onListenerError: hooks.onListenerError ?? warnListenerError
+      ...hooks
     }, (host) => (runner = new PiscinaRunner(piscina, host)))
     this.piscina = (runner as PiscinaRunner).piscina
   }

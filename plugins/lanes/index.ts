@@ -5,9 +5,9 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { runWhileClientStays } from '../../lib/executor/client-gone.js'
+import { runForRequest } from '../../lib/executor/client-gone.js'
 import { LaneNotFoundError } from '../../lib/errors.js'
-import { checkRouteConfig, withRoutePriority } from '../../lib/executor/route-priority.js'
+import { checkRouteConfig } from '../../lib/executor/route-priority.js'
 import { Lane, type LaneRunOptions, type LaneSnapshot, type LaneTask } from '../../lib/lane/lane.js'
 import { normalizeLanesOptions, type LanesPluginOptions } from './options.js'
 import './decorators.js'
@@ -39,13 +39,7 @@ async function lanesPlugin (fastify: FastifyInstance, rawOptions: LanesPluginOpt
   fastify.decorateRequest('runInLane', function runInLane<Result> (this: FastifyRequest, name: string, fn: LaneTask<Result>, options?: LaneRunOptions): Promise<Result> {
     const lane = lanes[name]
     if (lane === undefined) return Promise.reject(new LaneNotFoundError(name, known))
-    let withPriority: LaneRunOptions | undefined
-    try {
-      withPriority = withRoutePriority(options, this.routeOptions.config)
-    } catch (error) {
-      return Promise.reject(error)
-    }
-    return runWhileClientStays(this.raw.socket, withPriority, (checked) => lane.run(fn, checked))
+    return runForRequest(this.raw.socket, this.routeOptions.config, options, (checked) => lane.run(fn, checked))
   })
   fastify.addHook('onRoute', function checkRoutePriority (route) {
     checkRouteConfig(route.config, `${String(route.method)} ${route.url}`)

@@ -8,8 +8,8 @@ import fp from 'fastify-plugin'
 import { BackpressurePool, type PoolRunOptions, type PoolSnapshot } from '../../lib/pool/pool.js'
 import { WorkerLoadFailedError } from '../../lib/errors.js'
 import { checkWorkerLoads } from '../../lib/pool/piscina.js'
-import { runWhileClientStays } from '../../lib/executor/client-gone.js'
-import { checkRouteConfig, withRoutePriority } from '../../lib/executor/route-priority.js'
+import { runForRequest } from '../../lib/executor/client-gone.js'
+import { checkRouteConfig } from '../../lib/executor/route-priority.js'
 import { normalizePoolOptions, type PoolPluginOptions } from './options.js'
 import './decorators.js'
 
@@ -39,7 +39,7 @@ async function poolPlugin (fastify: FastifyInstance, rawOptions: PoolPluginOptio
 
   fastify.decorate('pool', pool)
   fastify.decorateRequest('runInPool', function runInPool (this: FastifyRequest, task: unknown, options?: PoolRunOptions) {
-    return runUntilClientLeaves(pool, this, task, options)
+    return runForRequest(this.raw.socket, this.routeOptions.config, options, (checked) => pool.run(task, checked))
   })
   fastify.addHook('onRoute', function checkRoutePriority (route) {
     checkRouteConfig(route.config, `${String(route.method)} ${route.url}`)
@@ -58,18 +58,6 @@ async function poolPlugin (fastify: FastifyInstance, rawOptions: PoolPluginOptio
       throw new WorkerLoadFailedError(piscina.filename, (error as Error).message, { cause: error })
     }
   })
-}
-
-/** Runs `task` at the route's default priority unless `options` sets one, aborting it if the
- * client disconnects before the answer is sent (lib/executor/client-gone.ts). */
-function runUntilClientLeaves (pool: BackpressurePool, request: FastifyRequest, task: unknown, options?: PoolRunOptions): Promise<unknown> {
-  let withPriority: PoolRunOptions | undefined
-  try {
-    withPriority = withRoutePriority(options, request.routeOptions.config)
-  } catch (error) {
-    return Promise.reject(error)
-  }
-  return runWhileClientStays(request.raw.socket, withPriority, (checked) => pool.run(task, checked))
 }
 
 export default fp(poolPlugin, {
