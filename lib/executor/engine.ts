@@ -25,7 +25,7 @@
 import { EventEmitter } from 'node:events'
 import { BusyTracker, type QueueSource } from './busy.js'
 import { QueueFullError, QueueWaitExceededError, TaskAbortedError, TaskTimeoutError } from '../errors.js'
-import type { ExecutorStats } from './types.js'
+import type { ExecutorStats, SnapshotFields } from './types.js'
 import { FlapDamper, type DamperTimers } from './busy.js'
 import { withRetryHint } from './retry.js'
 import { Accounting, type Outcome } from './accounting.js'
@@ -137,21 +137,6 @@ export interface EngineOptions extends Omit<ExecutorSettings, 'maxQueue'> {
   onListenerError: (error: unknown) => void
 }
 
-/** The fields every executor's snapshot has. */
-// A type, not an interface: its implicit index signature makes it an `ExecutorSnapshot`.
-
-export type EngineSnapshot = {
-  busy: boolean
-  /** Calls waiting for a slot (the engine's queue plus any inside the runner). */
-  queued: number
-  /** Calls submitted, not settled, not queued. */
-  running: number
-  completed: number
-  failed: number
-  /** Calls it runs at once now. */
-  concurrency: number
-}
-
 export abstract class Engine<Task, Extra, Events extends Record<keyof Events, unknown[]> = Record<string, unknown[]>> extends EventEmitter<Events> {
   readonly #runner: Runner<Task, Extra>
   readonly #queue: JobQueue<Job<Task, Extra>>
@@ -245,7 +230,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     return this.#queue.size + this.#runner.waitingInside
   }
 
-  protected engineSnapshot (): EngineSnapshot {
+  protected engineSnapshot (): SnapshotFields {
     const queued = this.#queued
     return {
       busy: this.#damper.busy,
@@ -281,7 +266,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
 
   /** The owner's full snapshot (the engine's fields and its runner's), also passed with
    * `busy`/`free`/`down`. */
-  abstract snapshot (): EngineSnapshot
+  abstract snapshot (): SnapshotFields
 
   /**
    * Checks the call's `signal`, `timeout` and `priority` (a bad one rejects it, counting nothing;

@@ -10,22 +10,26 @@
  */
 import type { EventEmitter } from 'node:events'
 
-/** An executor's state at one moment. Every field is read synchronously and cheaply. */
-export interface ExecutorSnapshot {
+/** What every executor's snapshot holds. Every field is read synchronously and cheaply. (A type,
+ * not an interface: its implicit index signature makes it an `ExecutorSnapshot`.) */
+export type SnapshotFields = {
   /** More tasks queued than free slots (as reported: after flap damping, when enabled). */
   busy: boolean
-  /** Tasks waiting for a slot. */
+  /** Tasks waiting for a slot: the executor's own queue, plus any its runner holds (the pool:
+   * piscina's `queueSize`, tasks handed over while a thread starts). */
   queued: number
   /** Tasks running now (submitted, not settled, not queued). */
   running: number
   /** Tasks that resolved. */
   completed: number
-  /** Tasks that settled with an error, whatever the reason. */
+  /** Tasks that settled with an error, whatever the reason (`stats()` has the breakdown). */
   failed: number
   /** Tasks it runs at once now (the same as the executor's `concurrency`). */
   concurrency: number
-  [key: string]: unknown
 }
+
+/** An executor's state at one moment, as the probe, the agent and the metrics read it. */
+export type ExecutorSnapshot = SnapshotFields & { [key: string]: unknown }
 
 /** Lifetime counters. `submitted === completed + failed + inFlight` holds at every moment, and
  * `failed === rejected + displaced + shed + aborted + timedOut + errored + crashed`. */

@@ -21,26 +21,15 @@ import { Engine, warnListenerError } from '../executor/engine.js'
 import type { ExecutorSettings } from '../executor/options.js'
 import type { PriorityOption } from '../executor/options.js'
 import { InvalidOptionError } from '../errors.js'
-import type { Executor, ExecutorStats } from '../executor/types.js'
+import type { Executor, ExecutorStats, SnapshotFields } from '../executor/types.js'
 import { AsyncRunner, type LaneTask } from './runner.js'
 import type { DamperTimers } from '../executor/busy.js'
 import { describeValue } from '../options.js'
 
 export type { LaneTask }
 
-/** A lane's state at one moment. */
-// A type, not an interface: its implicit index signature makes it an `ExecutorSnapshot`.
-
-export type LaneSnapshot = {
-  busy: boolean
-  /** Tasks waiting for a slot. */
-  queued: number
-  /** Tasks started and not settled. */
-  running: number
-  completed: number
-  failed: number
-  /** Tasks it runs at once now (an adaptive concurrency moves). */
-  concurrency: number
+/** A lane's state at one moment (an adaptive concurrency moves). */
+export type LaneSnapshot = SnapshotFields & {
   /** Slots taken: running tasks, plus stopped tasks whose function has not returned yet. */
   active: number
 }

@@ -2,7 +2,7 @@
  * Everything this package assumes about piscina, pinned to the version in package.json (5.3):
  * the names of its options, how to construct one so that its own errors become ours, and the
  * messages of the failures it rejects tasks with (piscina's errors carry no `code`, so the message
- * is the contract; the tests in test/lib/pool/pool.test.ts fail if an upgrade changes them).
+ * is the contract; test/lib/pool/piscina.test.ts checks each against a bare piscina, so an upgrade fails there).
  */
 import { once } from 'node:events'
 import { Piscina } from 'piscina'
@@ -84,7 +84,7 @@ function withCause (error: Error, { cause }: { cause: unknown }): Error {
 /** An export name no worker file has. */
 export const LOAD_CHECK_EXPORT = '__fastifyBackpressureLoadCheck__'
 /** piscina 5.3's message for a worker file that loaded but lacks the export. */
-const NO_HANDLER_PREFIX = 'No handler function'
+export const NO_HANDLER_PREFIX = 'No handler function'
 
 /** Resolves when the worker file loads in a thread; rejects with the loader's error otherwise. */
 export async function checkWorkerLoads (piscina: Piscina): Promise<void> {

@@ -22,34 +22,19 @@ import type { Piscina } from 'piscina'
 import { Engine, warnListenerError } from '../executor/engine.js'
 import type { ExecutorSettings } from '../executor/options.js'
 import { checkRunName, type PriorityOption } from '../executor/options.js'
-import type { Executor, ExecutorStats } from '../executor/types.js'
+import type { Executor, ExecutorStats, SnapshotFields } from '../executor/types.js'
 import { PiscinaRunner, type PoolCallExtra } from './runner.js'
 import type { PiscinaOptions } from './piscina.js'
 import type { DamperTimers } from '../executor/busy.js'
 
 export type { PiscinaOptions }
 
-/** The pool's state at one moment. Every field is read synchronously and cheaply. A type rather
- * than an interface: its implicit index signature makes it an `ExecutorSnapshot`. */
-
-export type PoolSnapshot = {
-  /** More tasks queued than idle threads (as reported: after flap damping, when enabled). */
-  busy: boolean
-  /** Tasks waiting for a thread: in the pool's own queue, plus those piscina holds for a thread
-   * (its `queueSize`, which leaves out tasks waiting for a thread that is starting). */
-  queued: number
+/** The pool's state at one moment; its `concurrency` is ceil(maxThreads) × concurrentTasksPerWorker. */
+export type PoolSnapshot = SnapshotFields & {
   /** Started threads running nothing (piscina `idleThreads`). */
   idleThreads: number
   /** Threads in the pool, starting or started. */
   threads: number
-  /** Tasks submitted through `run()` that have not settled and are not queued. */
-  running: number
-  /** Tasks that resolved. */
-  completed: number
-  /** Tasks that settled with an error, whatever the reason (see `stats()` for the breakdown). */
-  failed: number
-  /** Tasks it runs at once: ceil(maxThreads) × concurrentTasksPerWorker. */
-  concurrency: number
 }
 
 /** Lifetime counters (see `ExecutorStats` in lib/executor/types.ts for the invariant). */

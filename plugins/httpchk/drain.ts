@@ -48,12 +48,12 @@ export function setUpDrain (fastify: FastifyInstance, options: DrainOptions): Dr
 
   function startDraining (): void {
     if (!readiness.startDraining()) return
-    log.info({ graceMs: graceFor(), deadlineMs }, 'draining: the probe and the agent now report draining')
+    log.info({ grace: graceFor(), timeout: deadlineMs }, 'draining: the probe and the agent now report draining')
     // HTTP/2 clients open a new connection for their next request; HTTP/1 ones are told by
     // `Connection: close` on each answer (the front door).
     tracker.closeSessions()
     deadline = setTimeout(function shutdownDeadline () {
-      log.warn({ connections: tracker.size, deadlineMs }, 'shutdown deadline passed: destroying the connections left')
+      log.warn({ connections: tracker.size, timeout: deadlineMs }, 'shutdown deadline passed: destroying the connections left')
       tracker.destroyAll()
     }, deadlineMs)
     // The server and its connections keep the process alive while they are open; the deadline need not.
