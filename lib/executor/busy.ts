@@ -5,7 +5,8 @@
  *
  * `BusyTracker` watches nothing itself: its owner calls `recompute()` wherever the two numbers can
  * change (submission, hand-off, removal, settlement, a thread started or gone). `FlapDamper`
- * optionally reports a change only once it has held for a dwell time.
+ * optionally reports a change only once it has held for a dwell time. Neither counts transitions:
+ * the engine counts the reported ones, once (`stats().transitions`), and the metrics read them there.
  */
 
 /** The two numbers busy is derived from (`BackpressurePool` passes its own queue plus piscina's;
@@ -21,7 +22,6 @@ export class BusyTracker {
   readonly #source: QueueSource
   readonly #onTransition: (to: Transition) => void
   #busy = false
-  #transitions = { busy: 0, free: 0 }
 
   constructor (source: QueueSource, onTransition: (to: Transition) => void) {
     this.#source = source
@@ -30,11 +30,6 @@ export class BusyTracker {
 
   get busy (): boolean {
     return this.#busy
-  }
-
-  /** How many times each transition has happened since creation. */
-  get transitions (): Readonly<{ busy: number, free: number }> {
-    return this.#transitions
   }
 
   /**
@@ -46,9 +41,7 @@ export class BusyTracker {
     const busy = this.#source.queueSize > this.#source.idleThreads
     if (busy !== this.#busy) {
       this.#busy = busy
-      const to: Transition = busy ? 'busy' : 'free'
-      this.#transitions[to]++
-      this.#onTransition(to)
+      this.#onTransition(busy ? 'busy' : 'free')
     }
     return busy
   }
