@@ -3,7 +3,8 @@
  * task waits, which is what a load balancer needs to know. (piscina's `drain`/`needsDrain` measure
  * threads, not the queue: piscinajs/piscina#868.) `BusyTracker` watches nothing itself: its owner
  * must call `recompute()` wherever either number can change (submission, hand-off, removal,
- * settlement, a thread started or gone).
+ * settlement, a thread started or gone). Neither class counts transitions: the engine counts the
+ * reported ones, once (`stats().transitions`).
  */
 
 /** The two numbers busy is derived from (`BackpressurePool` passes its own queue plus piscina's;
@@ -19,7 +20,6 @@ export class BusyTracker {
   readonly #source: QueueSource
   readonly #onTransition: (to: Transition) => void
   #busy = false
-  #transitions = { busy: 0, free: 0 }
 
   constructor (source: QueueSource, onTransition: (to: Transition) => void) {
     this.#source = source
@@ -28,11 +28,6 @@ export class BusyTracker {
 
   get busy (): boolean {
     return this.#busy
-  }
-
-  /** How many times each transition has happened since creation. */
-  get transitions (): Readonly<{ busy: number, free: number }> {
-    return this.#transitions
   }
 
   /**
@@ -44,9 +39,7 @@ export class BusyTracker {
     const busy = this.#source.queueSize > this.#source.idleThreads
     if (busy !== this.#busy) {
       this.#busy = busy
-      const to: Transition = busy ? 'busy' : 'free'
-      this.#transitions[to]++
-      this.#onTransition(to)
+      this.#onTransition(busy ? 'busy' : 'free')
     }
     return busy
   }
