@@ -8,7 +8,6 @@ export interface Tier {
   env?: Record<string, string>
   /** tap's options when the tier runs alone. */
   options?: string[]
-  about: string
 }
 export declare const TIERS: Record<string, Tier>
 export declare const SUPPORT: string[]

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url'
 /**
  * What each tier runs, and how. `paths` are relative to the repository; `env` and `options` (tap's)
  * apply when the tier runs alone.
- * @type {Record<string, { run: 'tap' | 'tsc', paths: string[], env?: Record<string, string>, options?: string[], about: string }>}
+ * @type {Record<string, { run: 'tap' | 'tsc', paths: string[], env?: Record<string, string>, options?: string[] }>}
  */
 export const TIERS = {
   unit: {
@@ -29,8 +29,7 @@ export const TIERS = {
     env: { TEST_UNIT_LOOP: '1' },
     // These files wait on threads, sockets and timers as much as they compute: four at a time
     // finish sooner on two cores than tap's two (package.json), which the e2e tests need.
-    options: ['--jobs=4'],
-    about: 'the sources in process: lib/, each plugin, the umbrella'
+    options: ['--jobs=4']
   },
   e2e: {
     run: 'tap',
@@ -38,18 +37,17 @@ export const TIERS = {
     // generator, the balancers' configurations, finding haproxy and chromium) and scripts/ holds
     // the soak, which starts the example app under load: their tests guard what the e2e tests
     // stand on, and need what those need.
-    paths: ['test/e2e', 'test/example-app', 'test/scripts', 'test/tools'],
-    about: 'real programs: HAProxy, Caddy, nginx, Apache httpd, Varnish, Chromium, the example app and its tools'
+    paths: ['test/e2e', 'test/example-app', 'test/scripts', 'test/tools']
   },
   package: {
     run: 'tap',
-    paths: ['test/docs', 'test/package'],
-    about: 'what users get: the packed tarball and its types, and every runnable block of the docs'
+    // What users get: the packed tarball and its types, and every runnable block of the docs.
+    paths: ['test/docs', 'test/package']
   },
   typecheck: {
     run: 'tsc',
-    paths: ['test/types'],
-    about: 'type tests: tsc checks them (tsconfig.json includes test/**), nothing runs them'
+    // Type tests: tsc checks them (tsconfig.json includes test/**), nothing runs them.
+    paths: ['test/types']
   }
 }
 
