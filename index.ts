@@ -1,12 +1,7 @@
 /**
- * fastify-backpressure: one-line registration of the pool, lanes, httpchk and metrics plugins, in
- * that order (httpchk and metrics read the executors: the pool and every lane).
- *
- *   await app.register(backpressure, { pool: { filename }, lanes: { upstream: { concurrency: 16 } } })
- *
- * `pool` and `lanes` are each optional (an I/O-only app has lanes and no worker file; an app may
- * have neither and only the probe). `httpchk` and `metrics` are on by default; `false` leaves one out.
- * Each section is exactly the options of its plugin registered alone, checked by the same normaliser.
+ * fastify-backpressure: registers the pool, lanes, httpchk and metrics plugins, in that order
+ * (httpchk and metrics read the executors). Each section must stay exactly the options of its
+ * plugin registered alone, checked by the same normaliser.
  */
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
@@ -68,15 +63,13 @@ export { plugin as backpressure, poolPlugin, lanesPlugin, httpchkPlugin, metrics
 export * as errors from './lib/errors.js'
 export { isRetryableError, RETRYABLE_ERROR_CODES, type RetryableError } from './lib/executor/retry.js'
 
-// Options.
 export type { PoolPluginOptions } from './plugins/pool/index.js'
 export type { LanesPluginOptions, LaneOptions, AdaptiveConcurrencyOptions } from './plugins/lanes/index.js'
 export type { HttpchkPluginOptions, HttpchkAgentOptions, HttpchkDrainOptions } from './plugins/httpchk/index.js'
 export type { MetricsPluginOptions, MetricsGraphiteOptions } from './plugins/metrics/index.js'
 export type { AdmissionOptions, DwellOptions } from './lib/executor/options.js'
 
-// What the decorators return. The classes are types only: an app gets its pool and lanes from the
-// plugins, built from the options above.
+// What the decorators return; the classes are types only (an app gets them from the plugins).
 export type { BackpressurePool, PoolRunOptions, PoolEvents, PoolSnapshot, PoolStats } from './lib/pool/pool.js'
 export type { Lane, LaneRunOptions, LaneEvents, LaneSnapshot, LaneStats, LaneTask } from './lib/lane/lane.js'
 export type { BackpressureControl, ProbeState, HaproxyServerState } from './plugins/httpchk/index.js'

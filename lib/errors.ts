@@ -1,14 +1,11 @@
 /**
- * Every error this package raises, made by one factory (@fastify/error) so that each carries a
- * stable `code` and the HTTP `statusCode` Fastify's error handler answers with.
- *
- * Codes are public API: users match on them, so they never change meaning. The README's
- * "Error codes" table lists each one.
+ * Every error this package raises, each with a stable `code` and the `statusCode` Fastify's error
+ * handler answers with. Codes are public API (the README's "Error codes" table): never change one's
+ * meaning.
  */
-// The named export, not the default one: a default import of @fastify/error's `export =` typings makes
-// tsc write `createError.FastifyErrorConstructor` into dist/*.d.ts, a namespace that consumers without
-// esModuleInterop (moduleResolution bundler, skipLibCheck false) cannot find, and with skipLibCheck
-// every error class then reads as `any`. With the type imported by name the declarations name it.
+// The named import: a default import of @fastify/error's `export =` typings makes tsc write
+// `createError.FastifyErrorConstructor` into dist/*.d.ts, which consumers without esModuleInterop
+// cannot resolve (every error class then reads as `any`); the type imported by name is named instead.
 // eslint-disable-next-line @typescript-eslint/no-unused-vars -- read by the emitted declarations, as said above
 import { createError, type FastifyErrorConstructor } from '@fastify/error'
 

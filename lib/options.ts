@@ -1,7 +1,6 @@
 /**
- * Small option validators shared by the plugins. Each throws `FST_BACKPRESSURE_INVALID_OPTION`
- * naming the option by its full path (`pool.maxThreads`, `lanes.upstream.timeout`) and the value
- * received.
+ * Option validators shared by the plugins. Each error must name the option by its full path
+ * (`lanes.upstream.timeout`) and the value received.
  */
 import { inspect } from 'node:util'
 import { InvalidOptionError } from './errors.js'
@@ -98,10 +97,9 @@ export function featureOption (option: string, value: unknown, expected = 'false
 const FASTIFY_REGISTER_KEYS: ReadonlySet<string> = new Set(['prefix', 'logLevel', 'logSerializers'])
 
 /**
- * Rejects option names we do not know, so a typo (`maxQueu`) is never silently ignored, in
- * JavaScript as in TypeScript. The error names the full path and the one known key nearest to it.
- * Call it before reading any option, so that a misspelt required key (`fileName`) is reported as
- * the typo it is, not as a missing `filename`.
+ * Rejects unknown option names, naming the known key nearest to each, so a typo is never silently
+ * ignored. Call it before reading any option, so that a misspelt required key (`fileName`) is
+ * reported as the typo it is, not as a missing `filename`.
  */
 export function rejectUnknownKeys (prefix: string, options: Record<string, unknown>, known: Iterable<string>): void {
   const names = [...known]
@@ -118,9 +116,9 @@ export function rejectUnknownKeys (prefix: string, options: Record<string, unkno
 }
 
 /** The known name nearest to `key`: the fewest edits (letter case ignored, a swap of two
- * neighbours counting once), less the letters of the camelCase words both share, so that a renamed
- * option points to its new name (`busyStatusCode` → `unavailableStatusCode`). The first in sorted
- * order among equals. */
+ * neighbours counting once), less the letters of the camelCase words both share, so that a name
+ * sharing a word finds it (`busyStatusCode` → `unavailableStatusCode`). The first in sorted order
+ * among equals. */
 export function nearestKey (key: string, known: readonly string[]): string | undefined {
   let best: string | undefined
   let bestScore = Infinity

@@ -1,14 +1,12 @@
 /**
- * The lifetime counters of an executor (pool or lane), in one place, with their invariants:
- * `submitted === completed + failed + inFlight` at every moment, and
- * `failed === rejected + displaced + shed + aborted + timedOut + errored + crashed`.
- *
- * The executor counts each call once when it is submitted and once when it settles, through
- * `settle(outcome)`; error builders never count.
+ * An executor's lifetime counters. Invariants: `submitted === completed + failed + inFlight` at
+ * every moment, and `failed === rejected + displaced + shed + aborted + timedOut + errored + crashed`.
+ * The executor counts each task once when submitted and once through `settle(outcome)`; error
+ * builders never count.
  */
 import type { ExecutorStats } from './types.js'
 
-/** How a call settled. */
+/** How a task settled. */
 export type Outcome = 'completed' | 'rejected' | 'displaced' | 'shed' | 'aborted' | 'timedOut' | 'errored' | 'crashed'
 
 export class Accounting {

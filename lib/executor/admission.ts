@@ -3,14 +3,13 @@
  * queue has not been empty for a whole `interval`, a task that has waited longer than `target` is
  * shed. A queue that empties now and then is absorbing a burst; one that never empties only adds
  * latency, so tasks that cannot start soon are refused while the client can still retry elsewhere.
- *
  * `QueueDelayController` is the rule, with time passed in so it is testable without timers.
- * `QueueAdmission` applies it to a `JobQueue`: it judges the task that has waited longest and, when
- * that one must go, sheds the oldest of the lowest priority (it would wait longer still), then arms
- * one `unref`'d timer so a standing queue sheds even while no slot frees up.
  */
 import type { JobQueue, Queued } from './queue.js'
 
+/** The rule applied to a `JobQueue`: it judges the task that has waited longest and, when that one
+ * must go, sheds the oldest of the lowest priority instead (it would wait longer still). One
+ * `unref`'d timer makes a standing queue shed even while no slot frees up. */
 export class QueueAdmission<Job extends Queued> {
   readonly #codel: QueueDelayController
   readonly #onRecheck: () => void

@@ -1,11 +1,10 @@
 /**
  * Busy/free without polling. **busy = more tasks queued than free slots**: once it holds, every new
  * task waits, which is what a load balancer needs to know. (piscina's `drain`/`needsDrain` measure
- * threads, not the queue: piscinajs/piscina#868.)
- *
- * `BusyTracker` watches nothing itself: its owner calls `recompute()` wherever the two numbers can
- * change (submission, hand-off, removal, settlement, a thread started or gone). `FlapDamper`
- * optionally reports a change only once it has held for a dwell time.
+ * threads, not the queue: piscinajs/piscina#868.) `BusyTracker` watches nothing itself: its owner
+ * must call `recompute()` wherever either number can change (submission, hand-off, removal,
+ * settlement, a thread started or gone). Neither class counts transitions: the engine counts the
+ * reported ones, once (`stats().transitions`).
  */
 
 /** The two numbers busy is derived from (`BackpressurePool` passes its own queue plus piscina's;
@@ -21,7 +20,6 @@ export class BusyTracker {
   readonly #source: QueueSource
   readonly #onTransition: (to: Transition) => void
   #busy = false
-  #transitions = { busy: 0, free: 0 }
 
   constructor (source: QueueSource, onTransition: (to: Transition) => void) {
     this.#source = source
@@ -30,11 +28,6 @@ export class BusyTracker {
 
   get busy (): boolean {
     return this.#busy
-  }
-
-  /** How many times each transition has happened since creation. */
-  get transitions (): Readonly<{ busy: number, free: number }> {
-    return this.#transitions
   }
 
   /**
@@ -46,9 +39,7 @@ export class BusyTracker {
     const busy = this.#source.queueSize > this.#source.idleThreads
     if (busy !== this.#busy) {
       this.#busy = busy
-      const to: Transition = busy ? 'busy' : 'free'
-      this.#transitions[to]++
-      this.#onTransition(to)
+      this.#onTransition(busy ? 'busy' : 'free')
     }
     return busy
   }
@@ -72,6 +63,7 @@ const realTimers: DamperTimers = {
   clearTimeout: (timer) => { clearTimeout(timer as NodeJS.Timeout) }
 }
 
+/** Reports a change of the raw state only once it has held for its dwell time. */
 export class FlapDamper {
   readonly #dwell: DwellTimes
   readonly #onReport: (busy: boolean) => void

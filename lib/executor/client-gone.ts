@@ -1,17 +1,13 @@
 /**
- * An AbortSignal that fires when the client's connection closes, or when the caller's own signal
- * fires, whichever comes first; used by `request.runInPool()` and `request.runInLane()`.
- *
- * One 'close' listener per socket, however many requests it carries: a keep-alive socket with many
- * pipelined requests in flight would otherwise collect one listener per request and trip Node's
- * `MaxListenersExceededWarning` at 11. The socket's listener aborts every task still registered on
- * it; it stays until the socket closes (one per socket, whatever the number of requests).
- *
- * Not `request.signal`: Fastify's listens to `request.raw` 'close', which Node (since 16) emits as
- * soon as the request body has been read, so it aborts every POST with a body at once (the pitfall
- * in fastify/fastify-piscina#8). The socket's 'close' means the connection is gone.
+ * An AbortSignal that fires when the client's connection closes or the caller's own signal fires.
+ * One 'close' listener per socket, however many requests it carries: one per request would trip
+ * Node's `MaxListenersExceededWarning` on a keep-alive socket with many pipelined requests.
+ * Not `request.signal`: Fastify's listens to `request.raw` 'close', which Node emits as soon as the
+ * body has been read, so it would abort every POST with a body at once (fastify/fastify-piscina#8).
  */
 import type { Socket } from 'node:net'
+import type { PriorityOption } from './options.js'
+import { withRoutePriority } from './route-priority.js'
 
 const watched = new WeakMap<Socket, Set<AbortController>>()
 
@@ -53,11 +49,25 @@ export function watchClient (socket: Socket, callerSignal: AbortSignal | undefin
  * A `signal` that is not an AbortSignal is passed through untouched, so that `run()` refuses it
  * with its coded error (lib/executor/options.ts) instead of this helper throwing a TypeError.
  */
-export function runWhileClientStays<Options extends { signal?: AbortSignal | undefined }, Result> (
+function runWhileClientStays<Options extends { signal?: AbortSignal | undefined }, Result> (
   socket: Socket, options: Options | undefined, run: (options: Options) => Promise<Result>
 ): Promise<Result> {
   const callerSignal: unknown = options?.signal
   if (callerSignal !== undefined && !(callerSignal instanceof AbortSignal)) return run(options as Options)
   const { signal, release } = watchClient(socket, callerSignal as AbortSignal | undefined)
   return run({ ...options, signal } as Options).finally(release)
+}
+
+/** What `request.runInPool()` and `request.runInLane()` do: `run` at the route's default priority
+ * unless `options` sets one, stopped if the client hangs up. A bad route priority rejects. */
+export function runForRequest<Options extends PriorityOption & { signal?: AbortSignal | undefined }, Result> (
+  socket: Socket, routeConfig: unknown, options: Options | undefined, run: (options: Options) => Promise<Result>
+): Promise<Result> {
+  let withPriority: Options | undefined
+  try {
+    withPriority = withRoutePriority(options, routeConfig)
+  } catch (error) {
+    return Promise.reject(error)
+  }
+  return runWhileClientStays(socket, withPriority, run)
 }

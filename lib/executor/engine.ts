@@ -25,7 +25,7 @@
 import { EventEmitter } from 'node:events'
 import { BusyTracker, type QueueSource } from './busy.js'
 import { QueueFullError, QueueWaitExceededError, TaskAbortedError, TaskTimeoutError } from '../errors.js'
-import type { ExecutorStats } from './types.js'
+import type { ExecutorStats, SnapshotFields } from './types.js'
 import { FlapDamper, type DamperTimers } from './busy.js'
 import { withRetryHint } from './retry.js'
 import { Accounting, type Outcome } from './accounting.js'
@@ -128,29 +128,19 @@ export interface Runner<Task, Extra> {
   close: () => Promise<void>
 }
 
-export interface EngineOptions extends Omit<ExecutorSettings, 'maxQueue'> {
+/** What the plugins (and the tests) pass to the pool or a lane beside its settings. */
+export interface EngineHooks {
+  /** Called when a listener throws (and for runner errors nobody listens to), so that a faulty
+   * listener never breaks `run()`. Default: a process warning. */
+  onListenerError?: ((error: unknown) => void) | undefined
+  /** Timers for the flap damper (tests inject fake ones). */
+  dwellTimers?: DamperTimers | undefined
+}
+
+export interface EngineOptions extends Omit<ExecutorSettings, 'maxQueue'>, EngineHooks {
   /** Most calls that may wait. Infinity: unbounded. A function is called once the runner
    * exists (the pool's `'auto'` needs piscina's own reading of `maxThreads`). */
   maxQueue: number | (() => number)
-  /** Timers for the flap damper (tests inject fake ones). */
-  dwellTimers?: DamperTimers | undefined
-  /** Called when a listener throws (and for runner errors nobody listens to). */
-  onListenerError: (error: unknown) => void
-}
-
-/** The fields every executor's snapshot has. */
-// A type, not an interface: its implicit index signature makes it an `ExecutorSnapshot`.
-
-export type EngineSnapshot = {
-  busy: boolean
-  /** Calls waiting for a slot (the engine's queue plus any inside the runner). */
-  queued: number
-  /** Calls submitted, not settled, not queued. */
-  running: number
-  completed: number
-  failed: number
-  /** Calls it runs at once now. */
-  concurrency: number
 }
 
 export abstract class Engine<Task, Extra, Events extends Record<keyof Events, unknown[]> = Record<string, unknown[]>> extends EventEmitter<Events> {
@@ -188,7 +178,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     this.#closeTimeout = options.closeTimeoutMs
     this.#rejectStatusCode = options.rejectStatusCode
     this.#retryAfter = options.retryAfter
-    this.#onListenerError = options.onListenerError
+    this.#onListenerError = options.onListenerError ?? warnListenerError
     const engine = this
     // Events are typed by the owner (pool or lane); inside, the engine emits its own untyped.
     const emitter = this as EventEmitter
@@ -246,7 +236,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     return this.#queue.size + this.#runner.waitingInside
   }
 
-  protected engineSnapshot (): EngineSnapshot {
+  protected engineSnapshot (): SnapshotFields {
     const queued = this.#queued
     return {
       busy: this.#damper.busy,
@@ -282,7 +272,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
 
   /** The owner's full snapshot (the engine's fields and its runner's), also passed with
    * `busy`/`free`/`down`. */
-  abstract snapshot (): EngineSnapshot
+  abstract snapshot (): SnapshotFields
 
   /**
    * Checks the call's `signal`, `timeout` and `priority` (a bad one rejects it, counting nothing;
@@ -566,6 +556,6 @@ function isRunning (job: Job<unknown, unknown>): boolean {
 }
 
 /** The default `onListenerError`: a process warning. */
-export function warnListenerError (error: unknown): void {
+function warnListenerError (error: unknown): void {
   process.emitWarning(error instanceof Error ? error : new Error(String(error)))
 }

@@ -1,11 +1,8 @@
 /**
- * The options every executor (the pool, each lane) shares, validated in one place and turned into
- * the one shape the engine takes: every duration in ms, with an `Ms` suffix inside the engine only
- * (the public names say what they bound: `timeout`, `closeTimeout`, `admission.target`,
- * `dwell.busy`). `prefix` is the option path shown in errors (`pool`, `lanes.upstream`).
- *
- * The public declarations, with their JSDoc and defaults, are `ExecutorOptions` below; the pool's
- * and the lanes' option types extend it, so each option is documented once.
+ * The options every executor (the pool, each lane) shares, validated here and normalised to the
+ * engine's shape: durations in ms, with the `Ms` suffix inside the engine only. `prefix` is the
+ * option path errors show (`pool`, `lanes.upstream`). `ExecutorOptions` is each shared option's
+ * one public declaration: the pool's and the lanes' option types extend it.
  */
 import type { CodelOptions } from './admission.js'
 import type { DwellTimes } from './busy.js'
@@ -127,17 +124,7 @@ function dwell (option: string, value: unknown): DwellTimes {
   }
 }
 
-/**
- * The options of one `run()` call (`signal`, `timeout`, `priority`), checked before anything is
- * counted or queued, for the pool and for every lane alike. A bad value rejects that call with `FST_BACKPRESSURE_INVALID_OPTION` naming
- * `run.<option>`; the executor's counts are untouched (the call was never submitted).
- *
- * Why per call and not only at registration: a `signal` that is not an AbortSignal would otherwise
- * throw inside the executor after the task was counted (a phantom task in flight forever), and a
- * `timeout` of -1, NaN or null would silently switch off the default deadline, and one above
- * 2³¹ − 1 ms would fire after 1 ms (Node's timer overflow).
- */
-/** The lowest and highest priorities a call may have, and the default. */
+/** The lowest and highest priorities a task may have, and the default. */
 export const MIN_PRIORITY = -1000
 export const MAX_PRIORITY = 1000
 export const DEFAULT_PRIORITY = 0
@@ -165,14 +152,19 @@ export interface CheckedRunOptions {
   priority: number
 }
 
-/** What a call without options gets: no signal, the executor's default deadline, the default
- * priority. One frozen object per executor, returned as is for every such call (no allocation). */
+/** What a task submitted without options gets: no signal, the executor's default deadline, the
+ * default priority. One frozen object per executor, shared by every such task (no allocation). */
 export function defaultRunOptions (defaultTimeoutMs: number): Readonly<CheckedRunOptions> {
   return Object.freeze({ signal: undefined, timeoutMs: defaultTimeoutMs, priority: DEFAULT_PRIORITY })
 }
 
-/** Checks `signal`, `timeout` (`0` or `Infinity` = no deadline; undefined = the default's) and
- * `priority` (undefined = 0); `options` undefined: `defaults` itself. */
+/**
+ * Checks one `run()` call's `signal`, `timeout` (`0` or `Infinity`: none; undefined: the default)
+ * and `priority` (undefined: 0) before anything is counted; `options` undefined: `defaults` itself.
+ * Per call, not only at registration: a non-AbortSignal `signal` would throw after the task was
+ * counted (in flight forever), a `timeout` of -1, NaN or null would drop the default deadline, and
+ * one above 2³¹ − 1 ms would fire after 1 ms (Node's timer overflow).
+ */
 export function checkRunOptions (options: unknown, defaults: Readonly<CheckedRunOptions>): Readonly<CheckedRunOptions> {
   if (options === undefined) return defaults
   if (options === null || typeof options !== 'object') {

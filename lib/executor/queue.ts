@@ -1,25 +1,12 @@
 /**
- * The queue of calls waiting for a slot, and its policy: **highest priority first, FIFO within a
- * priority**, bounded by `maxQueue`. When the queue is full, an arrival of a higher priority than
- * the lowest waiting one takes the place of the newest call of that lowest priority (the engine asks
- * `displaceable()`, then settles that call). A change of policy touches this file only: the engine
- * and admission add, remove and take the next job through it, and never assume an order themselves.
- *
- * Why our own: a queue whose jobs may also leave from the middle (a queued call aborted or timed
- * out), with O(1) for both; no npm queue offers removal by handle (yocto-queue, p-queue's array
- * queue; p-queue's priority queue inserts into one sorted array, O(n) per arrival).
- *
- * The layout: one FIFO per priority in use (a `Level`), the levels in an array sorted highest first,
- * holding only levels with jobs. Each level keeps its jobs in an array read from a moving head; a job
- * removed from the middle is only marked (a Set of the few removed), skipped when the head reaches
- * it, and the array is compacted once the consumed prefix outweighs the rest. A plain `Set` did the
- * same with an iterator per `next()`, which cost a lane about 10% of a bare call. When every call has
- * the same priority there is one level, found by one comparison (`#last`), so the queue costs what a
- * plain FIFO costs (B5, B8 in docs/benchmarks.md); the levels array only grows with the number of
- * distinct priorities waiting at once, and is searched by bisection.
+ * The queue of tasks waiting for a slot, and its whole policy: highest priority first, FIFO within a
+ * priority, bounded by `maxQueue`; when full, an arrival of higher priority than the lowest waiting
+ * takes the place of the newest task of that priority (`displaceable()`). The engine and admission
+ * must never assume an order themselves, so that a change of policy touches this file only.
+ * Our own because jobs also leave from the middle (aborted, timed out) and no npm queue offers O(1)
+ * removal by handle (yocto-queue; p-queue's priority queue inserts into one sorted array, O(n)).
  */
 
-/** What the queue reads of a job. */
 export interface Queued {
   /** Higher first; FIFO among equals. */
   readonly priority: number
@@ -27,7 +14,9 @@ export interface Queued {
   readonly submittedAt: number
 }
 
-/** The jobs of one priority, oldest first. */
+/** The jobs of one priority, oldest first, in an array read from a moving head. A job removed from
+ * the middle is only marked (`removed`) and skipped when the head reaches it: O(1) removal with no
+ * iterator per `next()`, which a `Set` of jobs would need. */
 class Level<Job> {
   readonly priority: number
   /** Consumed slots (before `head`) hold undefined. */
@@ -45,7 +34,7 @@ class Level<Job> {
 export class JobQueue<Job extends Queued> {
   readonly #maxQueue: number
   #size = 0
-  /** Levels with jobs, highest priority first. */
+  /** Levels with jobs, highest priority first (searched by bisection: one per priority waiting). */
   #levels: Array<Level<Job>> = []
   /** The level the last `add()` went to (listed, or emptied since and no other level has its
    * priority): with one priority in use, every add and every delete finds its level here. */

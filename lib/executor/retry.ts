@@ -1,12 +1,8 @@
 /**
- * Which errors a client may retry, and the retry hint they carry. One set of codes for every
- * executor (the pool and each lane): the task never ran, so trying again later, or elsewhere, is
- * safe.
- *
- * The hint travels on the error itself, as `error.headers['retry-after']` (seconds, the header's
- * unit, RFC 9110 §10.2.3): Fastify's default error handler sets `error.headers` on the reply
- * (fastify/lib/error-handler.js, `setErrorHeaders`). No hook writes it, so no executor's hint can
- * overwrite another's, and an app's own error handler sees it on the error it receives.
+ * Which errors a client may retry (the task never ran, so retrying later or elsewhere is safe), and
+ * their retry hint: `error.headers['retry-after']` (RFC 9110 §10.2.3), which Fastify's default error
+ * handler sets on the reply (fastify/lib/error-handler.js, `setErrorHeaders`). On the error, not
+ * written by a hook: no executor's hint can overwrite another's, and an app's own handler sees it.
  */
 /** Error codes after which a client may retry: the task never ran. */
 export const RETRYABLE_ERROR_CODES: ReadonlySet<string> = new Set([

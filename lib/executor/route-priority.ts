@@ -1,15 +1,9 @@
 /**
- * A route's default priority for the calls it makes through `request.runInPool()` and
- * `request.runInLane()`: Fastify's route option `config: { backpressure: { priority: N } }`. An
- * explicit per-call `priority` overrides it. Framework-free: it reads the route's `config` object.
- *
- * The pool and lanes plugins check each route's `config.backpressure` in an `onRoute` hook, so a bad
- * one fails the route's registration (and so `app.ready()`). Fastify runs `onRoute` hooks only for
- * routes declared after the hook, in its context or below: a route declared before the plugin has
- * loaded is checked on its first call instead (and a bad value then refuses each of its calls with
- * the same error, counting nothing). Either way a route's `backpressure` object is checked once and
- * its priority remembered by identity (Fastify copies the route's `config` shallowly, so the object
- * seen by `onRoute` is the one a request reads).
+ * A route's default priority for `request.runInPool()` and `request.runInLane()`, from its
+ * `config.backpressure.priority`; a per-call `priority` overrides it. The plugins check it in an
+ * `onRoute` hook; a route declared before the plugin gets no `onRoute`, so it is checked on its
+ * first task instead. Each `backpressure` object is checked once and remembered by identity, which
+ * holds because Fastify copies a route's `config` shallowly: `onRoute` and requests see one object.
  */
 import { InvalidOptionError } from '../errors.js'
 import { describeValue } from '../options.js'
@@ -41,7 +35,7 @@ export function checkRouteConfig (config: unknown, route: string): number | unde
   return priority
 }
 
-/** The options of a call a route makes: `options` as given when they set a priority, else with
+/** The options of a task a route submits: `options` as given when they set a priority, else with
  * the route's default priority, if it has one. `config` is the route's (`request.routeOptions.config`,
  * which carries its `method` and `url`). Throws like `checkRouteConfig`. */
 export function withRoutePriority<Options extends PriorityOption> (options: Options | undefined, config: unknown): Options | undefined {

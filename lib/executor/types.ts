@@ -1,31 +1,31 @@
 /**
- * What every executor of tasks has in common: the worker pool (`BackpressurePool`, tasks on worker
- * threads) and each lane (`Lane`, async functions on the main thread). The health probe, the
- * HAProxy agent and the metrics read executors through this interface only, so they treat a pool
- * and a lane alike.
- *
- * Events: `'busy'` (snapshot) and `'free'` (snapshot), once per reported transition; `'down'`
- * (reason, snapshot), once; `'concurrency'` (the new concurrency) when the number of tasks it runs
- * at once changes (a lane with an adaptive concurrency).
+ * What every executor (the pool, each lane) has in common. The probe, the agent and the metrics
+ * read executors through this interface only: they must not tell a pool from a lane.
+ * Events: `'busy'`/`'free'` (snapshot), once per reported transition; `'down'` (reason, snapshot),
+ * once; `'concurrency'` (the new value) when an adaptive lane's concurrency changes.
  */
 import type { EventEmitter } from 'node:events'
 
-/** An executor's state at one moment. Every field is read synchronously and cheaply. */
-export interface ExecutorSnapshot {
+/** What every executor's snapshot holds. Every field is read synchronously and cheaply. (A type,
+ * not an interface: its implicit index signature makes it an `ExecutorSnapshot`.) */
+export type SnapshotFields = {
   /** More tasks queued than free slots (as reported: after flap damping, when enabled). */
   busy: boolean
-  /** Tasks waiting for a slot. */
+  /** Tasks waiting for a slot: the executor's own queue, plus any its runner holds (the pool:
+   * piscina's `queueSize`, tasks handed over while a thread starts). */
   queued: number
   /** Tasks running now (submitted, not settled, not queued). */
   running: number
   /** Tasks that resolved. */
   completed: number
-  /** Tasks that settled with an error, whatever the reason. */
+  /** Tasks that settled with an error, whatever the reason (`stats()` has the breakdown). */
   failed: number
   /** Tasks it runs at once now (the same as the executor's `concurrency`). */
   concurrency: number
-  [key: string]: unknown
 }
+
+/** An executor's state at one moment, as the probe, the agent and the metrics read it. */
+export type ExecutorSnapshot = SnapshotFields & { [key: string]: unknown }
 
 /** Lifetime counters. `submitted === completed + failed + inFlight` holds at every moment, and
  * `failed === rejected + displaced + shed + aborted + timedOut + errored + crashed`. */
@@ -36,7 +36,7 @@ export interface ExecutorStats {
   inFlight: number
   /** Refused before queuing: queue full (`_QUEUE_FULL`), closing (`_CLOSED`) or down (`_POOL_DOWN`). */
   rejected: number
-  /** Taken out of a full queue by a call of higher priority (`_QUEUE_FULL`). */
+  /** Taken out of a full queue by a task of higher priority (`_QUEUE_FULL`). */
   displaced: number
   /** Shed by queue-wait admission (`_QUEUE_WAIT_EXCEEDED`). */
   shed: number

@@ -1,38 +1,15 @@
 /**
- * The one line an HAProxy `agent-check` reads (configuration.txt §5.2 "agent-check"), computed from
- * the readiness state and the executors' load. A pure function: same input, same line.
- *
- *   up ready 70% maxconn:8                    free: 70% of the configured weight
- *   up ready 1% maxconn:8 #busy: pool         busy: the weight at its floor (`minWeight`), as the probe says busy
- *   up drain 70% maxconn:8 #draining          shutting down: no new traffic, existing traffic finishes
- *   up drain 100% maxconn:8 #not-ready: db    starting or not ready: no new traffic
- *   down ready maxconn:8 #down: pool          the pool cannot run tasks; HAProxy marks the server DOWN at once
- *
- * Which words go with which state and cause is `STATE_TABLE` in readiness.ts; this file only writes them.
- *
- * Words (HAProxy reads them in any order, the last of each kind wins):
- * - `up`/`down`: the health state. HAProxy treats everything after `#` as the reason shown in its
- *   stats, up to the end of the line, so the reason always comes last.
- * - `ready`/`drain`: the admin state. Only the agent can undo its own `drain`, so every `up` line
- *   carries `ready` or `drain` explicitly.
- * - `N%`: the weight, relative to the server's configured `weight` (configure `weight 100`).
- * - `maxconn:N`: how many requests HAProxy may have in flight on this server; the excess waits in
- *   HAProxy's own queue. HAProxy keeps the last value even when the agent stops sending it.
- *
- * Weight formula, for each executor: `slots = concurrency + maxQueue`, `load = running + queued`,
- * `weight = roundTo10(100 × (slots − load) / slots)`; the lowest of them, clamped to
- * `[minWeight, 100]`. `maxconn` = every executor's concurrency + `maxQueue`.
- * Rounding to steps of 10% keeps the weight from changing on every check while the load moves
- * by a task or two, so HAProxy's balancing shifts gradually instead of flapping.
+ * The line an HAProxy `agent-check` reads (configuration.txt §5.2 "agent-check"), a pure function of
+ * the readiness state and the executors' load; the lines and their meaning are in docs/haproxy.md.
+ * Which words go with which state is `STATE_TABLE` in readiness.ts: this file only writes them.
+ * Must hold: the `#` reason comes last (HAProxy reads everything after `#` to the end of the line),
+ * and every `up` line says `ready` or `drain` (only the agent can undo its own `drain`).
  */
 
 import { STATE_TABLE, type ProbeState } from '../httpchk/readiness.js'
 
-/** One executor's load, as the reply reads it. */
 export interface ExecutorLoad {
-  /** Tasks waiting for a slot. */
   queued: number
-  /** Tasks running. */
   running: number
   /** Tasks it runs at once now (an adaptive lane's concurrency moves). */
   concurrency: number
@@ -50,7 +27,6 @@ export interface AgentReplyOptions {
   minWeight: number
 }
 
-/** Tasks the executors run at once, together. */
 export function totalConcurrency (load: AgentLoad): number {
   let concurrency = 0
   for (const executor of load.executors) concurrency += executor.concurrency
@@ -58,10 +34,12 @@ export function totalConcurrency (load: AgentLoad): number {
 }
 
 /**
- * The weight percentage for a load (see the formula above), taken for each executor and the lowest
- * kept: a process whose pool is full is as full as its pool, whatever room its lanes have, for the
- * balancer cannot tell which requests need the pool. The allowed queue is shared out in proportion
- * to concurrency. 100 when there is nothing to measure.
+ * The weight percentage: per executor, `slots = concurrency + its share of maxQueue` (shared in
+ * proportion to concurrency) and `round to 10% of (slots − running − queued) / slots`; the lowest,
+ * clamped to `[minWeight, 100]`; 100 when there is nothing to measure. The lowest, because a process
+ * whose pool is full is full whatever room its lanes have: the balancer cannot tell which requests
+ * need the pool. Steps of 10% keep the weight still while the load moves by a task or two, so
+ * HAProxy's balancing shifts gradually instead of flapping.
  */
 export function agentWeight (load: AgentLoad, options: AgentReplyOptions): number {
   const total = totalConcurrency(load)
@@ -78,10 +56,9 @@ export function agentWeight (load: AgentLoad, options: AgentReplyOptions): numbe
 }
 
 /**
- * The agent's reply line for a readiness state (`STATE_TABLE` in readiness.ts), without the line
- * ending. `reason` (`Readiness.reason()`: the state and its causes' names) is sent after `#`, which
- * HAProxy shows in its stats. With no executor (concurrency 0) no `maxconn` is sent: there is
- * nothing to bound.
+ * The agent's reply line for a readiness state, without the line ending. `reason`
+ * (`Readiness.reason()`) is sent after `#`, which HAProxy shows in its stats. `maxconn` = every
+ * executor's concurrency + `maxQueue`; with no executor none is sent: there is nothing to bound.
  */
 export function agentReply (state: ProbeState, reason: string | undefined, load: AgentLoad, options: AgentReplyOptions): string {
   const concurrency = totalConcurrency(load)

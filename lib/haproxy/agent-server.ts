@@ -1,11 +1,8 @@
 /**
- * A TCP listener for HAProxy's `agent-check` (configuration.txt §5.2 "agent-check"): HAProxy
- * connects, optionally sends its `agent-send` string, and reads one line up to the first CR or LF.
- *
- * We write the line as soon as the connection opens and end our side: what the client sends is
- * read and discarded, so garbage, a client that never sends anything, or one that hangs up early
- * cannot change the answer or raise an error. Each socket is destroyed `timeoutMs` after it opened
- * (slowloris), at most `MAX_AGENT_CONNECTIONS` are held, and `close()` destroys every socket left.
+ * A TCP listener for HAProxy's `agent-check` (configuration.txt §5.2 "agent-check"). The line is
+ * written and our side ended as soon as a connection opens; what the client sends is discarded, so
+ * no input (or none) can change the answer or raise an error. Each socket has an absolute deadline,
+ * at most `MAX_AGENT_CONNECTIONS` are held, and `close()` destroys every socket left.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 
@@ -44,7 +41,6 @@ export class AgentServer {
     return this.#port
   }
 
-  /** The number of sockets currently open. */
   get connections (): number {
     return this.#sockets.size
   }

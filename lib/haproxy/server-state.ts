@@ -1,14 +1,8 @@
 /**
- * HAProxy's `X-Haproxy-Server-State` header (`http-check send-state`, configuration.txt §4.2
- * "http-check send-state"): what a balancer node thinks of this server, sent with each check.
- *
- *   UP 1/2; address=127.0.0.1; port=43109; name=be_app/a; node=lb1; weight=100/200; scur=0/0; qcur=0
- *
- * The STATE part (`UP`, `UP n/m`, `DOWN`, `DOWN n/m`, `NOLB`, `NOLB n/m` or `no check`) describes
- * the state *before* the check that carries it. `; throttle=N%` appears during slowstart.
- *
- * `parseServerState` never throws: a header it cannot read gives `undefined`. `ServerStateTable`
- * keeps the last state per node, bounded, so a client inventing node names cannot grow memory.
+ * HAProxy's `X-Haproxy-Server-State` header (configuration.txt §4.2 "http-check send-state"), e.g.
+ * `UP 1/2; address=127.0.0.1; port=43109; name=be_app/a; node=lb1; weight=100/200; scur=0/0; qcur=0`:
+ * what one balancer node thought of this server *before* the check that carries it. Parsing never
+ * throws and the table is bounded, so a client inventing node names cannot grow memory.
  */
 
 export interface HaproxyServerState {
@@ -32,8 +26,8 @@ export interface HaproxyServerState {
   seenAt: number
 }
 
-/** Balancer nodes whose last state is kept: more than any deployment runs in front of one process
- * (the incident had four); a client inventing node names evicts only its own inventions. */
+/** Balancer nodes whose last state is kept: more than any deployment runs in front of one process.
+ * Past it, the least recently updated node goes first. */
 export const MAX_SERVER_STATE_NODES = 16
 
 /** Longer headers are not parsed: a real one is about 120 bytes. */

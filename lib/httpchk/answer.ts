@@ -1,15 +1,12 @@
 /**
- * The probe's answer, written on Node's own response object in the tick the request arrives: no
- * Fastify request or reply is made, no log line written, no hook run. A checker that half-closes
- * after its request still gets the answer, because nothing waits for a later tick.
- *
- * Works on HTTP/1 `ServerResponse`, HTTP/2 compat `Http2ServerResponse` and light-my-request's
- * response alike: only `writeHead` and `end` are used, and no connection-specific header.
+ * The probe's answer, written on Node's own response in the tick the request arrives: no Fastify
+ * request or reply, no log line, no hook. Nothing may wait for a later tick: a checker that
+ * half-closes after its request must still get the answer. Only `writeHead` and `end`, and no
+ * connection-specific header, so HTTP/1, HTTP/2 compat and light-my-request responses all work.
  */
 import type { OutgoingHttpHeaders } from 'node:http'
 import { PROBE_STATES, STATE_TABLE, type ProbeState } from './readiness.js'
 
-/** What the answer writer needs of a response. */
 export interface AnswerableResponse {
   writeHead: (status: number, headers: OutgoingHttpHeaders) => unknown
   end: (body?: string) => unknown

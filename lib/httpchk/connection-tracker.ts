@@ -1,26 +1,10 @@
 /**
- * Every connection a server holds, so that a shutdown always ends.
- *
- * Node's `server.close()` (which Fastify calls) stops accepting and closes the connections that are
- * idle between two requests, but not one that was opened and never used (a browser's preconnect,
- * a TCP check): `close()` then waits for it forever (measured on Node 20 / Fastify 5.12: a bare
- * connected socket holds `app.close()` indefinitely). A keep-alive connection that was busy when
- * `close()` started and goes idle later is not closed either, until `keepAliveTimeout`.
- * HTTP/2 sessions only stop on GOAWAY.
- *
- * So the tracker keeps every socket (for the deadline; for HTTPS, the TLS sockets HTTP is read from
- * too) and the HTTP/2 sessions:
- * - `closeIdle()`: GOAWAY to every HTTP/2 session; destroys the sockets that have not received a
- *   byte of a request (`socket.bytesRead === 0`, Node's own count) at two calls in a row, which
- *   spares a connection whose first request is on its way; and Node's own `closeIdleConnections()`.
- *   Called when the app closes, then again every so often until it is closed.
- * - `destroyAll()`: the deadline; whatever is left is destroyed.
- *
- * It runs on every connection a server accepts, health checks included (one TCP connection per
- * check), so all it does then is one `Set.add`: no listener on the socket, nothing per request.
- * Closed sockets leave the sets in a sweep each time the sets have doubled since the last one, so
- * at most a few dozen closed sockets are held at any time (a socket held past a young-generation GC
- * is copied into the old generation with everything it references, which costs more than a sweep).
+ * Every connection a server holds, so that a shutdown always ends: Node's `server.close()` waits
+ * forever for a connection opened and never used (a preconnect, a TCP check), and until
+ * `keepAliveTimeout` for one that goes idle after it started; HTTP/2 sessions stop only on GOAWAY.
+ * It runs on every accepted connection, health checks included, so per connection it must stay one
+ * `Set.add`: no socket listener, nothing per request. Closed sockets leave in a sweep each time the
+ * sets have doubled, so few outlive a young-generation GC (which would copy them to the old one).
  */
 import type { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
@@ -75,7 +59,8 @@ export class ConnectionTracker {
   /**
    * Closes what carries no request now: HTTP/2 sessions (gracefully), idle keep-alive connections
    * (Node's own `closeIdleConnections()`), and HTTP/1 sockets that had received no byte of a
-   * request at the previous call and still have not.
+   * request (`socket.bytesRead`) at the previous call and still have not: two calls in a row spare
+   * a connection whose first request is on its way.
    */
   closeIdle (): void {
     this.closeSessions()
@@ -90,7 +75,6 @@ export class ConnectionTracker {
     for (const server of this.#servers) server.closeIdleConnections?.()
   }
 
-  /** Destroys every connection left. */
   destroyAll (): void {
     for (const session of this.#sessions) session.destroy()
     for (const socket of this.#sockets) socket.destroy()

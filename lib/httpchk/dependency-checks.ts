@@ -1,12 +1,8 @@
 /**
- * Named dependency checks (`{ db: (signal) => pool.query('select 1', { signal }) }`), run in the
- * background every `intervalMs`, each bounded by `timeoutMs`: never on the probe's path, so the
- * probe stays a read of a flag however slow a dependency is.
- *
- * A check fails when it throws, rejects or outlives its timeout (its signal is then aborted).
- * `onResult` is told each outcome; it decides what a failure means (the plugin marks the process
- * not ready under the check's name). Rounds never overlap: the next one is armed when the last
- * has settled.
+ * Named dependency checks, run in the background, each bounded by `timeoutMs`: never on the probe's
+ * path, so the probe stays a read of a flag however slow a dependency is. A check fails when it
+ * throws, rejects or outlives its timeout (its signal is then aborted); `onResult` decides what a
+ * failure means. Rounds never overlap: the next is armed when the last has settled.
  */
 
 export type DependencyCheck = (signal: AbortSignal) => unknown

@@ -1,20 +1,11 @@
 /**
- * The server's front door: every request the server hands out passes here first, so a probe is
- * answered before Fastify routes it, builds a request and reply, logs it, or runs any hook of any
- * context, and before any other `request` listener sees it.
- *
- * How: the door wraps the server's `emit`. Node's HTTP servers (node:http, node:https, and
- * node:http2's compatibility API) hand each request to `server.emit('request', request, response)`,
- * whichever listeners there are and whenever they were added. A door that was itself a `request`
- * listener could not do this: EventEmitter calls every listener in turn, so a listener added after
- * the door (an APM agent, a test, the app's own) would still see a request the door had answered.
- * Every other event, and every request the door does not answer, goes on to the `emit` it wraps,
- * unchanged. The server's listeners are not touched, which also covers a `serverFactory` server
- * whatever its listeners look like.
- *
- * One door per server (the plugin answers for the whole server, whichever context registered it).
- * `uninstall()` removes the wrapper; if something wrapped `emit` again after the door, the door
- * stays in that chain but lets everything through.
+ * The server's front door: a probe is answered before Fastify routes it, builds a request, logs it
+ * or runs any hook, and before any other `request` listener sees it. It wraps the server's `emit`
+ * rather than listening to 'request': EventEmitter calls every listener, so one added after the
+ * door (an APM agent, the app's own) would still see an answered request. Every other event and
+ * request goes to the wrapped `emit` unchanged, and the server's listeners are never touched.
+ * One door per server. If something wrapped `emit` after the door, `uninstall()` leaves the door in
+ * that chain, letting everything through.
  */
 import type { EventEmitter } from 'node:events'
 

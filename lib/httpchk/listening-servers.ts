@@ -1,18 +1,11 @@
 /**
- * Servers that start to listen with a given `request` handler, told before they bind: so that a
- * server Fastify creates at `listen()` gets the front door before it accepts a connection.
- *
- * Why: `app.listen({ host: 'localhost' })` binds one more server for each further address the name
- * resolves to (127.0.0.1 and ::1 with Debian's default hosts file): Fastify 5 creates it after the
- * main server listens, with the same handler (`fastify.routing`), and keeps it in a private symbol
- * (fastify/lib/server.js, `multipleBindings`). No Fastify hook runs between its creation and its
- * first connection (`onListen` runs after it listens), and no public API hands it out.
- *
- * How: Node's `net.server.listen` tracing channel (node:diagnostics_channel, Node 20.16 and later),
- * which `net.Server.prototype.listen()` publishes to with the server before setting up its port;
- * node:http, node:https and node:http2 servers all listen through it. A server whose `request`
- * listeners include a watched handler is reported to that handler's watcher. One subscription for
- * the process, while anyone watches; the handlers are held weakly.
+ * Reports each server that starts to listen with a watched `request` handler, before it binds, so
+ * that a server Fastify creates at `listen()` gets the front door before its first connection.
+ * `listen({ host: 'localhost' })` binds one more server per further address the name resolves to,
+ * kept in a private symbol (fastify/lib/server.js, `multipleBindings`), with no hook or public API
+ * between its creation and its first connection. Node's `tracing:net.server.listen` channel
+ * (node:diagnostics_channel, Node ≥ 20.16) is published by every `net.Server` `listen()` before it
+ * binds. One subscription for the process while anyone watches; handlers are held weakly.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import type { EventEmitter } from 'node:events'

@@ -1,10 +1,8 @@
 /**
- * Which requests are the health probe, and which the liveness check. One matcher, used by both
- * doors: the server's front door (`front-door.ts`, every real request) and the `onRequest` hook
- * (requests made with `app.inject()`, which never reach the server).
- *
- * The front door runs it on every request, so a request that is not a probe costs one `Set.has`
- * of its method, and at most one string compare of its path.
+ * Which requests are the health probe, and which the liveness check: one matcher for both doors
+ * (the front door for real requests, the `onRequest` hook for `app.inject()`). It runs on every
+ * request, so a request that is not a probe must cost no more than one `Set.has` of its method and
+ * one string compare of its path.
  */
 import { BlockList, isIPv4, isIPv6 } from 'node:net'
 
@@ -34,12 +32,9 @@ export interface ProbeMatcherOptions {
 const LIVENESS_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD'])
 
 /**
- * Builds the matcher. Exact path, query ignored, CORS preflights left to the app.
- *
- * `OPTIONS *`, the asterisk-form target (RFC 9110 §9.3.7: "the server in general, not a resource"),
- * is the probe when the probe is `OPTIONS /`: Apache's `hcmethod=OPTIONS` sends it whatever `hcuri`
- * says, and so does HAProxy's `option httpchk OPTIONS *`. Only the bare `*` (Node hands it over as
- * is); `/*` is an ordinary path.
+ * Builds the matcher: exact path, query ignored, CORS preflights left to the app. `OPTIONS *`
+ * (RFC 9110 §9.3.7) is the probe when the probe is `OPTIONS /`: Apache's `hcmethod=OPTIONS` sends
+ * it whatever `hcuri` says, as does HAProxy's `option httpchk OPTIONS *`. `/*` is an ordinary path.
  */
 export function createProbeMatcher (options: ProbeMatcherOptions): (request: MatchableRequest) => ProbeKind {
   const { methods, url, livenessUrl, allow } = options
@@ -67,11 +62,8 @@ function pathOf (target: string | undefined): string {
   return query === -1 ? value : value.slice(0, query)
 }
 
-/**
- * Builds the `allow` list with Node's own `BlockList` (addresses and CIDR ranges, IPv4 and IPv6,
- * IPv4-mapped IPv6 matched as IPv4). Returns undefined for "any source".
- * Throws with the entry at fault so the option's validator can name it.
- */
+/** Builds the `allow` list with Node's own `BlockList` (addresses and CIDR ranges, IPv4 and IPv6).
+ * Throws with the entry at fault so that the option's validator can name it. */
 export function allowList (entries: readonly string[]): BlockList {
   const list = new BlockList()
   for (const entry of entries) {

@@ -1,15 +1,9 @@
 /**
- * One readiness state for the whole process, read by the probe, the agent, the metrics and the
- * dashboard, so that no two of them can disagree. `STATE_TABLE` below is the one place that says,
- * for each state and each of its causes, what the probe answers and what the agent's line says;
- * the probe's answer (lib/httpchk/answer.ts) and the agent's line (lib/haproxy/agent-reply.ts) are computed
- * from it and from nothing else.
- *
- * Precedence, highest first: draining, down, starting, not-ready, busy, free. Draining comes first
- * because closing the app closes the pool, and a shutdown is not an outage.
- *
- * Busy is never polled: each executor knows it at every moment (its busy/free transitions are
- * computed where the queue changes), and this only reads the flags.
+ * One readiness state for the whole process, so that the probe, the agent, the metrics and the
+ * dashboard cannot disagree. `STATE_TABLE` is the one place that says what each state answers:
+ * answer.ts and lib/haproxy/agent-reply.ts must compute from it and nothing else. Draining outranks
+ * down because closing the app closes the pool, and a shutdown is not an outage. Busy is never
+ * polled: this only reads each executor's flag.
  */
 import type { Executor } from '../executor/types.js'
 
@@ -20,15 +14,10 @@ export type ProbeState = typeof PROBE_STATES[number]
 export type AgentVerdict = 'ready' | 'drain' | 'down'
 
 /**
- * What puts the process in a state other than `free`, and the name the agent gives it after `#`:
- * - `starting`: the app is not ready yet (no name);
- * - `executor-busy`: the pool or a lane has more tasks queued than free slots (its name: `pool`, the lane's);
- * - `under-pressure`: @fastify/under-pressure says so, with `underPressure: true` (`under-pressure`);
- * - `app`: `setNotReady(reason)` (the app's own reason);
- * - `check`: a dependency check failing (the check's name; never its error's text, which goes to
- *   the log and to verbose probe answers when `allow` restricts who gets them);
- * - `draining`: `drain()`, a signal, or `app.close()` (no name);
- * - `executor-down`: an executor cannot run tasks (its name).
+ * What puts the process in a state other than `free`. The agent names the cause after `#`: the
+ * executor's name (`executor-busy`, `executor-down`), `under-pressure`, the app's own reason
+ * (`app`), or the check's name, never its error's text (`check`); `starting` and `draining` have
+ * no name.
  */
 export type CauseKind = 'starting' | 'executor-busy' | 'under-pressure' | 'app' | 'check' | 'draining' | 'executor-down'
 
@@ -46,20 +35,7 @@ export interface StateRow {
   readonly causes: readonly CauseKind[]
 }
 
-/**
- * The one table:
- *
- * | state       | cause                                  | probe                       | agent line                              |
- * |-------------|----------------------------------------|-----------------------------|-----------------------------------------|
- * | `starting`  | until the app is ready                 | unavailableStatusCode `starting`   | `up drain W% maxconn:N #starting`       |
- * | `free`      | —                                      | 200 `free`                  | `up ready W% maxconn:N`                 |
- * | `busy`      | the pool or a lane is full             | unavailableStatusCode `busy`       | `up ready <minWeight>% maxconn:N #busy: pool` |
- * | `busy`      | @fastify/under-pressure                | unavailableStatusCode `busy`       | `up ready <minWeight>% maxconn:N #busy: under-pressure` |
- * | `not-ready` | `setNotReady('cache warming')`         | unavailableStatusCode `not-ready`  | `up drain W% maxconn:N #not-ready: cache warming` |
- * | `not-ready` | the check `db` failing                 | unavailableStatusCode `not-ready`  | `up drain W% maxconn:N #not-ready: db`  |
- * | `draining`  | `drain()`, a signal, `app.close()`     | unavailableStatusCode `draining`   | `up drain W% maxconn:N #draining`       |
- * | `down`      | an executor cannot run tasks           | unavailableStatusCode `down`       | `down ready maxconn:N #down: pool`      |
- */
+/** The one table, with examples of each row in docs/readiness.md ("One state, six values"). */
 export const STATE_TABLE: Readonly<Record<ProbeState, StateRow>> = {
   starting: { probeOk: false, agent: 'drain', weight: 'load', causes: ['starting'] },
   free: { probeOk: true, agent: 'ready', weight: 'load', causes: [] },
@@ -69,10 +45,8 @@ export const STATE_TABLE: Readonly<Record<ProbeState, StateRow>> = {
   down: { probeOk: false, agent: 'down', weight: 'none', causes: ['executor-down'] }
 }
 
-/** The name the `under-pressure` cause goes by. */
 export const UNDER_PRESSURE = 'under-pressure'
 
-/** What readiness reads of an executor (the pool, a lane). */
 export type ReadinessExecutor = Pick<Executor, 'name' | 'busy' | 'down' | 'affectsProbe' | 'concurrency' | 'snapshot'>
 
 export interface ReadinessOptions {
@@ -103,7 +77,7 @@ export class Readiness {
     this.#options = options
   }
 
-  /** The current state (see the table above). */
+  /** The current state. Precedence, highest first: draining, down, starting, not-ready, busy, free. */
   state (): ProbeState {
     if (this.#draining) return 'draining'
     if (this.#downExecutor() !== undefined) return 'down'
@@ -137,7 +111,6 @@ export class Readiness {
     return this.#draining
   }
 
-  /** The app is ready: leaves `starting`. */
   markStarted (): void {
     this.#started = true
   }
@@ -159,12 +132,10 @@ export class Readiness {
     this.#notReady.delete(APP_KEY)
   }
 
-  /** The check `name` failed with `error`: not ready, named `name`. */
   checkFailed (name: string, error: string): void {
     this.#notReady.set(checkKey(name), { name, error })
   }
 
-  /** The check `name` passed. */
   checkPassed (name: string): void {
     this.#notReady.delete(checkKey(name))
   }
@@ -202,7 +173,6 @@ export class Readiness {
     return undefined
   }
 
-  /** The names of what causes `state` (see `CauseKind`). */
   #causeNames (state: ProbeState): string[] {
     const executors = this.#options.executors()
     switch (state) {

@@ -1,25 +1,10 @@
 /**
- * An adaptive concurrency limit that follows measured latency, in the manner of the gradient
- * algorithms of Netflix's concurrency-limits (Gradient2Limit) and of TCP Vegas: our own code.
- *
- * The idea: while the limit is below what the downstream can take, latency stays at its baseline;
- * once calls start to queue downstream (or the downstream slows down, as in a network blip), the
- * latency of recent calls rises above the long-run baseline, and the limit shrinks in proportion.
- *
- * - `shortRtt`: the mean latency of the calls that settled in the last window (`windowSize` calls).
- * - `longRtt`: an exponential moving average of the window means over about `longWindow` windows:
- *   the baseline. When the short mean is far below it (a slow period has ended), the baseline
- *   decays quickly toward it, so the limit is not held down by a past incident.
- * - `gradient = clamp(tolerance × longRtt / shortRtt, 0.5, 1)`: 1 while latency is within
- *   `tolerance` of the baseline; down to 0.5 when it is much worse.
- * - `next = limit × gradient + √limit`: a limit at the baseline grows by a queue allowance of √limit
- *   per window (Gradient2's default), a limit under pressure shrinks by at most half per window;
- *   smoothed (`smoothing`), clamped to `[min, max]`.
- * - A call that timed out ends the window at once with a target of half the limit (×0.9 after
- *   smoothing, per timed-out window): a deadline passing is the strongest sign that the
- *   downstream is not keeping up, and its latency (the deadline) says nothing more.
- * - While fewer than half the slots are used, the limit does not grow (the app, not the
- *   downstream, is the bottleneck, and latency says nothing about a larger limit).
+ * An adaptive concurrency limit that follows latency, after Netflix's concurrency-limits
+ * (Gradient2Limit) and TCP Vegas; our own code. Once tasks queue downstream, the mean latency of
+ * the last window (`shortRtt`) rises above the long-run baseline (`longRtt`), and per window
+ * `gradient = clamp(TOLERANCE × longRtt / shortRtt, 0.5, 1)`, `next = limit × gradient + √limit`
+ * (Gradient2's queue allowance), smoothed and clamped to `[min, max]`. A timed-out task ends its
+ * window at once with a target of half the limit: the strongest sign the downstream is not keeping up.
  */
 
 export interface AdaptiveLimitOptions {
@@ -31,7 +16,7 @@ export interface AdaptiveLimitOptions {
   initial?: number | undefined
 }
 
-/** Calls per measurement window. */
+/** Tasks per measurement window. */
 const WINDOW_SIZE = 10
 /** Windows the baseline averages over (Gradient2 uses 600 samples). */
 const LONG_WINDOWS = 60
@@ -62,7 +47,7 @@ export class AdaptiveLimit {
   }
 
   /**
-   * Records one settled call: its latency from start to settlement in ms, how many calls were
+   * Records one settled task: its latency from start to settlement in ms, how many tasks were
    * running when it started (itself included), and whether it timed out. Returns true when the
    * integer limit changed.
    */
@@ -95,7 +80,7 @@ export class AdaptiveLimit {
       if (this.#longRtt / shortRtt > 2) this.#longRtt = (this.#longRtt + shortRtt) / 2
       const gradient = Math.max(0.5, Math.min(1, TOLERANCE * this.#longRtt / shortRtt))
       next = this.#limit * gradient + Math.sqrt(this.#limit)
-      // App-limited: too few calls to say anything about a larger limit.
+      // App-limited (fewer than half the slots used): latency says nothing about a larger limit.
       if (next > this.#limit && inFlight < this.#limit / 2) next = this.#limit
     }
     next = this.#limit * (1 - SMOOTHING) + next * SMOOTHING

@@ -1,46 +1,23 @@
 /**
- * `Lane`: a bounded concurrency gate for async functions on the main thread (calls to an upstream
- * service, a database, anything awaited), with the same meaning of busy as the worker pool: **more
- * calls queued than free slots**. A hung upstream holds no thread and leaves the event loop idle, so
- * nothing else in the process notices it; a lane does, because its calls stop finishing.
- *
- * It is the engine the pool runs on (lib/executor/engine.ts: the queue by priority and its `maxQueue`,
- * queue-wait admission, per-call option checks, deadlines counted from submission, the accounting
- * and its invariant, busy tracking with flap damping, close) with the async executor
- * (lib/lane/runner.ts). Its concurrency is fixed, or adaptive (lib/lane/adaptive.ts),
- * in which case it emits `'concurrency'` each time it changes. Built by the lanes plugin from
- * options plugins/lanes/options.ts has checked (this class takes them normalised, and is not
- * exported: an app reaches a lane as `app.lanes.<name>`).
- *
- * Each call receives an AbortSignal that fires on its deadline, on the caller's abort, and when the
- * lane closes past its bound. A stopped call rejects at once; its slot stays taken until the
- * function actually settles, because until then it still holds whatever it was using.
+ * `Lane`: the engine with the async runner, a bounded gate for async work on the main thread, busy
+ * as the pool is (more tasks queued than free slots). A hung upstream holds no thread and leaves the
+ * event loop idle, so only a lane notices it: its tasks stop finishing. See docs/lanes.md.
+ * A stopped task rejects at once, but its slot stays taken until the function settles: until then
+ * it still holds whatever it was using.
  */
 import type { AdaptiveLimitOptions } from './adaptive.js'
-import { Engine, warnListenerError } from '../executor/engine.js'
+import { Engine, type EngineHooks } from '../executor/engine.js'
 import type { ExecutorSettings } from '../executor/options.js'
 import type { PriorityOption } from '../executor/options.js'
 import { InvalidOptionError } from '../errors.js'
-import type { Executor, ExecutorStats } from '../executor/types.js'
+import type { Executor, ExecutorStats, SnapshotFields } from '../executor/types.js'
 import { AsyncRunner, type LaneTask } from './runner.js'
-import type { DamperTimers } from '../executor/busy.js'
 import { describeValue } from '../options.js'
 
 export type { LaneTask }
 
-/** A lane's state at one moment. */
-// A type, not an interface: its implicit index signature makes it an `ExecutorSnapshot`.
-
-export type LaneSnapshot = {
-  busy: boolean
-  /** Tasks waiting for a slot. */
-  queued: number
-  /** Tasks started and not settled. */
-  running: number
-  completed: number
-  failed: number
-  /** Tasks it runs at once now (an adaptive concurrency moves). */
-  concurrency: number
+/** A lane's state at one moment (an adaptive concurrency moves). */
+export type LaneSnapshot = SnapshotFields & {
   /** Slots taken: running tasks, plus stopped tasks whose function has not returned yet. */
   active: number
 }
@@ -65,14 +42,6 @@ export interface LaneSettings extends ExecutorSettings {
   affectsProbe: boolean
 }
 
-/** What the plugin (and the tests) pass beside the settings. */
-export interface LaneHooks {
-  /** Called when a listener throws. @default process.emitWarning */
-  onListenerError?: ((error: unknown) => void) | undefined
-  /** Timers for the flap damper (tests inject fake ones). */
-  dwellTimers?: DamperTimers | undefined
-}
-
 /** A lane's events: `app.lanes.<name>.on(event, listener)`. */
 export interface LaneEvents {
   busy: [snapshot: LaneSnapshot]
@@ -89,12 +58,11 @@ export class Lane extends Engine<LaneTask<unknown>, undefined, LaneEvents> imple
   readonly name: string
   readonly affectsProbe: boolean
 
-  constructor (settings: LaneSettings, hooks: LaneHooks = {}) {
+  constructor (settings: LaneSettings, hooks: EngineHooks = {}) {
     const { name, concurrency, affectsProbe, ...engine } = settings
     super({
       ...engine,
-      dwellTimers: hooks.dwellTimers,
-      onListenerError: hooks.onListenerError ?? warnListenerError
+      ...hooks
     }, () => new AsyncRunner(name, concurrency))
     this.name = name
     this.affectsProbe = affectsProbe

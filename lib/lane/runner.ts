@@ -1,7 +1,7 @@
 /**
- * The engine's runner for async functions on the main thread (a lane): a call is the function
- * itself, given an AbortSignal when it declares a parameter to receive one. Its slots are its
- * concurrency, fixed or adaptive (lib/lane/adaptive.ts: each call that ends is a latency sample).
+ * The engine's runner for a lane: a task is an async function, given an AbortSignal when it
+ * declares a parameter to receive one. Its slots are its concurrency, fixed or adaptive (each
+ * task that ends is a latency sample).
  */
 import { AdaptiveLimit, type AdaptiveLimitOptions } from './adaptive.js'
 import type { Job, Runner } from '../executor/engine.js'
@@ -29,7 +29,7 @@ export class AsyncRunner implements Runner<LaneTask<unknown>, undefined> {
     }
   }
 
-  /** An adaptive concurrency needs each call's start time. */
+  /** An adaptive concurrency needs each task's start time. */
   get timed (): boolean {
     return this.#adaptive !== undefined
   }

@@ -24,8 +24,9 @@ export interface GraphitePusherOptions {
   prefix: string
   /** How often to push, in ms. */
   intervalMs: number
-  /** Returns the figures to push now. Called once per push; a throw is reported, never propagated. */
-  read: () => Iterable<GraphiteFigure>
+  /** Returns the figures to push now. Called once per push; a throw or a rejection is reported,
+   * never propagated. */
+  read: () => Iterable<GraphiteFigure> | PromiseLike<Iterable<GraphiteFigure>>
   /** First reconnect delay in ms; doubles on each failed attempt. Default 500. */
   reconnectMinMs?: number
   /** Largest reconnect delay in ms. Default 30000. */
@@ -104,25 +105,32 @@ export class GraphitePusher {
     if (this.#started || this.#stopped) return
     this.#started = true
     this.#connect()
-    this.#interval = setInterval(() => { this.push() }, this.#options.intervalMs)
+    this.#interval = setInterval(() => { void this.push() }, this.#options.intervalMs)
     this.#interval.unref()
   }
 
-  /** Pushes the current figures once, if a connection is open. Returns whether lines were written. */
-  push (): boolean {
-    const socket = this.#socket
-    // writableNeedDrain: carbon has not taken the previous push yet; adding more would buffer.
-    if (socket === null || !this.#connected || socket.writableNeedDrain) {
+  /** Pushes the current figures once, if a connection is open and free. Resolves to whether lines
+   * were written; never rejects. */
+  async push (): Promise<boolean> {
+    // Checked before reading (no work while carbon is away or slow) and again after (the read may
+    // await, and the socket may close or fill meanwhile).
+    if (this.#writableSocket() === null) {
       this.#stats.dropped++
       return false
     }
-    let payload: string
+    let figures: Iterable<GraphiteFigure>
     try {
-      payload = formatLines(this.#options.prefix, this.#options.read(), Math.floor(Date.now() / 1000))
+      figures = await this.#options.read()
     } catch (error) {
       this.#report(error)
       return false
     }
+    const socket = this.#writableSocket()
+    if (socket === null) {
+      this.#stats.dropped++
+      return false
+    }
+    const payload = formatLines(this.#options.prefix, figures, Math.floor(Date.now() / 1000))
     if (payload === '') return false
     this.#stats.pushes++
     this.#stats.lines += countLines(payload)
@@ -140,6 +148,13 @@ export class GraphitePusher {
     this.#connected = false
     this.#socket?.destroy()
     this.#socket = null
+  }
+
+  /** The socket, if a connection is open and carbon has taken the previous push
+   * (`writableNeedDrain`: adding more would buffer); else null. */
+  #writableSocket (): Socket | null {
+    const socket = this.#socket
+    return socket !== null && this.#connected && !socket.writableNeedDrain ? socket : null
   }
 
   #connect (): void {

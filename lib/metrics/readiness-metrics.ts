@@ -10,9 +10,9 @@
  *   a node forgotten there is dropped here at the next scrape.
  */
 import { Gauge, type Registry } from 'prom-client'
-import { MetricAlreadyRegisteredError } from '../errors.js'
 import type { HaproxyServerState } from '../haproxy/server-state.js'
 import { PROBE_STATES, type ProbeState } from '../httpchk/readiness.js'
+import { register, type Registration } from './registration.js'
 
 export interface ReadinessMetricsOptions {
   registry: Registry
@@ -23,45 +23,38 @@ export interface ReadinessMetricsOptions {
 
 export class ReadinessMetrics {
   readonly names: readonly string[]
-  readonly #registry: Registry
-  readonly #metrics: Gauge[]
+  readonly #registration: Registration
 
-  constructor (options: ReadinessMetricsOptions) {
-    const { registry, prefix, source } = options
-    this.#registry = registry
-    const probeState = new Gauge({
-      name: `${prefix}probe_state`,
-      help: 'The readiness state the probe and the agent answer from: 1 for the current state, else 0.',
-      labelNames: ['state'] as const,
-      registers: [],
-      collect () {
-        const readiness = source()
-        if (readiness === undefined) return
-        const current = readiness.probeState()
-        for (const state of PROBE_STATES) this.set({ state }, state === current ? 1 : 0)
-      }
-    })
-    const serverUp = new Gauge({
-      name: `${prefix}balancer_server_up`,
-      help: "1 when the balancer node's last X-Haproxy-Server-State said this server is UP, else 0.",
-      labelNames: ['node'] as const,
-      registers: [],
-      collect () {
-        this.reset()
-        for (const { node, state } of source()?.serverStates() ?? []) this.set({ node }, state === 'UP' ? 1 : 0)
-      }
-    })
-    this.#metrics = [probeState, serverUp]
-    this.names = [`${prefix}probe_state`, `${prefix}balancer_server_up`]
-    for (const name of this.names) {
-      if (registry.getSingleMetric(name) !== undefined) throw new MetricAlreadyRegisteredError(name)
-    }
-    for (const metric of this.#metrics) registry.registerMetric(metric)
+  constructor ({ registry, prefix, source }: ReadinessMetricsOptions) {
+    this.#registration = register(registry, [
+      new Gauge({
+        name: `${prefix}probe_state`,
+        help: 'The readiness state the probe and the agent answer from: 1 for the current state, else 0.',
+        labelNames: ['state'] as const,
+        registers: [],
+        collect () {
+          const readiness = source()
+          if (readiness === undefined) return
+          const current = readiness.probeState()
+          for (const state of PROBE_STATES) this.set({ state }, state === current ? 1 : 0)
+        }
+      }),
+      new Gauge({
+        name: `${prefix}balancer_server_up`,
+        help: "1 when the balancer node's last X-Haproxy-Server-State said this server is UP, else 0.",
+        labelNames: ['node'] as const,
+        registers: [],
+        collect () {
+          this.reset()
+          for (const { node, state } of source()?.serverStates() ?? []) this.set({ node }, state === 'UP' ? 1 : 0)
+        }
+      })
+    ])
+    this.names = this.#registration.names
   }
 
+  /** Removes our gauges from the registry. */
   close (): void {
-    for (const [index, name] of this.names.entries()) {
-      if (this.#registry.getSingleMetric(name) === this.#metrics[index]) this.#registry.removeSingleMetric(name)
-    }
+    this.#registration.remove()
   }
 }

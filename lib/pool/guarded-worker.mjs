@@ -1,16 +1,11 @@
-// The worker module every pool task runs through. It loads the user's worker file and calls the
-// named export inside a try/catch that turns a thrown `null`/`undefined` into an Error.
-//
-// Why: piscina 5.3's worker reports a task's outcome as `{ error, result }`, and its main thread
-// resolves whenever `error === null`, so a function that does `throw null` would resolve `run()`
-// with `null` (and a route would answer 200). Only the worker can tell the two apart.
-//
-// It is plain JavaScript and imports nothing but the user's file, because worker threads may run
-// without the loader the main thread uses (the TypeScript tests start them with `execArgv: []`).
-// The build copies it unchanged into both dist trees. A task arrives as the envelope
-// `{ file, name, task }` (lib/pool/runner.ts): `file` is a `file:` URL.
+// The worker module every pool task runs through: it calls the user's named export and turns a
+// thrown `null`/`undefined` into an Error. piscina 5.3's main thread resolves whenever the worker
+// reports `error === null`, so `throw null` would resolve `run()` (a route would answer 200); only
+// the worker can tell the two apart. Plain JavaScript importing nothing but the user's file: worker
+// threads may run without the main thread's loader. The build copies it unchanged into both dist
+// trees. A task arrives as `{ file, name, task }` (lib/pool/runner.ts), `file` a `file:` URL.
 
-/** The message a thrown `null`/`undefined` becomes; lib/pool/piscina.ts keeps the same text. */
+/** The message a thrown `null`/`undefined` becomes (the pool's tests match it). */
 const NULL_THROWN_MESSAGE = 'The worker function threw'
 
 /** `file` + NUL + `name` → the handler (or its pending import). */

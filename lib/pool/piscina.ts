@@ -2,7 +2,7 @@
  * Everything this package assumes about piscina, pinned to the version in package.json (5.3):
  * the names of its options, how to construct one so that its own errors become ours, and the
  * messages of the failures it rejects tasks with (piscina's errors carry no `code`, so the message
- * is the contract; the tests in test/lib/pool/pool.test.ts fail if an upgrade changes them).
+ * is the contract; test/lib/pool/piscina.test.ts checks each against a bare piscina, so an upgrade fails there).
  */
 import { once } from 'node:events'
 import { Piscina } from 'piscina'
@@ -11,12 +11,8 @@ import { describeValue } from '../options.js'
 
 export type PiscinaOptions = NonNullable<ConstructorParameters<typeof Piscina>[0]>
 
-/**
- * Every option piscina's constructor takes, so that the pool plugin can refuse a name piscina
- * does not know (a typo would otherwise be passed on and ignored). A piscina upgrade that adds an
- * option is one more name here: test/types/piscina-options.test-d.ts fails until this list and
- * piscina's own `Options` type agree.
- */
+/** Every option piscina's constructor takes, so that the pool plugin can refuse a typo piscina would
+ * ignore. test/types/piscina-options.test-d.ts fails until this list and piscina's `Options` agree. */
 export const PISCINA_OPTION_KEYS = [
   'filename', 'name', 'minThreads', 'maxThreads', 'idleTimeout', 'maxQueue', 'concurrentTasksPerWorker',
   'atomics', 'resourceLimits', 'argv', 'execArgv', 'env', 'workerData', 'taskQueue', 'niceIncrement',
@@ -29,11 +25,9 @@ export const TERMINATED_MESSAGE = 'Terminating worker thread'
 export const WORKER_EXIT_PREFIX = 'worker exited with code'
 
 /**
- * `new Piscina(options)`, with each error piscina (or Node's `Worker`, which piscina calls for
- * `minThreads` at once) throws for a bad option turned into `FST_BACKPRESSURE_INVALID_OPTION`
- * naming `pool.<option>` and the value received. piscina's option list is not repeated here: what
- * it checks it checks, and we only rename. `recordTiming` is checked here because piscina 5.3 does
- * not check it (any truthy value switches the histograms on).
+ * `new Piscina(options)`, each error it (or Node's `Worker`) throws for a bad option renamed to
+ * `FST_BACKPRESSURE_INVALID_OPTION` naming `pool.<option>`: piscina's checks are not repeated here.
+ * `recordTiming` is the exception: piscina 5.3 does not check it (any truthy value turns it on).
  */
 export function createPiscina (options: PiscinaOptions): Piscina {
   const recordTiming: unknown = options.recordTiming
@@ -66,27 +60,19 @@ function withCause (error: Error, { cause }: { cause: unknown }): Error {
   return error
 }
 
-/**
- * Confirms, before the app serves, that a worker thread can load the pool's worker file.
- *
- * Why: a worker file that throws on import (a syntax error, ESM syntax in a CommonJS scope, a
- * missing dependency) leaves piscina's pool looking healthy until the first task: the thread dies
- * while starting, piscina stops replacing threads (`workerFailsDuringBootstrap` in piscina 5.3),
- * and every task from then on fails. The probe would answer 200 to a build that cannot run one task.
- *
- * How: one task is sent straight to piscina under an export name no worker has. piscina's worker
- * loads the file to look the name up (piscina 5.3 `getHandler`): when the file loads, the task
- * fails with piscina's "No handler function exported from <file>", and no user code beyond the
- * module's own top level has run; when it does not load, the task fails with the loader's error,
- * or the thread dies and piscina emits `error`. piscina's messages carry no code, so the message
- * is the contract (pinned to the piscina version in package.json).
- */
 /** An export name no worker file has. */
 export const LOAD_CHECK_EXPORT = '__fastifyBackpressureLoadCheck__'
 /** piscina 5.3's message for a worker file that loaded but lacks the export. */
-const NO_HANDLER_PREFIX = 'No handler function'
+export const NO_HANDLER_PREFIX = 'No handler function'
 
-/** Resolves when the worker file loads in a thread; rejects with the loader's error otherwise. */
+/**
+ * Resolves when the worker file loads in a thread; rejects with the loader's error otherwise. Run
+ * before the app serves: a file that throws on import leaves piscina looking healthy until the first
+ * task, then piscina stops replacing threads (`workerFailsDuringBootstrap`) and every task fails.
+ * One task goes under an export name no worker has: piscina's worker loads the file to look it up
+ * (`getHandler`), so a file that loads fails with "No handler function…" having run only its own
+ * top level, and one that does not fails with the loader's error or kills the thread (`error`).
+ */
 export async function checkWorkerLoads (piscina: Piscina): Promise<void> {
   const failed = new AbortController()
   // A thread that dies while starting makes piscina emit 'error' (and no task settles).

@@ -1,55 +1,24 @@
 /**
- * `BackpressurePool`: a piscina pool that knows, at every moment, whether it is busy, and says so
- * once per transition. Framework-free; the pool plugin decorates Fastify with one, built from the
- * plugin's options after plugins/pool/options.ts has checked them (this class takes them
- * normalised, and is not exported: an app reaches it as `app.pool`).
- *
- * It is the engine (lib/executor/engine.ts: the queue and `maxQueue`, admission, deadlines, the
- * accounting, busy/free with flap damping, close) with the worker-thread executor
- * (lib/pool/runner.ts). What it adds to piscina:
- * - its own queue (highest priority first, FIFO within a priority): a task is handed to piscina
- *   only when piscina can start it at once, so piscina's queues (and their unfairness to tasks with
- *   an AbortSignal) are never used for waiting;
- * - `busy` / `free` events (busy = more tasks queued than idle threads), optionally damped;
- * - `run(task, { signal, timeout, priority })`, with a deadline counted from submission and every failure
- *   mapped to a coded error (piscina's own errors carry no code: we match their messages);
- * - `maxQueue` and optional CoDel-style queue-wait admission on that queue;
- * - `down`: the pool can no longer start threads, or is closing;
- * - `snapshot()` and `stats()`: cheap, synchronous figures for probes and metrics;
- * - a `dispatch` event with each task's wait from `run()` to a thread, for metrics.
+ * `BackpressurePool`: the engine with the piscina runner. Tasks wait in the engine's queue and are
+ * handed to piscina only when piscina can start them at once, so piscina's queues (unfair to tasks
+ * with an AbortSignal) are never used for waiting. See docs/queue-and-admission.md.
  */
 import type { Piscina } from 'piscina'
-import { Engine, warnListenerError } from '../executor/engine.js'
+import { Engine, type EngineHooks } from '../executor/engine.js'
 import type { ExecutorSettings } from '../executor/options.js'
 import { checkRunName, type PriorityOption } from '../executor/options.js'
-import type { Executor, ExecutorStats } from '../executor/types.js'
+import type { Executor, ExecutorStats, SnapshotFields } from '../executor/types.js'
 import { PiscinaRunner, type PoolCallExtra } from './runner.js'
 import type { PiscinaOptions } from './piscina.js'
-import type { DamperTimers } from '../executor/busy.js'
 
 export type { PiscinaOptions }
 
-/** The pool's state at one moment. Every field is read synchronously and cheaply. A type rather
- * than an interface: its implicit index signature makes it an `ExecutorSnapshot`. */
-
-export type PoolSnapshot = {
-  /** More tasks queued than idle threads (as reported: after flap damping, when enabled). */
-  busy: boolean
-  /** Tasks waiting for a thread: in the pool's own queue, plus those piscina holds for a thread
-   * (its `queueSize`, which leaves out tasks waiting for a thread that is starting). */
-  queued: number
+/** The pool's state at one moment; its `concurrency` is ceil(maxThreads) × concurrentTasksPerWorker. */
+export type PoolSnapshot = SnapshotFields & {
   /** Started threads running nothing (piscina `idleThreads`). */
   idleThreads: number
   /** Threads in the pool, starting or started. */
   threads: number
-  /** Tasks submitted through `run()` that have not settled and are not queued. */
-  running: number
-  /** Tasks that resolved. */
-  completed: number
-  /** Tasks that settled with an error, whatever the reason (see `stats()` for the breakdown). */
-  failed: number
-  /** Tasks it runs at once: ceil(maxThreads) × concurrentTasksPerWorker. */
-  concurrency: number
 }
 
 /** Lifetime counters (see `ExecutorStats` in lib/executor/types.ts for the invariant). */
@@ -78,14 +47,6 @@ export interface PoolSettings extends Omit<ExecutorSettings, 'maxQueue'> {
   maxQueue: number | 'auto'
 }
 
-/** What the plugin (and the tests) pass beside the settings. */
-export interface PoolHooks {
-  /** Called when a `busy`/`free`/`down` listener throws, so that a faulty listener never breaks `run()`. */
-  onListenerError?: ((error: unknown) => void) | undefined
-  /** Timers for the flap damper (tests inject fake ones). */
-  dwellTimers?: DamperTimers | undefined
-}
-
 /** The pool's events: `app.pool.on(event, listener)`. */
 export interface PoolEvents {
   busy: [snapshot: PoolSnapshot]
@@ -109,15 +70,14 @@ export class BackpressurePool extends Engine<unknown, PoolCallExtra, PoolEvents>
   /** The underlying piscina instance, for what this wrapper does not cover. */
   readonly piscina: Piscina
 
-  constructor (settings: PoolSettings, hooks: PoolHooks = {}) {
+  constructor (settings: PoolSettings, hooks: EngineHooks = {}) {
     const { piscina, maxQueue, ...engine } = settings
     let runner: PiscinaRunner | undefined
     super({
       ...engine,
       // 'auto': maxThreads², as piscina reads maxThreads (its default depends on the machine).
       maxQueue: maxQueue === 'auto' ? () => (runner as PiscinaRunner).piscina.options.maxThreads ** 2 : maxQueue,
-      dwellTimers: hooks.dwellTimers,
-      onListenerError: hooks.onListenerError ?? warnListenerError
+      ...hooks
     }, (host) => (runner = new PiscinaRunner(piscina, host)))
     this.piscina = (runner as PiscinaRunner).piscina
   }

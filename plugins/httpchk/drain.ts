@@ -1,22 +1,14 @@
 /**
- * Drain and shutdown: the state turns `draining` at once; the app keeps serving for the grace
- * (long enough for every balancer to see `fall` failed checks); then it closes; and the whole
- * shutdown is bounded by a deadline past which every connection left is destroyed.
- *
- * - `drain()` and the configured signals serve the grace, then call `app.close()`.
- * - A bare `app.close()` is prompt (no grace) unless `drain.onClose` is set; an `app.close()` that
- *   comes while `drain()` serves its grace joins it: it waits for the same grace and the same
- *   deadline, and the app closes once.
- * - When the app closes: HTTP/2 sessions get GOAWAY, never-used and idle connections are closed,
- *   and again every `SWEEP_MS` while requests in progress finish (Node's `server.close()` closes
- *   idle keep-alive connections once, and a connection that goes idle later would hold the close
- *   until `keepAliveTimeout`, 72 s in Fastify 5).
+ * Drain and shutdown: `draining` at once, serving through the grace, then `app.close()`, the whole
+ * bounded by a deadline past which every connection left is destroyed. An `app.close()` during
+ * `drain()`'s grace must join it (same grace, same deadline, one close). See docs/readiness.md.
  */
 import type { FastifyInstance } from 'fastify'
 import type { ConnectionTracker } from '../../lib/httpchk/connection-tracker.js'
 import type { Readiness } from '../../lib/httpchk/readiness.js'
 
-/** How often connections that went idle are closed while the app closes. */
+/** How often connections that went idle are closed while the app closes: Node's `server.close()`
+ * closes idle keep-alive connections only once, and a later one would hold it until `keepAliveTimeout`. */
 const SWEEP_MS = 100
 
 export interface DrainOptions {
@@ -48,12 +40,12 @@ export function setUpDrain (fastify: FastifyInstance, options: DrainOptions): Dr
 
   function startDraining (): void {
     if (!readiness.startDraining()) return
-    log.info({ graceMs: graceFor(), deadlineMs }, 'draining: the probe and the agent now report draining')
+    log.info({ grace: graceFor(), timeout: deadlineMs }, 'draining: the probe and the agent now report draining')
     // HTTP/2 clients open a new connection for their next request; HTTP/1 ones are told by
     // `Connection: close` on each answer (the front door).
     tracker.closeSessions()
     deadline = setTimeout(function shutdownDeadline () {
-      log.warn({ connections: tracker.size, deadlineMs }, 'shutdown deadline passed: destroying the connections left')
+      log.warn({ connections: tracker.size, timeout: deadlineMs }, 'shutdown deadline passed: destroying the connections left')
       tracker.destroyAll()
     }, deadlineMs)
     // The server and its connections keep the process alive while they are open; the deadline need not.

@@ -1,16 +1,7 @@
 /**
- * httpchk plugin: answers HAProxy's health probe (default `OPTIONS /`, as `option httpchk` sends it)
- * at the server's front door, before Fastify routes, logs or runs any hook, from whichever context
- * it is registered in; optionally answers HAProxy's `agent-check` on a TCP port and a liveness
- * check; and drains before the app closes. Every answer reads one readiness state
- * (`app.backpressure.probeState()`).
- *
- * This file only wires the parts, one concept each:
- * - probe.ts: the front doors (every server the app listens on) and the inject hook (lib/httpchk/:
- *   matcher, answer, front door, the servers `listen()` adds);
- * - readiness.ts: the state's inputs (executors, under-pressure, dependency checks; lib/httpchk/readiness.ts);
- * - drain.ts: grace, deadline, signals (lib/httpchk/connection-tracker.ts);
- * - agent.ts: the agent-check listener (lib/haproxy/agent-server.ts, lib/haproxy/agent-reply.ts).
+ * httpchk plugin: the health probe at the server's front door, the optional agent-check and
+ * liveness check, and the drain, all reading one readiness state. This file only wires them:
+ * probe.ts, readiness.ts, drain.ts, agent.ts. See docs/readiness.md and docs/haproxy.md.
  */
 import type { FastifyInstance } from 'fastify'
 import cluster from 'node:cluster'
@@ -39,7 +30,6 @@ async function httpchkPlugin (fastify: FastifyInstance, rawOptions: HttpchkPlugi
   const { methods, url, livenessUrl, agent } = options
   if (cluster.isWorker && !options.ownPort) throw new SharedPortError()
 
-  /** A probe or agent check has been answered: someone is watching, so the drain grace matters. */
   let watched = false
   const onWatched = (): void => { watched = true }
 
@@ -96,10 +86,9 @@ async function httpchkPlugin (fastify: FastifyInstance, rawOptions: HttpchkPlugi
     return metrics?.route === path ? `; "metrics.exposeRoute" serves GET ${path}: give one of "httpchk.url" and "metrics.exposeRoute" another path` : ''
   }
 
-  // The door is installed by replacing the server's `emit`, and sees what the server emits as
-  // `request`: Node's HTTP servers do that for every request. A `serverFactory` server that hands
-  // requests to Fastify some other way (no `request` listener at all) would bypass it, and the probe
-  // would reach the app's routes and hooks after all: refused rather than half-working.
+  // The door sees what the server emits as `request`. A `serverFactory` server that hands requests
+  // to Fastify some other way would bypass it, and the probe would reach the app's routes and
+  // hooks: refused rather than half-working.
   fastify.addHook('onReady', function refuseUncoveredServer (done) {
     if (fastify.server.listenerCount('request') === 0) {
       done(new UncoveredServerError())

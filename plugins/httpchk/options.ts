@@ -1,7 +1,6 @@
 /**
- * Options of the httpchk plugin. Validated once, when the plugin registers; each error names the
- * option (`httpchk.<name>`) and the value received. Each option is documented once, below
- * (docs/options.md is generated from these declarations).
+ * Options of the httpchk plugin. The declarations below are each option's documentation
+ * (docs/options.md is generated from them).
  */
 import { constants } from 'node:os'
 import type { BlockList } from 'node:net'

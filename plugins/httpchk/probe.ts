@@ -1,16 +1,8 @@
 /**
- * The probe's two doors, one matcher and one answer:
- * - the front door, wrapping the `emit` of every server the app listens on: every real request
- *   (HTTP/1.x, HTTPS, HTTP/2 compat), before Fastify routes, logs, builds a request or runs any hook
- *   of any context, and before any other `request` listener (lib/httpchk/front-door.ts);
- * - an `onRequest` hook, for `app.inject()`, which calls Fastify's handler without the server.
- * A request the front door lets through is not a probe for the hook either (same matcher), so no
- * request is answered twice.
- *
- * Every server: `fastify.server` (shared by every encapsulated context, whichever one registered
- * the plugin; a `serverFactory` server too), and the further servers `listen({ host: 'localhost' })`
- * binds for the other addresses the name resolves to, found as they start to listen
- * (lib/httpchk/listening-servers.ts explains how and why).
+ * The probe's two doors, one matcher and one answer: the front door on every server the app listens
+ * on (lib/httpchk/front-door.ts), including those `listen({ host: 'localhost' })` adds
+ * (lib/httpchk/listening-servers.ts), and an `onRequest` hook for `app.inject()`, which never
+ * reaches a server. Both must use the same matcher, so that no request is answered twice.
  */
 import type { EventEmitter } from 'node:events'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
@@ -38,11 +30,9 @@ interface InjectableRequest extends RawRequest {
 }
 
 /**
- * What the matcher reads of a request that reached the hook. `app.inject()` cannot send the
- * asterisk form: light-my-request resolves every URL against `http://localhost`, so `url: '*'`
- * arrives as `/*`. An injected `OPTIONS /*` is therefore read as `OPTIONS *`, so a test of an
- * Apache-style probe gets what the server would answer. A real `OPTIONS /*` passed the front door
- * as an ordinary request and stays one here (no `isLightMyRequest`).
+ * What the matcher reads of a request that reached the hook. light-my-request turns `url: '*'` into
+ * `/*`, so an injected `OPTIONS /*` is read as `OPTIONS *`, as the server would read it; a real
+ * `OPTIONS /*` passed the front door as an ordinary request and stays one (no `isLightMyRequest`).
  */
 function injectedTarget (request: InjectableRequest): MatchableRequest {
   if (request.isLightMyRequest !== true || request.url !== '/*') return request

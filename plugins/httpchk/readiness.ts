@@ -1,10 +1,7 @@
 /**
- * The readiness state's wiring: which executors it reads (the pool and the lanes, found when the
- * app is ready, so they may be registered before or after this plugin), @fastify/under-pressure,
- * the background dependency checks, and the move out of `starting`.
- *
- * onReady hooks run in registration order, so by the time ours runs the pool's own onReady hook has
- * confirmed its worker file loads: `starting` ends here, after the first round of checks.
+ * The readiness state's wiring: the executors, @fastify/under-pressure, the dependency checks, and
+ * the end of `starting` after the first round of checks. onReady hooks run in registration order:
+ * a pool registered first (as the umbrella does) has confirmed its worker file loads by then.
  */
 import type { FastifyInstance } from 'fastify'
 import { DependencyChecks, type DependencyCheck } from '../../lib/httpchk/dependency-checks.js'

@@ -1,20 +1,13 @@
 /**
- * Lanes plugin: decorates the app with `lanes`, one `Lane` per configured name: a bounded
- * concurrency gate for async work on the main thread (upstream calls), busy when more tasks wait
- * than slots are free, like the worker pool. `request.runInLane(name, fn)` runs `fn(signal)` in a
- * lane and aborts it if the client disconnects, at the route's default priority
- * (`config.backpressure.priority`, checked in an `onRoute` hook) unless the call sets its own.
- * Each transition is logged once; the lanes close in `onClose`, letting running tasks finish
- * within each lane's `closeTimeout`.
- *
- * Lane errors carry their HTTP status and, when retryable, their own lane's retry hint
- * (`headers['retry-after']`, lib/errors.ts), which Fastify's default error handler sends: no hook.
+ * Lanes plugin: `app.lanes.<name>` and `request.runInLane()`. No error hook: lane errors carry their
+ * `statusCode` and their own lane's retry hint (lib/executor/retry.ts), which Fastify's default
+ * error handler sends. See docs/lanes.md.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { runWhileClientStays } from '../../lib/executor/client-gone.js'
+import { runForRequest } from '../../lib/executor/client-gone.js'
 import { LaneNotFoundError } from '../../lib/errors.js'
-import { checkRouteConfig, withRoutePriority } from '../../lib/executor/route-priority.js'
+import { checkRouteConfig } from '../../lib/executor/route-priority.js'
 import { Lane, type LaneRunOptions, type LaneSnapshot, type LaneTask } from '../../lib/lane/lane.js'
 import { normalizeLanesOptions, type LanesPluginOptions } from './options.js'
 import './decorators.js'
@@ -46,13 +39,7 @@ async function lanesPlugin (fastify: FastifyInstance, rawOptions: LanesPluginOpt
   fastify.decorateRequest('runInLane', function runInLane<Result> (this: FastifyRequest, name: string, fn: LaneTask<Result>, options?: LaneRunOptions): Promise<Result> {
     const lane = lanes[name]
     if (lane === undefined) return Promise.reject(new LaneNotFoundError(name, known))
-    let withPriority: LaneRunOptions | undefined
-    try {
-      withPriority = withRoutePriority(options, this.routeOptions.config)
-    } catch (error) {
-      return Promise.reject(error)
-    }
-    return runWhileClientStays(this.raw.socket, withPriority, (checked) => lane.run(fn, checked))
+    return runForRequest(this.raw.socket, this.routeOptions.config, options, (checked) => lane.run(fn, checked))
   })
   fastify.addHook('onRoute', function checkRoutePriority (route) {
     checkRouteConfig(route.config, `${String(route.method)} ${route.url}`)

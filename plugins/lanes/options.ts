@@ -1,8 +1,7 @@
 /**
- * Options of the lanes plugin, validated once when it registers; each error names the option
- * (`lanes.<name>.<option>`) and the value received. One shape everywhere: the plugin takes
- * `{ lanes: { <name>: LaneOptions } }`, and the umbrella's `lanes` is that same map. Each option
- * is documented once, below (docs/options.md is generated from these declarations).
+ * Options of the lanes plugin: `{ lanes: { <name>: LaneOptions } }`, the same map as the umbrella's
+ * `lanes`. The declarations below are each option's documentation (docs/options.md is generated
+ * from them).
  */
 import type { AdaptiveLimitOptions } from '../../lib/lane/adaptive.js'
 import { EXECUTOR_KEYS, executorOptions, maxQueueOption, type ExecutorOptions } from '../../lib/executor/options.js'

@@ -16,9 +16,8 @@ import { Registry } from 'prom-client'
 import { GraphitePusher } from '../../lib/metrics/graphite.js'
 import { ReadinessMetrics } from '../../lib/metrics/readiness-metrics.js'
 import { InvalidOptionError } from '../../lib/errors.js'
-import { isExecutor } from '../../lib/executor/types.js'
-import { LaneMetrics } from '../../lib/metrics/lane-metrics.js'
-import { PoolMetrics } from '../../lib/metrics/pool-metrics.js'
+import { isExecutor, type ExecutorSnapshot } from '../../lib/executor/types.js'
+import { ExecutorMetrics, LANES, POOL } from '../../lib/metrics/executor-metrics.js'
 import type { BackpressureMetrics } from './decorators.js'
 import { normalizeMetricsOptions, type MetricsPluginOptions } from './options.js'
 import './decorators.js'
@@ -36,11 +35,11 @@ async function metricsPlugin (fastify: FastifyInstance, rawOptions: MetricsPlugi
   // Plugins do not import each other: the pool and lanes plugins are found by their decorators.
   const hasPool = hasPoolExecutor(fastify)
   const hasLanes = fastify.hasDecorator('lanes')
-  const poolMetrics = hasPool ? new PoolMetrics({ pool: fastify.pool, registry, prefix, queueWaitBuckets }) : undefined
-  let laneMetrics: LaneMetrics | undefined
+  const executorMetrics: Array<ExecutorMetrics<ExecutorSnapshot>> = []
   let readinessMetrics: ReadinessMetrics
   try {
-    laneMetrics = hasLanes ? new LaneMetrics({ lanes: Object.values(fastify.lanes), registry, prefix, queueWaitBuckets }) : undefined
+    if (hasPool) executorMetrics.push(new ExecutorMetrics(POOL, [fastify.pool], { registry, prefix, queueWaitBuckets }))
+    if (hasLanes) executorMetrics.push(new ExecutorMetrics(LANES, Object.values(fastify.lanes), { registry, prefix, queueWaitBuckets }))
     // The httpchk plugin may be registered before or after this one: looked up at each scrape.
     readinessMetrics = new ReadinessMetrics({
       registry,
@@ -49,8 +48,7 @@ async function metricsPlugin (fastify: FastifyInstance, rawOptions: MetricsPlugi
     })
   } catch (error) {
     // A name clash registers nothing at all.
-    poolMetrics?.close()
-    laneMetrics?.close()
+    for (const metrics of executorMetrics) metrics.close()
     throw error
   }
 
@@ -58,7 +56,7 @@ async function metricsPlugin (fastify: FastifyInstance, rawOptions: MetricsPlugi
     ? null
     : new GraphitePusher({
       ...graphite,
-      read: () => [...(poolMetrics?.graphiteFigures() ?? []), ...(laneMetrics?.graphiteFigures() ?? [])],
+      read: async () => (await Promise.all(executorMetrics.map(async (metrics) => await metrics.graphiteFigures()))).flat(),
       onConnect () { log.info({ graphite: { host: graphite.host, port: graphite.port } }, 'graphite push connected') },
       // warn, not error: carbon being away is expected to heal, and the app keeps serving.
       onError (error) { log.warn({ err: error }, 'graphite push failed') }
@@ -66,7 +64,7 @@ async function metricsPlugin (fastify: FastifyInstance, rawOptions: MetricsPlugi
 
   const decoration: BackpressureMetrics = {
     registry,
-    names: [...(poolMetrics?.names ?? []), ...(laneMetrics?.names ?? []), ...readinessMetrics.names],
+    names: [...executorMetrics.flatMap((metrics) => metrics.names), ...readinessMetrics.names],
     route: exposeRoute === false ? null : exposeRoute,
     graphite: graphitePusher === null
       ? null
@@ -86,8 +84,7 @@ async function metricsPlugin (fastify: FastifyInstance, rawOptions: MetricsPlugi
 
   function close (): void {
     graphitePusher?.stop()
-    poolMetrics?.close()
-    laneMetrics?.close()
+    for (const metrics of executorMetrics) metrics.close()
     readinessMetrics.close()
   }
 

@@ -5,7 +5,7 @@
  */
 import type { Registry } from 'prom-client'
 import { InvalidOptionError } from '../../lib/errors.js'
-import { DEFAULT_QUEUE_WAIT_BUCKETS } from '../../lib/metrics/pool-metrics.js'
+import { DEFAULT_QUEUE_WAIT_BUCKETS } from '../../lib/metrics/executor-metrics.js'
 import { describeValue, durationOption, featureOption, numberOption, objectOption, rejectUnknownKeys, stringOption } from '../../lib/options.js'
 
 export interface MetricsGraphiteOptions {

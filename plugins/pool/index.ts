@@ -1,21 +1,15 @@
 /**
- * Pool plugin: decorates the app with `pool`, a piscina pool that tracks busy/free from events and
- * announces each transition once (log at info level, `onBusy`/`onFree`, `pool.on('busy'|'free')`).
- * The pool closes in `onClose`: queued tasks finish, bounded by `closeTimeout`.
- *
- * Pool errors carry their HTTP status (`statusCode`) and, when retryable, their retry hint
- * (`headers['retry-after']`, lib/errors.ts), so Fastify's default error handler answers
- * 503/429/504/500 with `Retry-After` without help; no hook is added. `request.runInPool()` runs a
- * task that is aborted if the client disconnects, at the route's default priority
- * (`config.backpressure.priority`, checked in an `onRoute` hook) unless the call sets its own.
+ * Pool plugin: `app.pool` and `request.runInPool()`. No error hook: pool errors carry their
+ * `statusCode` and retry hint (lib/executor/retry.ts), which Fastify's default error handler sends.
+ * See docs/queue-and-admission.md.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { BackpressurePool, type PoolRunOptions, type PoolSnapshot } from '../../lib/pool/pool.js'
 import { WorkerLoadFailedError } from '../../lib/errors.js'
 import { checkWorkerLoads } from '../../lib/pool/piscina.js'
-import { runWhileClientStays } from '../../lib/executor/client-gone.js'
-import { checkRouteConfig, withRoutePriority } from '../../lib/executor/route-priority.js'
+import { runForRequest } from '../../lib/executor/client-gone.js'
+import { checkRouteConfig } from '../../lib/executor/route-priority.js'
 import { normalizePoolOptions, type PoolPluginOptions } from './options.js'
 import './decorators.js'
 
@@ -45,7 +39,7 @@ async function poolPlugin (fastify: FastifyInstance, rawOptions: PoolPluginOptio
 
   fastify.decorate('pool', pool)
   fastify.decorateRequest('runInPool', function runInPool (this: FastifyRequest, task: unknown, options?: PoolRunOptions) {
-    return runUntilClientLeaves(pool, this, task, options)
+    return runForRequest(this.raw.socket, this.routeOptions.config, options, (checked) => pool.run(task, checked))
   })
   fastify.addHook('onRoute', function checkRoutePriority (route) {
     checkRouteConfig(route.config, `${String(route.method)} ${route.url}`)
@@ -64,18 +58,6 @@ async function poolPlugin (fastify: FastifyInstance, rawOptions: PoolPluginOptio
       throw new WorkerLoadFailedError(piscina.filename, (error as Error).message, { cause: error })
     }
   })
-}
-
-/** Runs `task` at the route's default priority unless `options` sets one, aborting it if the
- * client disconnects before the answer is sent (lib/executor/client-gone.ts). */
-function runUntilClientLeaves (pool: BackpressurePool, request: FastifyRequest, task: unknown, options?: PoolRunOptions): Promise<unknown> {
-  let withPriority: PoolRunOptions | undefined
-  try {
-    withPriority = withRoutePriority(options, request.routeOptions.config)
-  } catch (error) {
-    return Promise.reject(error)
-  }
-  return runWhileClientStays(request.raw.socket, withPriority, (checked) => pool.run(task, checked))
 }
 
 export default fp(poolPlugin, {

@@ -1,7 +1,6 @@
 /**
- * Options of the pool plugin: piscina's own, passed through, plus the pool's. Validated once, when
- * the plugin registers; each error names the option (`pool.<option>`) and the value received.
- * Each option is documented once, below (docs/options.md is generated from these declarations).
+ * Options of the pool plugin: piscina's own, passed through, plus the pool's. The declarations
+ * below are each option's documentation (docs/options.md is generated from them).
  */
 import { existsSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
@@ -66,8 +65,7 @@ function normalizeFilename (value: unknown): string {
   } else {
     throw new InvalidOptionError('pool.filename', 'a worker file path or file: URL', describeValue(value))
   }
-  // piscina would reject the first task and leave the queued ones unsettled (piscina 5.3: a thread
-  // that fails while starting stops piscina from replacing threads).
+  // piscina would reject the first task and leave the queued ones unsettled.
   if (!existsSync(path)) {
     if (isAbsolute(path)) throw new WorkerNotFoundError(path)
     // A relative path is resolved against the working directory, not the module that registers the
@@ -86,9 +84,8 @@ export function normalizePoolOptions (raw: unknown): NormalizedPoolOptions {
   const options = objectOption(prefix, raw)
   rejectUnknownKeys(prefix, options, POOL_KEYS)
   const { filename, maxQueue, closeTimeout, stricterFIFO, onBusy, onFree, timeout, admission, dwell, rejectStatusCode, retryAfter, ...rest } = options
-  // The piscina options we only pass on: piscina checks them itself, and lib/pool/piscina.ts
-  // turns its errors into ours, naming `pool.<option>`. `closeTimeout` and `maxQueue` are the
-  // pool's own (its close, its queue) and never reach piscina.
+  // The rest is piscina's to check (lib/pool/piscina.ts renames its errors); `closeTimeout` and
+  // `maxQueue` are the pool's own and must never reach piscina.
   const piscina: Record<string, unknown> = { ...rest }
   piscina.filename = normalizeFilename(filename)
   const threads = { integer: true, min: 1 }

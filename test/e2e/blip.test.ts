@@ -8,10 +8,8 @@ import { createServer } from 'node:http'
 import t from 'tap'
 import { startFaultProxy } from '../../tools/fault-proxy.mjs'
 import { watchMax } from '../../tools/prometheus-text.mjs'
-import { haproxyBinaryOrSkip, runLoad, startCluster } from '../helpers/haproxy.js'
+import { FAST_CHECKS, haproxyBinaryOrSkip, runLoad, startCluster } from '../helpers/haproxy.js'
 
-const INTER = 200
-const FALL = 2
 const UPSTREAM_TIMEOUT_MS = 400
 const POOL_MAX_QUEUE = 8
 
@@ -28,11 +26,7 @@ if (binary !== undefined) {
 
     const cluster = await startCluster(t, binary, {
       recipe: 'httpchk',
-      inter: INTER,
-      fastinter: 100,
-      downinter: 100,
-      rise: 2,
-      fall: FALL,
+      ...FAST_CHECKS,
       servedBy: true,
       // Round robin keeps sending app1 its half until HAProxy takes it out: the blip is felt at once.
       balance: 'roundrobin',

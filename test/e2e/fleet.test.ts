@@ -10,13 +10,12 @@ import type { ExampleAppExit } from '../../tools/example-app.mjs'
 import { startUpstream } from '../../example-app/upstream.mjs'
 import { startFaultProxy } from '../../tools/fault-proxy.mjs'
 import { watchMax } from '../../tools/prometheus-text.mjs'
-import { haproxyBinaryOrSkip, metricValue, restartInstance, runLoad, serverOf, startHaproxy, startInstance, type ClusterInstance, type Haproxy, type LoadResult } from '../helpers/haproxy.js'
+import { FAST_CHECKS, haproxyBinaryOrSkip, metricValue, restartInstance, runLoad, serverOf, startHaproxy, startInstance, type ClusterInstance, type Haproxy, type LoadResult } from '../helpers/haproxy.js'
 
 const HOSTS = ['127.0.0.2', '127.0.0.3', '127.0.0.4']
 const BALANCERS = 4
-const INTER = 200
-const FALL = 2
-const TIMINGS = { inter: INTER, fastinter: 100, downinter: 100, rise: 2, fall: FALL, servedBy: true }
+const { inter: INTER, fall: FALL } = FAST_CHECKS
+const TIMINGS = { ...FAST_CHECKS, servedBy: true }
 const MAX_QUEUE = 8
 
 interface Fleet {

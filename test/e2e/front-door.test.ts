@@ -10,7 +10,7 @@ import t from 'tap'
 import backpressure from '../../index.js'
 import type { BackpressurePool } from '../../lib/pool/pool.js'
 import { WORKER } from '../helpers/app.js'
-import { haproxyBinaryOrSkip, startHaproxy } from '../helpers/haproxy.js'
+import { FAST_CHECKS, haproxyBinaryOrSkip, startHaproxy } from '../helpers/haproxy.js'
 
 const SUITE = { pool: { filename: WORKER, minThreads: 1, maxThreads: 1, execArgv: [] }, httpchk: { drain: { grace: 0 } }, metrics: false as const }
 
@@ -42,11 +42,7 @@ if (binary !== undefined) {
 
     const haproxy = await startHaproxy(t, binary, {
       recipe: 'httpchk',
-      inter: 200,
-      fastinter: 100,
-      downinter: 100,
-      rise: 2,
-      fall: 2,
+      ...FAST_CHECKS,
       servers: [{ name: 'prefixed', port: prefixedPort }, { name: 'cors', port: corsPort }]
     })
     t.same((await haproxy.servers()).map((row) => `${row.svname} ${row.status}`), ['prefixed UP', 'cors UP'], 'both UP from the start')

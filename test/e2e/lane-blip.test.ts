@@ -12,10 +12,9 @@ import { createServer } from 'node:http'
 import t from 'tap'
 import { startFaultProxy } from '../../tools/fault-proxy.mjs'
 import { metricValue, watchMax, watchRange } from '../../tools/prometheus-text.mjs'
-import { haproxyBinaryOrSkip, runLoad, startCluster, type StatRow } from '../helpers/haproxy.js'
+import { FAST_CHECKS, haproxyBinaryOrSkip, runLoad, startCluster, type StatRow } from '../helpers/haproxy.js'
 
-const INTER = 200
-const FALL = 2
+const { inter: INTER, fall: FALL } = FAST_CHECKS
 const UPSTREAM_TIMEOUT_MS = 400
 // The example app gives its `upstream` lane POOL_MAX_THREADS slots and POOL_MAX_QUEUE places.
 const LANE_MAX_QUEUE = 8
@@ -46,11 +45,7 @@ if (binary !== undefined) {
 
       const cluster = await startCluster(t, binary, {
         recipe,
-        inter: INTER,
-        fastinter: 100,
-        downinter: 100,
-        rise: 2,
-        fall: FALL,
+        ...FAST_CHECKS,
         servedBy: true,
         balance: 'roundrobin',
         // app1: one slot in its lane, the blip's victim; app2: room for the whole load.

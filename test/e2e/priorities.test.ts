@@ -11,13 +11,13 @@ import t from 'tap'
 import { openLoopLoad } from '../../tools/load.mjs'
 import { Latencies } from '../../tools/percentiles.mjs'
 import { metricValue } from '../../tools/prometheus-text.mjs'
-import { haproxyBinaryOrSkip, startCluster } from '../helpers/haproxy.js'
+import { FAST_CHECKS, haproxyBinaryOrSkip, startCluster } from '../helpers/haproxy.js'
 
 // One thread, 20 ms tasks: about 50 requests a second.
 const TASK_MS = 20
 const CAPACITY = 1000 / TASK_MS
 const SECONDS = 6
-const TIMINGS = { inter: 200, fastinter: 100, downinter: 100, rise: 2, fall: 2, agentInter: 200, timeoutQueue: 1000 }
+const TIMINGS = { ...FAST_CHECKS, timeoutQueue: 1000 }
 const APP_ENV = { POOL_MAX_THREADS: '1', POOL_MAX_QUEUE: '8', TASK_TIMEOUT_MS: '2000', UPSTREAM_AFFECTS_PROBE: '0' }
 
 interface Answer { sentAt: number, status: number | undefined, error: string | undefined, ms: number }

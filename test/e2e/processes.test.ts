@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { nodeEnv, startChild } from '../../tools/child.mjs'
 import { freePortRange } from '../../tools/ports.mjs'
-import { haproxyBinaryOrSkip, startHaproxy } from '../helpers/haproxy.js'
+import { FAST_CHECKS, haproxyBinaryOrSkip, startHaproxy } from '../helpers/haproxy.js'
 
 const CLUSTER = fileURLToPath(new URL('../../example-app/cluster.mjs', import.meta.url))
 const SHARED_PORT_CLUSTER = fileURLToPath(new URL('../fixtures/shared-port-cluster.ts', import.meta.url))
@@ -41,11 +41,7 @@ if (binary !== undefined) {
 
     const haproxy = await startHaproxy(t, binary, {
       recipe: 'httpchk',
-      inter: 200,
-      fastinter: 100,
-      downinter: 100,
-      rise: 2,
-      fall: 2,
+      ...FAST_CHECKS,
       servers: servers.map(({ name, port, agentPort }) => ({ name, port, agentPort }))
     })
     // Saturate app2 alone, on its own port: one thread blocked, two tasks queued behind it (all

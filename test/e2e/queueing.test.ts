@@ -6,10 +6,9 @@
 // Every instance busy at once: with httpchk only, every server goes DOWN and HAProxy answers 503 at
 // once; with the agent (weight floor 1%, maxconn), servers stay UP and requests wait instead.
 import t from 'tap'
-import { haproxyBinaryOrSkip, metricValue, runLoad, startCluster } from '../helpers/haproxy.js'
+import { FAST_CHECKS, haproxyBinaryOrSkip, metricValue, runLoad, startCluster } from '../helpers/haproxy.js'
 
-const INTER = 200
-const TIMINGS = { inter: INTER, fastinter: 100, downinter: 100, rise: 2, fall: 2, agentInter: INTER, servedBy: true, timeoutQueue: 10000 }
+const TIMINGS = { ...FAST_CHECKS, servedBy: true, timeoutQueue: 10000 }
 // One thread; the agent's default queue equals the capacity, so it sends maxconn:2.
 // These tests are about the pool: the example app's /upstream lane (unused here) is kept out of the
 // probe and the agent, so maxconn and the weight describe the pool alone.

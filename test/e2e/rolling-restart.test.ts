@@ -5,12 +5,11 @@
 // can be taken by another program before the replacement binds it: see restartInstance in
 // test/helpers/haproxy.ts), and the next instance waits until HAProxy reads the replacement exactly UP.
 import t from 'tap'
-import { haproxyBinaryOrSkip, runLoad, startCluster, type LoadResult } from '../helpers/haproxy.js'
+import { FAST_CHECKS, haproxyBinaryOrSkip, runLoad, startCluster, type LoadResult } from '../helpers/haproxy.js'
 import type { Recipe } from '../../example-app/haproxy-config.mjs'
 
-const INTER = 200
-const FALL = 2
-const TIMINGS = { inter: INTER, fastinter: 100, downinter: 100, rise: 2, fall: FALL, agentInter: INTER, servedBy: true }
+const { inter: INTER, fall: FALL } = FAST_CHECKS
+const TIMINGS = { ...FAST_CHECKS, servedBy: true }
 // Grace: HAProxy needs up to inter × (fall + 1) to see the drain (the plugin's default formula),
 // plus a margin for a loaded machine.
 // Two threads each and two clients: the load fits in one instance, so the survivor is never busy

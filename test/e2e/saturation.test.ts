@@ -8,13 +8,11 @@
 // measured times are printed, not bounded, since a loaded 2-core machine can slow anything. The
 // figures against inter × fall are in docs/haproxy.md and `npm run demo`.
 import t, { type Test } from 'tap'
-import { haproxyBinaryOrSkip, runLoad, startCluster, type Cluster } from '../helpers/haproxy.js'
+import { FAST_CHECKS, haproxyBinaryOrSkip, runLoad, startCluster, type Cluster } from '../helpers/haproxy.js'
 
-const INTER = 200
-const FALL = 2
-const RISE = 2
+const { inter: INTER, fall: FALL, rise: RISE } = FAST_CHECKS
 const BLOCK_MS = 2000
-const TIMINGS = { inter: INTER, fastinter: 100, downinter: 100, rise: RISE, fall: FALL, agentInter: INTER, servedBy: true }
+const TIMINGS = { ...FAST_CHECKS, servedBy: true }
 // One thread and a small queue per instance: three blocking requests make it busy.
 // These tests are about the pool: the example app's /upstream lane (unused here) is kept out of the
 // probe and the agent, so maxconn and the weight describe the pool alone.

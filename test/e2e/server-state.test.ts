@@ -4,9 +4,9 @@
 // The header describes the state *before* the check that carries it, so each comparison is made
 // once HAProxy's view has been stable for longer than a few check intervals.
 import t, { type Test } from 'tap'
-import { haproxyBinaryOrSkip, startCluster, type StatRow } from '../helpers/haproxy.js'
+import { FAST_CHECKS, haproxyBinaryOrSkip, startCluster, type StatRow } from '../helpers/haproxy.js'
 
-const INTER = 200
+const { inter: INTER } = FAST_CHECKS
 
 interface ParsedState {
   node: string
@@ -57,11 +57,8 @@ if (binary !== undefined) {
   t.test('X-Haproxy-Server-State parsed by the app matches show stat, UP and DOWN', async (t) => {
     const cluster = await startCluster(t, binary, {
       recipe: 'httpchk',
-      inter: INTER,
-      fastinter: 100,
+      ...FAST_CHECKS,
       downinter: INTER,
-      rise: 2,
-      fall: 2,
       env: { POOL_MAX_THREADS: '1', POOL_MAX_QUEUE: '8', TASK_TIMEOUT_MS: '10000', AGENT_PORT: 'off', DASHBOARD_INTERVAL_MS: '100' }
     })
     const { haproxy } = cluster

@@ -11,6 +11,12 @@ export type { Haproxy, HaproxyStartOptions, StatRow, ServerStateRow, WaitOptions
 export { metricValue } from '../../tools/prometheus-text.mjs'
 
 /** The part of tap's Test these helpers use. */
+/** Check timings short enough for a test to see a server go DOWN and UP again within a second or
+ * two: a check every 200 ms (100 ms while a state is changing or the server is DOWN), two in a row to
+ * change state, the agent as often as the check. A file that needs other figures spreads these and
+ * overrides what differs. */
+export const FAST_CHECKS = { inter: 200, fastinter: 100, downinter: 100, rise: 2, fall: 2, agentInter: 200 } as const
+
 export interface TestContext {
   teardown: (fn: () => unknown) => void
 }

@@ -7,8 +7,9 @@
  * Importing this module also installs the process guards (listener leaks, unhandled rejections).
  */
 import { fileURLToPath } from 'node:url'
-import { BackpressurePool, type PoolHooks } from '../../lib/pool/pool.js'
-import { Lane, type LaneHooks } from '../../lib/lane/lane.js'
+import type { EngineHooks } from '../../lib/executor/engine.js'
+import { BackpressurePool } from '../../lib/pool/pool.js'
+import { Lane } from '../../lib/lane/lane.js'
 import { normalizePoolOptions, type PoolPluginOptions } from '../../plugins/pool/options.js'
 import { normalizeLane, type LaneOptions } from '../../plugins/lanes/options.js'
 import { THREAD_DEFAULTS, WORKER, type Teardown } from './app.js'
@@ -17,14 +18,14 @@ import './process-guards.js'
 export { LogCapture, WORKER, type Teardown } from './app.js'
 export const WORKER_URL = new URL('../fixtures/worker.mjs', import.meta.url).href
 
-export function createPool (t: Teardown, options: Partial<PoolPluginOptions> = {}, hooks: PoolHooks = {}): BackpressurePool {
+export function createPool (t: Teardown, options: Partial<PoolPluginOptions> = {}, hooks: EngineHooks = {}): BackpressurePool {
   const pool = new BackpressurePool(normalizePoolOptions({ filename: WORKER, ...THREAD_DEFAULTS, ...options }), hooks)
   t.teardown(() => pool.close())
   return pool
 }
 
 /** A lane named `name` from the lanes plugin's options for one lane (`concurrency` 2 unless given). */
-export function createLane (t: Teardown, options: Partial<LaneOptions> = {}, hooks: LaneHooks = {}, name = 'upstream'): Lane {
+export function createLane (t: Teardown, options: Partial<LaneOptions> = {}, hooks: EngineHooks = {}, name = 'upstream'): Lane {
   const lane = new Lane(normalizeLane(name, { concurrency: 2, ...options }), hooks)
   t.teardown(() => lane.close())
   return lane

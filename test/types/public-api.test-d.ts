@@ -87,7 +87,7 @@ await app.register(metricsPlugin, { prefix: 'app_' })
 // pool is optional: an I/O-only app has lanes and no worker file
 await app.register(backpressure, { lanes: { upstream: { concurrency: 16, maxQueue: 64, timeout: 2000 } } })
 await app.register(backpressure, { lanes: { upstream: { concurrency: { adaptive: { min: 2, max: 64 } }, affectsProbe: false } }, metrics: false })
-expectTrue<Equal<LaneSnapshot['concurrency'], number>>()
+expectTrue<Equal<Flat<LaneSnapshot>, { busy: boolean, queued: number, running: number, completed: number, failed: number, concurrency: number, active: number }>>()
 // @ts-expect-error a lane needs its concurrency
 await app.register(backpressure, { lanes: { upstream: { maxQueue: 64 } } })
 expectTrue<Equal<typeof app.lanes.upstream, Lane | undefined>>()
@@ -126,7 +126,8 @@ app.backpressureMetrics.route = '/metrics'
 
 // --- Snapshot and stats shapes ---------------------------------------------------------------------
 expectTrue<Equal<ReturnType<BackpressurePool['snapshot']>, PoolSnapshot>>()
-expectTrue<Equal<PoolSnapshot, {
+type Flat<T> = { [K in keyof T]: T[K] }
+expectTrue<Equal<Flat<PoolSnapshot>, {
   busy: boolean
   queued: number
   idleThreads: number

@@ -1,6 +1,7 @@
 import { once } from 'node:events'
 import t, { type Test } from 'tap'
-import { Lane, type LaneHooks, type LaneSnapshot } from '../../../lib/lane/lane.js'
+import type { EngineHooks } from '../../../lib/executor/engine.js'
+import { Lane, type LaneSnapshot } from '../../../lib/lane/lane.js'
 import { normalizeLane, type LaneOptions } from '../../../plugins/lanes/options.js'
 import '../../helpers/process-guards.js'
 
@@ -13,7 +14,7 @@ function deferred<T = unknown> (): { promise: Promise<T>, resolve: (value: T) =>
 }
 
 /** A lane from the lanes plugin's options for one lane, through its normaliser. */
-function createLane (t: Test, options: Partial<LaneOptions> = {}, hooks: LaneHooks = {}): Lane {
+function createLane (t: Test, options: Partial<LaneOptions> = {}, hooks: EngineHooks = {}): Lane {
   const lane = new Lane(normalizeLane('upstream', { concurrency: 2, ...options }), hooks)
   // A lane's own timers are unref'd: in production the upstream call (a socket) keeps the process
   // alive; the calls here are bare promises, so the test holds a handle for them.

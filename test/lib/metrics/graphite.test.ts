@@ -123,7 +123,7 @@ t.test('the listener going away and coming back: errors are reported, never thro
   t.ok(p.errors.every((error) => (error as NodeJS.ErrnoException).code === 'ECONNREFUSED'), 'connection refused, reported')
   t.equal(p.pusher.connected, false)
   const droppedBefore = p.pusher.stats().dropped
-  t.equal(p.pusher.push(), false, 'a push while disconnected is dropped, not buffered')
+  t.equal(await p.pusher.push(), false, 'a push while disconnected is dropped, not buffered')
   t.equal(p.pusher.stats().dropped, droppedBefore + 1)
 
   // Back, on the same port: the pusher reconnects by itself and the new figures arrive.
@@ -147,7 +147,7 @@ t.test('stop() destroys the socket, clears the timers and keeps it stopped', asy
   t.equal(p.pusher.connected, false)
   const linesFromFirst = listener.lines.length
   p.pusher.start() // cannot restart
-  t.equal(p.pusher.push(), false)
+  t.equal(await p.pusher.push(), false)
   // A second pusher connects and pushes several times; in that time a live timer of the stopped
   // one (interval 25 ms, reconnect <= 80 ms) would have reconnected or written.
   const probe = makePusher({ port: listener.port, prefix: 'probe' })
@@ -168,6 +168,7 @@ t.test('a read that throws is reported and the next push goes out', async (t) =>
       calls++
       if (calls === 1) throw new Error('read failed')
       if (calls === 2) throw 'not an error' // eslint-disable-line no-throw-literal
+      if (calls === 3) return Promise.reject(new Error('read rejected'))
       return [['ok', calls]]
     }
   })
@@ -175,11 +176,28 @@ t.test('a read that throws is reported and the next push goes out', async (t) =>
   p.pusher.start()
   // The first reads may happen before the connection opens (dropped without a read), so wait for
   // both errors rather than count reads.
-  await p.errored(2)
+  await p.errored(3)
   const line = await listener.waitForLine((line) => line.path === 'test.app.ok')
-  t.ok(line.value >= 3)
+  t.ok(line.value >= 4)
   t.equal(p.errors[0]?.message, 'read failed')
   t.equal(p.errors[1]?.message, 'not an error', 'a thrown non-Error is wrapped')
+  t.equal(p.errors[2]?.message, 'read rejected', 'a rejection is reported as a throw is')
+})
+
+t.test('a connection lost while the figures are read: the push is dropped, not written later', async (t) => {
+  const listener = await startGraphiteListener(t.teardown)
+  let release!: () => void
+  const figures = new Promise<GraphiteFigure[]>((resolve) => { release = () => { resolve([['late', 1]]) } })
+  const p = makePusher({ port: listener.port, intervalMs: 60000, read: async () => await figures })
+  t.teardown(() => { p.pusher.stop() })
+  p.pusher.start()
+  await p.connected(1)
+  const pushed = p.pusher.push()
+  p.pusher.stop()
+  release()
+  t.equal(await pushed, false)
+  t.same(p.pusher.stats(), { pushes: 0, lines: 0, dropped: 1, connects: 1, errors: 0 })
+  t.notOk(listener.lines.some((line) => line.path === 'test.app.late'))
 })
 
 t.test('an empty reading writes nothing', async (t) => {
@@ -188,7 +206,7 @@ t.test('an empty reading writes nothing', async (t) => {
   t.teardown(() => { p.pusher.stop() })
   p.pusher.start()
   await p.connected(1)
-  t.equal(p.pusher.push(), false)
+  t.equal(await p.pusher.push(), false)
   t.equal(p.pusher.stats().pushes, 0)
 })
 
@@ -205,9 +223,9 @@ t.test('a push is dropped, not buffered, while carbon is not reading', async (t)
   listener.pause()
   let written = 0
   // Bounded: 400 pushes (180 MB) is far more than any loopback buffer holds.
-  while (written < 400 && p.pusher.push()) written++
+  while (written < 400 && await p.pusher.push()) written++
   t.ok(written > 0 && written < 400, `the socket took ${written} pushes, then pushed back`)
-  t.equal(p.pusher.push(), false, 'the next push is dropped too')
+  t.equal(await p.pusher.push(), false, 'the next push is dropped too')
   t.same(p.pusher.stats(), { pushes: written, lines: written * 2000, dropped: 2, connects: 1, errors: 0 })
   listener.resume()
   // Everything written arrives, and not one line of the dropped pushes.

@@ -8,7 +8,7 @@ import poolPlugin, { type PoolPluginOptions } from '../../../plugins/pool/index.
 import metricsPlugin, { METRICS_PLUGIN_NAME, type MetricsPluginOptions } from '../../../plugins/metrics/index.js'
 import httpchkPlugin from '../../../plugins/httpchk/index.js'
 import lanesPlugin from '../../../plugins/lanes/index.js'
-import { DEFAULT_QUEUE_WAIT_BUCKETS, FAILURE_REASONS } from '../../../lib/metrics/pool-metrics.js'
+import { DEFAULT_QUEUE_WAIT_BUCKETS, FAILURE_REASONS } from '../../../lib/metrics/executor-metrics.js'
 import type { PoolSnapshot } from '../../../lib/pool/pool.js'
 import { parseMetrics } from '../../../tools/prometheus-text.mjs'
 import { readyError, startApp, type StartAppOptions } from '../../helpers/app.js'

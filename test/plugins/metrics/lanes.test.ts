@@ -1,14 +1,12 @@
 // Lane metrics over a real listen() socket: one series per lane, labelled {lane="…"}, beside the
 // pool's; gauges that match each lane's snapshot while a lane is saturated; counters that mirror
-// stats() by reason; the Graphite figures; an app with lanes and no pool.
+// stats() by reason; the Graphite push; an app with lanes and no pool.
 import t from 'tap'
 import Fastify from 'fastify'
 import { Registry } from 'prom-client'
 import lanesPlugin from '../../../plugins/lanes/index.js'
 import poolPlugin from '../../../plugins/pool/index.js'
 import metricsPlugin from '../../../plugins/metrics/index.js'
-import { LaneMetrics } from '../../../lib/metrics/lane-metrics.js'
-import { createLane } from '../../helpers/pool.js'
 import { parseMetrics } from '../../../tools/prometheus-text.mjs'
 import { readyError, startApp, THREAD_DEFAULTS } from '../../helpers/app.js'
 import { GATE_WORKER } from '../../helpers/pool.js'
@@ -60,7 +58,7 @@ t.test('lanes only: lane_* series per lane, gauges match the snapshots while sat
   t.ok(app.backpressureMetrics.names.includes('backpressure_lane_concurrency'))
 })
 
-t.test('pool and lanes side by side; the Graphite figures carry lanes.<name>.…', async (t) => {
+t.test('pool and lanes side by side', async (t) => {
   const { url } = await startApp(t, {
     pool: { filename: GATE_WORKER, minThreads: 1, maxThreads: 1 },
     setup: async (app) => {
@@ -71,31 +69,6 @@ t.test('pool and lanes side by side; the Graphite figures carry lanes.<name>.…
   const scrape = parseMetrics(await (await fetch(`${url}/metrics`)).text())
   t.ok(scrape.has('backpressure_pool_queue_depth'))
   t.ok(scrape.has('backpressure_lane_queue_depth{lane="upstream"}'))
-
-  const registry = new Registry()
-  const lane = createLane(t, { concurrency: 2 })
-  const metrics = new LaneMetrics({ lanes: [lane], registry, prefix: 'x_', queueWaitBuckets: [0.1, 1] })
-  await lane.run(async () => 'ok')
-  const figures = new Map(metrics.graphiteFigures())
-  t.equal(figures.get('lanes.upstream.tasks.completed'), 1)
-  t.equal(figures.get('lanes.upstream.concurrency'), 2)
-  t.equal(figures.get('lanes.upstream.queue_wait.count'), 1)
-  t.equal(figures.get('lanes.upstream.down'), 0)
-  t.equal(figures.get('lanes.upstream.busy'), 0)
-  t.equal(figures.get('lanes.upstream.tasks.failed.rejected'), 0)
-  t.notOk(figures.has('lanes.upstream.tasks.failed.crashed'), 'lanes have no threads to crash')
-  const hold = deferred()
-  const held = [lane.run(async () => await hold.promise), lane.run(async () => await hold.promise), lane.run(async () => 'queued')]
-  await new Promise((resolve) => setImmediate(resolve)) // one reading per turn: the next turn reads afresh
-  t.equal(new Map(metrics.graphiteFigures()).get('lanes.upstream.busy'), 1, 'busy while a task waits with no free slot')
-  hold.resolve('r')
-  await Promise.all(held)
-  await lane.close()
-  await new Promise((resolve) => setImmediate(resolve)) // the next turn reads afresh
-  t.equal(new Map(metrics.graphiteFigures()).get('lanes.upstream.down'), 1, 'down once closed')
-  t.match(await registry.getSingleMetricAsString('x_lane_down'), /x_lane_down\{lane="upstream"\} 1/)
-  metrics.close()
-  t.equal(registry.getMetricsAsArray().length, 0, 'close() removes every lane metric')
 })
 
 t.test('a lane metric name clash registers nothing, the pool\'s included', async (t) => {
@@ -168,26 +141,4 @@ t.test('by priority: at most MAX_PRIORITY_LABELS values per lane, later prioriti
   hold.resolve('r')
   const results = await Promise.all([running, displacing, ...queued])
   t.same(results, ['r', 'urgent', 'FST_BACKPRESSURE_QUEUE_FULL', ...Array.from({ length: 11 }, () => 'ok')], 'only the priority 1 call, the newest of the lowest, was displaced')
-})
-
-t.test('LaneMetrics: Graphite figures by priority', async (t) => {
-  const registry = new Registry()
-  const lane = createLane(t, { concurrency: 1, maxQueue: 1 }, {}, 'db')
-  const metrics = new LaneMetrics({ lanes: [lane], registry, prefix: '', queueWaitBuckets: [1] })
-  t.teardown(() => { metrics.close() })
-  const hold = deferred()
-  const running = lane.run(async () => await hold.promise)
-  const low = lane.run(async () => 'low', { priority: -2 }).catch((e: { code: string }) => e.code)
-  const high = lane.run(async () => 'high', { priority: 2 })
-  const figures = Object.fromEntries(metrics.graphiteFigures())
-  t.match(figures, {
-    'lanes.db.priority.2.queue_depth': 1,
-    'lanes.db.priority.-2.queue_depth': 0,
-    'lanes.db.priority.-2.tasks.refused.displaced': 1,
-    'lanes.db.priority.-2.tasks.refused.rejected': 0,
-    'lanes.db.priority.-2.tasks.refused.shed': 0,
-    'lanes.db.tasks.failed.displaced': 1
-  })
-  hold.resolve('r')
-  t.same(await Promise.all([running, low, high]), ['r', 'FST_BACKPRESSURE_QUEUE_FULL', 'high'])
 })
