@@ -5,15 +5,11 @@
  */
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { featureOption, objectOption, rejectUnknownKeys } from './lib/options.js'
+import { normalizeBackpressureOptions } from './options.js'
 import poolPlugin, { type PoolPluginOptions } from './plugins/pool/index.js'
 import lanesPlugin, { type LaneOptions } from './plugins/lanes/index.js'
 import httpchkPlugin, { type HttpchkPluginOptions } from './plugins/httpchk/index.js'
 import metricsPlugin, { type MetricsPluginOptions } from './plugins/metrics/index.js'
-import { normalizePoolOptions } from './plugins/pool/options.js'
-import { normalizeLanes } from './plugins/lanes/options.js'
-import { normalizeHttpchkOptions } from './plugins/httpchk/options.js'
-import { normalizeMetricsOptions } from './plugins/metrics/options.js'
 
 export interface BackpressureOptions {
   /** The worker pool (the pool plugin's options; `filename` is required), or `false` for an app
@@ -32,22 +28,10 @@ export interface BackpressureOptions {
   metrics?: MetricsPluginOptions | false
 }
 
-const KNOWN_KEYS: readonly string[] = ['pool', 'lanes', 'httpchk', 'metrics']
-
 async function backpressure (fastify: FastifyInstance, rawOptions: BackpressureOptions): Promise<void> {
-  const options = objectOption('options', rawOptions)
-  rejectUnknownKeys('', options, KNOWN_KEYS)
-  // `pool: null` is refused here: Fastify would turn it into `{}` and the error would blame pool.filename.
-  const pool = featureOption('pool', options.pool, 'false or an object with at least "filename"')
-  const lanes = featureOption('lanes', options.lanes, 'false or the lanes by name ({ <name>: { concurrency } })')
-  const httpchk = options.httpchk === false ? undefined : objectOption('httpchk', options.httpchk)
-  const metrics = options.metrics === false ? undefined : objectOption('metrics', options.metrics)
   // Every section is checked before any plugin starts anything (threads, a listener): a typo in
-  // `metrics` must not leave a pool running. Each plugin checks its own again, with the same code.
-  if (pool !== undefined) normalizePoolOptions(pool)
-  if (lanes !== undefined) normalizeLanes(lanes)
-  if (httpchk !== undefined) normalizeHttpchkOptions(httpchk)
-  if (metrics !== undefined) normalizeMetricsOptions(metrics)
+  // `metrics` must not leave a pool running.
+  const { pool, lanes, httpchk, metrics } = normalizeBackpressureOptions(rawOptions)
 
   if (pool !== undefined) await fastify.register(poolPlugin, pool as unknown as PoolPluginOptions)
   if (lanes !== undefined) await fastify.register(lanesPlugin, { lanes: lanes as Record<string, LaneOptions> })

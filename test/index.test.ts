@@ -11,6 +11,8 @@ import { HTTPCHK_PLUGIN_NAME } from '../plugins/httpchk/index.js'
 import { METRICS_PLUGIN_NAME } from '../plugins/metrics/index.js'
 import { LANES_PLUGIN_NAME } from '../plugins/lanes/index.js'
 import { readyError, startApp, THREAD_DEFAULTS, WORKER, withPlugin } from './helpers/app.js'
+import { normalizeBackpressureOptions } from '../options.js'
+import { deferred } from './helpers/deferred.js'
 
 // THREAD_DEFAULTS keep tap's TypeScript loader out of the worker threads (fast start).
 const pool = { filename: WORKER, ...THREAD_DEFAULTS, minThreads: 1, maxThreads: 1 }
@@ -61,13 +63,14 @@ t.test('httpchk: false and metrics: false leave those plugins out', async (t) =>
   t.equal(await app.pool.run({ op: 'echo', value: 3 }), 3)
 })
 
-t.test('umbrella options are validated when it registers', async (t) => {
+t.test("the umbrella's normaliser: each bad option is refused, naming the option and the value received", async (t) => {
   const cases: Array<{ name: string, options: unknown, option: string, received: RegExp }> = [
     { name: 'lanes not an object', options: { lanes: 'upstream' }, option: 'lanes', received: /received 'upstream'/ },
     { name: 'unknown key', options: { pool, probe: {} }, option: 'probe', received: /received \{\}/ },
     { name: 'typo of a known key', options: { pool, metric: false }, option: 'metric', received: /did you mean "metrics"\?\), received false/ },
     { name: 'a typo in pool, in JavaScript', options: { pool: { ...pool, maxQueu: 3 } }, option: 'pool.maxQueu', received: /did you mean "pool\.maxQueue"\?\), received 3/ },
     { name: 'a typo of a required key', options: { pool: { fileName: WORKER } }, option: 'pool.fileName', received: /did you mean "pool\.filename"\?/ },
+    { name: 'a pool option out of range', options: { pool: { ...pool, maxThreads: 0 } }, option: 'pool.maxThreads', received: /received 0/ },
     { name: 'a lane option where a lane belongs', options: { lanes: { retryAfter: 5 } }, option: 'lanes.retryAfter', received: /set per lane, as lanes\.<name>\.retryAfter, received 5/ },
     { name: 'a typo in a lane', options: { lanes: { up: { concurrency: 1, retryAftr: 2 } } }, option: 'lanes.up.retryAftr', received: /did you mean "lanes\.up\.retryAfter"\?/ },
     { name: 'a typo in httpchk.agent', options: { httpchk: { agent: { port: 0, maxQueu: 2 } } }, option: 'httpchk.agent.maxQueu', received: /did you mean "httpchk\.agent\.maxQueue"\?/ },
@@ -76,27 +79,25 @@ t.test('umbrella options are validated when it registers', async (t) => {
     { name: 'httpchk not an object', options: { pool, httpchk: 'yes' }, option: 'httpchk', received: /received 'yes'/ },
     { name: 'httpchk true', options: { pool, httpchk: true }, option: 'httpchk', received: /received true/ },
     { name: 'metrics an array', options: { pool, metrics: [] }, option: 'metrics', received: /received \[\]/ },
-    { name: 'pool null', options: { pool: null }, option: 'pool', received: /received null/ }
+    { name: 'pool null', options: { pool: null }, option: 'pool', received: /received null/ },
+    { name: 'options not an object', options: 'pool', option: 'options', received: /received 'pool'/ }
   ]
   for (const { name, options, option, received } of cases) {
-    await t.test(name, async (t) => {
-      const app = newApp(t)
-      // The cast is the point: these options are wrong on purpose.
-      app.register(backpressure, options as BackpressureOptions)
-      const error = await readyError(app)
-      t.match(error, { code: 'FST_BACKPRESSURE_INVALID_OPTION', statusCode: 500 })
-      const message = (error as Error).message
-      t.ok(message.includes(`Invalid option "${option}"`), `names ${option}: ${message}`)
-      t.match(message, received, 'says what it received')
-      t.notOk(app.hasDecorator('pool'), 'no pool was made')
-    })
+    t.throws(() => normalizeBackpressureOptions(options), { code: 'FST_BACKPRESSURE_INVALID_OPTION', statusCode: 500 }, `${name}: the coded error`)
+    t.throws(() => normalizeBackpressureOptions(options), { message: new RegExp(`^Invalid option "${option.replace(/[.<>]/g, '\\$&')}"`) }, `${name}: names ${option}`)
+    t.throws(() => normalizeBackpressureOptions(options), { message: received }, `${name}: says what it received`)
   }
+  t.same(normalizeBackpressureOptions({ pool, httpchk: false }), { pool, lanes: undefined, httpchk: undefined, metrics: {} }, 'the sections as given; false leaves a plugin out')
 })
 
-t.test('pool options are validated through the umbrella too', async (t) => {
+t.test('a bad option surfaces at ready() before any plugin starts: a typo in metrics leaves no pool behind', async (t) => {
   const app = newApp(t)
-  app.register(backpressure, { pool: { ...pool, maxThreads: 0 } })
-  await t.rejects(async () => { await app.ready() }, { code: 'FST_BACKPRESSURE_INVALID_OPTION', message: /"pool\.maxThreads".*received 0/ })
+  // The cast is the point: the option is wrong on purpose.
+  app.register(backpressure, { pool, metrics: { graphite: { intervall: 5 } } } as BackpressureOptions)
+  const error = await readyError(app)
+  t.match(error, { code: 'FST_BACKPRESSURE_INVALID_OPTION', statusCode: 500 })
+  t.equal(error?.message, 'Invalid option "metrics.graphite.intervall": expected an option "metrics.graphite" knows (did you mean "metrics.graphite.interval"?), received 5')
+  t.notOk(app.hasDecorator('pool'), 'no pool was made')
 })
 
 t.test('lanes and no pool: an I/O-only app, with lane metrics', async (t) => {
@@ -132,25 +133,24 @@ t.test('neither pool, lanes nor httpchk: metrics refuse at ready(), saying why',
 
 t.test('lanes through the umbrella take every lane option, retryAfter included', async (t) => {
   const { app } = await startApp(t, { ...withPlugin(backpressure, { lanes: { up: { concurrency: 1, maxQueue: 0, retryAfter: 5 } }, httpchk: false, metrics: false }), listen: false })
-  let release!: () => void
-  const hold = app.lanes.up!.run(async () => { await new Promise<void>((resolve) => { release = resolve }) })
+  const release = deferred<void>()
+  const hold = app.lanes.up!.run(async () => await release.promise)
   const refused = await app.lanes.up!.run(async () => 'never').catch((error: unknown) => error)
   t.match(refused, { code: 'FST_BACKPRESSURE_QUEUE_FULL', headers: { 'retry-after': '5' } })
-  release()
+  release.resolve()
   await hold
 })
 
 t.test("each executor's retry hint answers for its own errors: the pool's never overwrites a lane's", async (t) => {
   const gate = new Gate()
-  let releaseLane!: () => void
-  const laneHeld = new Promise<string>((resolve) => { releaseLane = () => { resolve('late') } })
+  const laneHeld = deferred<string>()
   const { app, url } = await startApp(t, withPlugin(backpressure, {
     pool: { ...pool, filename: GATE_WORKER, maxQueue: 0, retryAfter: 7 },
     lanes: { up: { concurrency: 1, maxQueue: 0, retryAfter: 2 } },
     httpchk: false,
     metrics: false
   }, (app) => {
-    app.get('/lane', async (request) => await request.runInLane('up', async () => await laneHeld))
+    app.get('/lane', async (request) => await request.runInLane('up', async () => await laneHeld.promise))
     app.get('/pool', async (request) => await request.runInPool({ op: 'echo', value: 'pooled' }))
   }))
   const heldLane = fetch(`${url}/lane`)
@@ -164,7 +164,7 @@ t.test("each executor's retry hint answers for its own errors: the pool's never 
   t.equal(pooled.headers.get('retry-after'), '7', "the pool's refusal carries the pool's")
   gate.open()
   await heldPool
-  releaseLane()
+  laneHeld.resolve('late')
   t.equal(await (await heldLane).text(), 'late')
 })
 

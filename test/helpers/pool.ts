@@ -36,6 +36,26 @@ export { seededRandom } from './random.js'
 export const GATE_WORKER = fileURLToPath(new URL('../fixtures/gate-worker.mjs', import.meta.url))
 export const BROKEN_WORKER = fileURLToPath(new URL('../fixtures/broken-worker.mjs', import.meta.url))
 
+/** Resolves once each of the pool's `threads` threads has started and sits idle: threads start
+ * after the pool is built, and a test that reads gauges or counts dispatches starts from there. */
+export async function threadsReady (pool: BackpressurePool, threads: number): Promise<void> {
+  // One echo per thread, held back by nothing; then piscina counts each thread idle on its own turn.
+  await Promise.all(Array.from({ length: threads }, async () => await pool.run({ op: 'echo', value: 1 })))
+  while (pool.snapshot().idleThreads < threads) await new Promise((resolve) => setImmediate(resolve))
+}
+
+/** Resolves after the pool has handed `count` more tasks to threads (its `dispatch` event). */
+export async function dispatched (pool: BackpressurePool, count: number): Promise<void> {
+  await new Promise<void>((resolve) => {
+    let seen = 0
+    pool.on('dispatch', function onDispatch () {
+      if (++seen < count) return
+      pool.off('dispatch', onDispatch)
+      resolve()
+    })
+  })
+}
+
 /** A gate for `gate-worker.mjs`: a task `{ op: 'gate', gate: gate.cell }` holds its thread until `open()`. */
 export class Gate {
   readonly cell = new Int32Array(new SharedArrayBuffer(4))

@@ -8,14 +8,9 @@ import type { Lane } from '../../../lib/lane/lane.js'
 import type { ExecutorStats } from '../../../lib/executor/types.js'
 import type { LaneOptions } from '../../../plugins/lanes/options.js'
 import { GATE_WORKER, Gate, createLane as createLaneWithTeardown, createPool } from '../../helpers/pool.js'
+import { deferred } from '../../helpers/deferred.js'
 
 type CodedError = Error & { code?: string, statusCode?: number }
-
-function deferred<T = unknown> (): { promise: Promise<T>, resolve: (value: T) => void } {
-  let resolve!: (value: T) => void
-  const promise = new Promise<T>((_resolve) => { resolve = _resolve })
-  return { promise, resolve }
-}
 
 function createLane (t: Test, options: Partial<LaneOptions> = {}): Lane {
   const lane = createLaneWithTeardown(t, { concurrency: 1, ...options })

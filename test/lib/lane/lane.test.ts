@@ -4,14 +4,7 @@ import type { EngineHooks } from '../../../lib/executor/engine.js'
 import { Lane, type LaneSnapshot } from '../../../lib/lane/lane.js'
 import { normalizeLane, type LaneOptions } from '../../../plugins/lanes/options.js'
 import '../../helpers/process-guards.js'
-
-/** A promise settled by hand: the upstream call a test holds open. */
-function deferred<T = unknown> (): { promise: Promise<T>, resolve: (value: T) => void, reject: (error: unknown) => void } {
-  let resolve!: (value: T) => void
-  let reject!: (error: unknown) => void
-  const promise = new Promise<T>((_resolve, _reject) => { resolve = _resolve; reject = _reject })
-  return { promise, resolve, reject }
-}
+import { deferred } from '../../helpers/deferred.js'
 
 /** A lane from the lanes plugin's options for one lane, through its normaliser. */
 function createLane (t: Test, options: Partial<LaneOptions> = {}, hooks: EngineHooks = {}): Lane {

@@ -6,12 +6,7 @@ import t from 'tap'
 import { Registry, type Histogram } from 'prom-client'
 import { ExecutorMetrics, LANES, graphitePath } from '../../../lib/metrics/executor-metrics.js'
 import { createLane } from '../../helpers/pool.js'
-
-function deferred (): { promise: Promise<string>, resolve: (value: string) => void } {
-  let resolve!: (value: string) => void
-  const promise = new Promise<string>((_resolve) => { resolve = _resolve })
-  return { promise, resolve }
-}
+import { deferred } from '../../helpers/deferred.js'
 
 async function nextTurn (): Promise<void> {
   await new Promise((resolve) => setImmediate(resolve))
@@ -47,7 +42,7 @@ t.test('a lane\'s Graphite figures: every path, read from the metrics, as the la
     'lanes.upstream.tasks.failed.errored': 1
   }, 'no tasks.failed.crashed: a lane has no thread to crash')
 
-  const hold = deferred()
+  const hold = deferred<string>()
   const held = [lane.run(async () => await hold.promise), lane.run(async () => await hold.promise), lane.run(async () => 'queued')]
   await nextTurn() // one reading per turn: the next turn reads afresh
   const busy = new Map(await metrics.graphiteFigures())
@@ -100,7 +95,7 @@ t.test('by priority: lanes.<name>.priority.<priority>.…', async (t) => {
   const lane = createLane(t, { concurrency: 1, maxQueue: 1 }, {}, 'db')
   const metrics = new ExecutorMetrics(LANES, [lane], { registry: new Registry(), prefix: '', queueWaitBuckets: [1] })
   t.teardown(() => { metrics.close() })
-  const hold = deferred()
+  const hold = deferred<string>()
   const running = lane.run(async () => await hold.promise)
   const low = lane.run(async () => 'low', { priority: -2 }).catch((e: { code: string }) => e.code)
   const high = lane.run(async () => 'high', { priority: 2 })

@@ -9,6 +9,7 @@ import { createProbeResponder } from '../../../lib/httpchk/answer.js'
 import { Readiness, STATE_TABLE } from '../../../lib/httpchk/readiness.js'
 import { startApp, THREAD_DEFAULTS, WORKER, withPlugin } from '../../helpers/app.js'
 import { agentCheck, haproxyProbe, rawHttp } from '../../helpers/raw-client.js'
+import { deferred } from '../../helpers/deferred.js'
 
 // The umbrella plugin registers the pool itself: startApp registers none (`pool: false`).
 const POOL = { filename: WORKER, ...THREAD_DEFAULTS, minThreads: 1, maxThreads: 1 }
@@ -17,8 +18,7 @@ t.test('every cause of every state moves the probe and the agent together, as th
   let dbError: Error | undefined
   let pressure = false
   let checkRan: () => void = () => {}
-  let release!: () => void
-  const held = new Promise<void>((resolve) => { release = resolve })
+  const held = deferred<void>()
   const { app, port, logs } = await startApp(t, {
     pool: false,
     setup: async (app) => {
@@ -96,10 +96,10 @@ t.test('every cause of every state moves the probe and the agent together, as th
 
   const lane = app.lanes.upstream as Lane
   const laneBusy = once(lane, 'busy')
-  const calls = [1, 2].map(() => lane.run(async () => { await held }))
+  const calls = [1, 2].map(() => lane.run(async () => { await held.promise }))
   await laneBusy
   t.same(await read(), { state: 'busy', probe: '503 busy', agent: 'up ready 1% maxconn:4 #busy: upstream', live: 200 }, 'a full lane, by its name')
-  release()
+  held.resolve()
   await Promise.all(calls)
   t.same(await read(), FREE)
 

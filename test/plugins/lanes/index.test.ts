@@ -7,12 +7,7 @@ import lanesPlugin from '../../../plugins/lanes/index.js'
 import { normalizeLanes, normalizeLanesOptions } from '../../../plugins/lanes/options.js'
 import { isRetryableError } from '../../../lib/executor/retry.js'
 import { readyError, startApp, withPlugin } from '../../helpers/app.js'
-
-function deferred<T = unknown> (): { promise: Promise<T>, resolve: (value: T) => void } {
-  let resolve!: (value: T) => void
-  const promise = new Promise<T>((_resolve) => { resolve = _resolve })
-  return { promise, resolve }
-}
+import { deferred } from '../../helpers/deferred.js'
 
 t.test('app.lanes and request.runInLane: a call runs in its lane; errors answer with their status', async (t) => {
   const busy: LaneSnapshot[] = []

@@ -6,12 +6,7 @@ import Fastify from 'fastify'
 import t from 'tap'
 import lanesPlugin from '../../../plugins/lanes/index.js'
 import { readyError, startApp, withPlugin } from '../../helpers/app.js'
-
-function deferred<T = unknown> (): { promise: Promise<T>, resolve: (value: T) => void } {
-  let resolve!: (value: T) => void
-  const promise = new Promise<T>((_resolve) => { resolve = _resolve })
-  return { promise, resolve }
-}
+import { deferred } from '../../helpers/deferred.js'
 
 t.test('route default, per-call override and displacement on a lane', async (t) => {
   const hold = deferred<string>()

@@ -2,11 +2,10 @@
 // app.pool.snapshot()/stats(), quiescent and saturated; the listener going away and coming back;
 // app.close() destroying the socket. Every wait is on lines, connections or disconnections received.
 import t from 'tap'
-import type { FastifyInstance } from 'fastify'
 import metricsPlugin from '../../../plugins/metrics/index.js'
 import { startApp, type StartAppOptions } from '../../helpers/app.js'
 import { startGraphiteListener, type GraphiteListener, type ReceivedLine } from '../../helpers/graphite-listener.js'
-import { GATE_WORKER } from '../../helpers/pool.js'
+import { GATE_WORKER, Gate, dispatched, threadsReady } from '../../helpers/pool.js'
 
 const THREADS = 2
 const PREFIX = 'test.web1'
@@ -53,15 +52,10 @@ function figure (figures: Map<string, number>, path: string): number {
   return found
 }
 
-async function threadsReady (app: FastifyInstance): Promise<void> {
-  await Promise.all(Array.from({ length: THREADS }, async () => await app.pool.run({ op: 'echo', value: 1 })))
-  while (app.pool.snapshot().idleThreads < THREADS) await new Promise((resolve) => setImmediate(resolve))
-}
-
 t.test('pushes the same figures as the pool, quiescent and saturated', async (t) => {
   const listener = await startGraphiteListener(t.teardown)
   const { app } = await startApp(t, pushingTo(listener))
-  await threadsReady(app)
+  await threadsReady(app.pool, THREADS)
   await t.rejects(app.pool.run({ op: 'throw' }))
 
   // Quiescent: a push taken after the failed task settled carries exactly the pool's figures.
@@ -95,14 +89,11 @@ t.test('pushes the same figures as the pool, quiescent and saturated', async (t)
   t.same([snapshot.queued, snapshot.idleThreads, snapshot.threads], [0, THREADS, THREADS])
 
   // Saturated: every thread held by a gate task, 7 more queued. Nothing moves until the gate opens.
-  const gate = new Int32Array(new SharedArrayBuffer(4))
-  let dispatched = 0
-  const allDispatched = new Promise<void>((resolve) => {
-    app.pool.on('dispatch', () => { if (++dispatched === THREADS) resolve() })
-  })
-  const holders = Array.from({ length: THREADS }, async () => await app.pool.run({ op: 'gate', gate }))
+  const gate = new Gate()
+  const allDispatched = dispatched(app.pool, THREADS)
+  const holders = Array.from({ length: THREADS }, async () => await app.pool.run({ op: 'gate', gate: gate.cell }))
   await allDispatched
-  const queued = Array.from({ length: 7 }, async () => await app.pool.run({ op: 'gate', gate }))
+  const queued = Array.from({ length: 7 }, async () => await app.pool.run({ op: 'gate', gate: gate.cell }))
   const busy = await nextPush(listener, (f) => f.get('pool.queue_depth') === 7)
   const frozen = app.pool.snapshot()
   t.same(
@@ -111,8 +102,7 @@ t.test('pushes the same figures as the pool, quiescent and saturated', async (t)
   )
   t.same([frozen.busy, frozen.queued, frozen.idleThreads, frozen.running], [true, 7, 0, THREADS])
   t.equal(figure(busy, 'pool.transitions.busy'), 1)
-  Atomics.store(gate, 0, 1)
-  Atomics.notify(gate, 0)
+  gate.open()
   await Promise.all([...holders, ...queued])
   const after = await nextPush(listener, (f) => f.get('pool.transitions.free') === 1)
   t.equal(figure(after, 'pool.busy'), 0)

@@ -10,12 +10,7 @@ import metricsPlugin from '../../../plugins/metrics/index.js'
 import { parseMetrics } from '../../../tools/prometheus-text.mjs'
 import { readyError, startApp, THREAD_DEFAULTS } from '../../helpers/app.js'
 import { GATE_WORKER } from '../../helpers/pool.js'
-
-function deferred (): { promise: Promise<string>, resolve: (value: string) => void } {
-  let resolve!: (value: string) => void
-  const promise = new Promise<string>((_resolve) => { resolve = _resolve })
-  return { promise, resolve }
-}
+import { deferred } from '../../helpers/deferred.js'
 
 t.test('lanes only: lane_* series per lane, gauges match the snapshots while saturated, counters by reason', async (t) => {
   const { app, url } = await startApp(t, {
@@ -26,7 +21,7 @@ t.test('lanes only: lane_* series per lane, gauges match the snapshots while sat
     }
   })
   const upstream = app.lanes.upstream!
-  const hold = deferred()
+  const hold = deferred<string>()
   const running = upstream.run(async () => await hold.promise)
   const queued = upstream.run(async () => 'q')
   const full = upstream.run(async () => 'never').catch((e: { code: string }) => e.code)
@@ -118,7 +113,7 @@ t.test('by priority: at most MAX_PRIORITY_LABELS values per lane, later prioriti
     }
   })
   const upstream = app.lanes.upstream!
-  const hold = deferred()
+  const hold = deferred<string>()
   const running = upstream.run(async () => await hold.promise)
   // 12 distinct priorities wait at once: the 10 highest get a label each, 2 and 1 go to "other".
   const queued = Array.from({ length: 12 }, async (_, index) => await upstream.run(async () => 'ok', { priority: index + 1 }).catch((e: { code: string }) => e.code))
