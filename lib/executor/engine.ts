@@ -102,7 +102,8 @@ export interface EngineHost {
 export interface Runner<Task, Extra> {
   /** Calls it runs at once now (an adaptive concurrency moves). */
   readonly concurrency: number
-  /** Free slots as the busy rule counts them, with `active` slots taken. */
+  /** Free slots as the busy rule counts them, with `active` slots taken; never more than
+   * `concurrency` (the engine relies on it to skip reading them while its own queue is longer). */
   idle: (active: number) => number
   /** Calls waiting inside the runner itself (piscina's queue while a thread starts). */
   readonly waitingInside: number
@@ -303,12 +304,11 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
       if (displaced === undefined) return this.#refuseNow(this.#withStatus(new QueueFullError()), priority)
     }
     const now = this.#timed ? performance.now() : 0
-    // The job is built outside the promise's executor: the variables a closure captures live in a
-    // context object, and one more of them made every lane call measurably slower (B8,
-    // docs/benchmarks.md). Do not move this back into `new Promise((resolve, reject) => …)`.
-    let resolve!: (value: unknown) => void
-    let reject!: (error: Error) => void
-    const promise = new Promise<Result>((_resolve, _reject) => { resolve = _resolve as (value: unknown) => void; reject = _reject })
+    // One executor for every call, not a closure per call: a closure's captured variables live in
+    // a context object allocated with it, and each call would pay for both.
+    const promise = new Promise<Result>(captureResolvers)
+    const resolve = capturedResolve
+    const reject = capturedReject
     const job: Job<Task, Extra> = {
       task,
       extra,
@@ -391,7 +391,9 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
         this.#start(job, now)
       }
     }
-    this.#tracker.recompute()
+    // While busy, a queue of its own longer than the concurrency (which no count of free slots
+    // exceeds) keeps it busy: the runner's figures (piscina's, for the pool) need not be read.
+    if (!this.#tracker.busy || this.#queue.size <= concurrency) this.#tracker.recompute()
   }
 
   #start (job: Job<Task, Extra>, now: number): void {
@@ -537,6 +539,16 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
       }
     }
   }
+}
+
+/** The resolving functions of the promise `submit()` has just built (an executor runs
+ * synchronously inside `new Promise()`; `submit()` reads them at once). */
+let capturedResolve!: (value: unknown) => void
+let capturedReject!: (error: Error) => void
+
+function captureResolvers (resolve: (value: never) => void, reject: (error: Error) => void): void {
+  capturedResolve = resolve as (value: unknown) => void
+  capturedReject = reject
 }
 
 function isRunning (job: Job<unknown, unknown>): boolean {

@@ -35,9 +35,16 @@ function call (fn, task) {
   return result instanceof Promise ? result.catch(nullThrown) : result
 }
 
+/** The handler the last task found loaded: a thread of one pool runs one file, mostly one export,
+ * so most tasks need no key built and hashed. */
+let lastFile
+let lastName
+let lastHandler
+
 // Not an async function: once the handler is loaded, a synchronous result is returned as is and
 // a promise gets one rejection handler, so a task costs one promise more than the bare function.
 export default function guarded ({ file, name, task }) {
+  if (file === lastFile && name === lastName) return call(lastHandler, task)
   const key = `${file}\0${name}`
   let handler = handlers.get(key)
   if (handler === undefined) {
@@ -45,5 +52,9 @@ export default function guarded ({ file, name, task }) {
     handlers.set(key, handler)
     handler.then((fn) => { handlers.set(key, fn) }, () => { handlers.delete(key) })
   }
-  return typeof handler === 'function' ? call(handler, task) : handler.then((fn) => call(fn, task))
+  if (typeof handler !== 'function') return handler.then((fn) => call(fn, task))
+  lastFile = file
+  lastName = name
+  lastHandler = handler
+  return call(handler, task)
 }

@@ -59,6 +59,9 @@ export interface PoolEvents {
   error: [error: Error]
 }
 
+/** What a task run without options carries: one object for all of them. */
+const NO_EXTRA: PoolCallExtra = Object.freeze({ name: null, transferList: undefined })
+
 export class BackpressurePool extends Engine<unknown, PoolCallExtra, PoolEvents> implements Executor {
   /** Its name among the executors the probe and the agent read. */
   readonly name = 'pool'
@@ -91,6 +94,7 @@ export class BackpressurePool extends Engine<unknown, PoolCallExtra, PoolEvents>
    * (then nothing is counted).
    */
   run<Result = unknown> (task: unknown, options?: PoolRunOptions): Promise<Result> {
+    if (options === undefined) return this.submit(task, NO_EXTRA, undefined)
     let name: string | null
     try {
       name = checkRunName(options?.name)

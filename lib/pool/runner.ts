@@ -21,6 +21,9 @@ import { ClosedError, PoolDownError, TaskFailedError, WorkerCrashedError } from 
 import { TERMINATED_MESSAGE, WORKER_EXIT_PREFIX, createPiscina, type PiscinaOptions } from './piscina.js'
 import GUARDED_WORKER from './guarded-worker-path.cjs'
 
+/** piscina's run options of a task with neither signal nor transfer list. */
+const GUARDED_RUN = Object.freeze({ filename: GUARDED_WORKER, name: 'default' })
+
 /** What a pool call carries beyond its task. */
 export interface PoolCallExtra {
   /** The worker function to run (piscina `name`); null: the pool's default. */
@@ -56,6 +59,7 @@ export class PiscinaRunner implements Runner<unknown, PoolCallExtra> {
     })
   }
 
+  /** piscina never has more threads than ceil(maxThreads), so never more idle ones than `concurrency`. */
   idle (): number {
     return this.piscina.idleThreads
   }
@@ -82,7 +86,10 @@ export class PiscinaRunner implements Runner<unknown, PoolCallExtra> {
       task = task[Piscina.valueSymbol] as Record<symbol, unknown>
     }
     const envelope = { file: this.#file, name: job.extra.name ?? this.piscina.options.name, task }
-    return this.piscina.run(envelope, { signal: job.controller?.signal ?? null, filename: GUARDED_WORKER, name: 'default', transferList: transferList as never })
+    const signal = job.controller?.signal
+    // piscina copies its options on every run: a task with neither signal nor transfer list shares one object.
+    if (signal === undefined && transferList === undefined) return this.piscina.run(envelope, GUARDED_RUN)
+    return this.piscina.run(envelope, { signal: signal ?? null, filename: GUARDED_WORKER, name: 'default', transferList: transferList as never })
   }
 
   /** A call that failed may have cost its thread (a crash, an abort): piscina may still be

@@ -177,6 +177,7 @@ t.test('a CommonJS worker file: module.exports is the default, a property a name
   const pool = createPool(t, { filename: COMMONJS_WORKER, minThreads: 1, maxThreads: 1 })
   t.equal(await pool.run('plain'), 'plain')
   t.equal(await pool.run(21, { name: 'double' }), 42)
+  t.equal(await pool.run('again'), 'again', 'the default export again, after another one on the same thread')
 })
 
 t.test('a name the worker file does not export: FST_BACKPRESSURE_TASK_FAILED naming it; the pool keeps running', async (t) => {
