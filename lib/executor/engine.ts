@@ -1,26 +1,12 @@
 /**
- * The engine every executor runs on: the worker pool (tasks on piscina's threads) and each lane
- * (async functions on the main thread) are this class with a different `Runner`. One
- * implementation of what they promise alike:
- * - the queue and its `maxQueue` (`JobQueue`: highest priority first, FIFO within a priority; a
- *   full queue lets a more important arrival displace the newest of the least important), and
- *   queue-wait admission (`QueueAdmission`, lowest priority shed first);
- * - per-call option checks (`checkRunOptions`), and the refusals and queue depth by priority;
- * - deadlines counted from submission, the caller's AbortSignal, and what stopping means;
- * - the accounting and its invariant (`Accounting`);
- * - busy = more calls queued than free slots (`BusyTracker`), flap damping (`FlapDamper`), and the
- *   `busy`/`free`/`down` events once per transition, each listener called on its own;
- * - close: queued and running calls finish within `closeTimeoutMs`, then what is left is refused;
- * - the retry hint (`retryAfter`) on every retryable error it settles a call with, whoever made it.
+ * The engine every executor runs on: the pool and each lane are this class with a different
+ * `Runner`, which decides only what differs (how many tasks run at once, how to start one, what its
+ * rejections mean, what to release at the end). What they promise alike is here once: the queue
+ * and admission, per-task options, deadlines, accounting, busy/free once per transition, close.
  *
- * The runner decides only what differs: how many calls run at once, how to start one, what a
- * rejection from it means, and what to release once everything has settled.
- *
- * **Stopping.** A call stopped by its deadline, its caller, admission or the close settles at once
- * with its coded error; if it was running, its signal fires (piscina then terminates the thread
- * running it; an async function is expected to pass the signal on). Its slot stays taken until the
- * runner reports that it really ended, because until then it still holds a thread or whatever the
- * function was using; the engine never starts more than `concurrency` calls.
+ * Do not break: a task stopped by its deadline, its caller, admission or the close settles at once,
+ * but its slot stays taken until the runner reports that its run ended (it still holds a thread, or
+ * whatever the function was using), so no more than `concurrency` tasks ever run.
  */
 import { EventEmitter } from 'node:events'
 import { BusyTracker, type QueueSource } from './busy.js'
@@ -34,23 +20,23 @@ import type { ExecutorSettings } from './options.js'
 import { JobQueue } from './queue.js'
 import { checkRunOptions, defaultRunOptions, type CheckedRunOptions } from './options.js'
 
-/** Why the engine stopped a call before it ended on its own. */
+/** Why the engine stopped a task before it ended on its own. */
 export type StopReason = 'caller' | 'timeout' | 'shed' | 'closed' | 'displaced'
 
-/** The outcomes counted by priority: a call refused (at submission or by the close), displaced
+/** The outcomes counted by priority: a task refused (at submission or by the close), displaced
  * from a full queue, or shed by admission. */
 export type Refusal = 'rejected' | 'displaced' | 'shed'
 
 /** One priority's figures (`Engine.priorities()`). */
 export interface PriorityFigures {
   priority: number
-  /** Calls of this priority waiting in the engine's queue now. */
+  /** Tasks of this priority waiting in the engine's queue now. */
   queued: number
-  /** Lifetime refusals of calls of this priority, by outcome (as `stats()` counts them). */
+  /** Lifetime refusals of tasks of this priority, by outcome (as `stats()` counts them). */
   refused: Record<Refusal, number>
 }
 
-/** One submitted call, from `submit()` to settlement. */
+/** One submitted task, from `submit()` to settlement. */
 export interface Job<Task = unknown, Extra = unknown> {
   readonly task: Task
   /** What the runner needs beyond the task (the pool: the export name and transfer list). */
@@ -62,7 +48,7 @@ export interface Job<Task = unknown, Extra = unknown> {
   readonly submittedAt: number
   readonly resolve: (value: unknown) => void
   readonly reject: (error: Error) => void
-  /** The signal handed to the running call; only when the runner asked for one. One per call,
+  /** The signal handed to the running task; only when the runner asked for one. One per task,
    * never shared: code that adds a listener to its signal and never removes it would otherwise
    * pile listeners onto one long-lived signal. */
   readonly controller: AbortController | undefined
@@ -77,52 +63,52 @@ export interface Job<Task = unknown, Extra = unknown> {
   /** Its run has ended (the slot is free again). */
   ended: boolean
   startedAt: number
-  /** Calls holding a slot when this one started, itself included (for an adaptive concurrency). */
+  /** Tasks holding a slot when this one started, itself included (for an adaptive concurrency). */
   startedWith: number
 }
 
-/** What the engine tells its runner, and lets it call back. */
+/** What the engine tells its runner, and lets it task back. */
 export interface EngineHost {
   /** Re-reads busy/free now (the runner's own numbers changed: a thread started or stopped). */
   recompute: () => void
-  /** The runner can no longer run calls: the engine refuses what waits and every new call.
-   * Call it once, while `down` is false. */
+  /** The runner can no longer run tasks: the engine refuses what waits and every new task.
+   * Task it once, while `down` is false. */
   fail: (reason: string) => void
   /** Why the runner failed, if it has. */
   readonly failure: string | undefined
   /** Closing, or failed. */
   readonly down: boolean
-  /** Calls waiting: the engine's queue plus those inside the runner. */
+  /** Tasks waiting: the engine's queue plus those inside the runner. */
   readonly queued: number
-  /** Hands an error that belongs to no call to the owner's `error` listeners, or `onListenerError`. */
+  /** Hands an error that belongs to no task to the owner's `error` listeners, or `onListenerError`. */
   error: (error: Error) => void
 }
 
 /** What differs between a worker thread and an async function on the main thread. */
 export interface Runner<Task, Extra> {
-  /** Calls it runs at once now (an adaptive concurrency moves). */
+  /** Tasks it runs at once now (an adaptive concurrency moves). */
   readonly concurrency: number
   /** Free slots as the busy rule counts them, with `active` slots taken; never more than
    * `concurrency` (the engine relies on it to skip reading them while its own queue is longer). */
   idle: (active: number) => number
-  /** Calls waiting inside the runner itself (piscina's queue while a thread starts). */
+  /** Tasks waiting inside the runner itself (piscina's queue while a thread starts). */
   readonly waitingInside: number
-  /** Whether a call it starts may still wait inside it (then busy/free is re-read after each start). */
+  /** Whether a task it starts may still wait inside it (then busy/free is re-read after each start). */
   readonly mayHoldCalls: boolean
-  /** Whether every call needs its submission time even when no one listens to `dispatch`. */
+  /** Whether every task needs its submission time even when no one listens to `dispatch`. */
   readonly timed: boolean
-  /** Whether this call's run needs an AbortSignal. */
+  /** Whether this task's run needs an AbortSignal. */
   wantsSignal: (task: Task, timeoutMs: number, callerSignal: AbortSignal | undefined) => boolean
-  /** Starts the call; the promise settles when it has really ended. */
+  /** Starts the task; the promise settles when it has really ended. */
   start: (job: Job<Task, Extra>) => PromiseLike<unknown>
-  /** A started call ended, resolved or not (`stoppedBy` says whether the engine had stopped it).
+  /** A started task ended, resolved or not (`stoppedBy` says whether the engine had stopped it).
    * Returns true when that changed `concurrency`. */
   ended: (job: Job<Task, Extra>, resolved: boolean) => boolean
-  /** How a call nobody stopped settles when its run rejects. */
+  /** How a task nobody stopped settles when its run rejects. */
   classify: (error: unknown) => [Outcome, Error]
-  /** The error for a call refused or stopped because the runner is closing. */
+  /** The error for a task refused or stopped because the runner is closing. */
   closedError: () => Error
-  /** The error for a call refused because the runner failed (only runners that can fail). */
+  /** The error for a task refused because the runner failed (only runners that can fail). */
   downError?: (reason: string) => Error
   /** Once nothing is in flight (or the close bound passed): release threads and files. */
   close: () => Promise<void>
@@ -138,7 +124,7 @@ export interface EngineHooks {
 }
 
 export interface EngineOptions extends Omit<ExecutorSettings, 'maxQueue'>, EngineHooks {
-  /** Most calls that may wait. Infinity: unbounded. A function is called once the runner
+  /** Most tasks that may wait. Infinity: unbounded. A function is called once the runner
    * exists (the pool's `'auto'` needs piscina's own reading of `maxThreads`). */
   maxQueue: number | (() => number)
 }
@@ -153,20 +139,19 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
   readonly #transitions = { busy: 0, free: 0 }
   /** Refusals by priority. At most one entry per priority allowed (lib/executor/options.ts). */
   readonly #refusals = new Map<number, Record<Refusal, number>>()
-  /** Started calls, for the close to stop those still running past its bound. An array compacted
-   * now and then rather than a Set: adding a fresh object to a Set hashes it, which cost a lane
-   * call several percent. */
+  /** Started tasks, for the close to stop those still running past its bound. An array compacted
+   * now and then rather than a Set: adding a fresh object to a Set hashes it. */
   #started: Array<Job<Task, Extra>> = []
-  /** The options of a call that gives none. */
+  /** The options of a task that gives none. */
   readonly #defaultRun: Readonly<CheckedRunOptions>
   readonly #closeTimeout: number
   readonly #rejectStatusCode: number
   readonly #retryAfter: number
   readonly #onListenerError: (error: unknown) => void
-  /** Slots taken: started calls whose run has not ended (stopped ones included). */
+  /** Slots taken: started tasks whose run has not ended (stopped ones included). */
   #active = 0
-  /** Whether calls are timed: `performance.now()` costs about 10% of a bare lane call, so only when
-   * admission, the runner or a `dispatch` listener needs it. */
+  /** Whether tasks are timed: `performance.now()` is a measurable share of a bare lane task, so
+   * only when admission, the runner or a `dispatch` listener needs it. */
   #timed: boolean
   #failure: string | undefined
   #closed: Promise<void> | undefined
@@ -206,12 +191,12 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     this.#tracker = new BusyTracker(source, (to) => { this.#damper.update(to === 'busy') })
   }
 
-  /** Calls it runs at once now. */
+  /** Tasks it runs at once now. */
   get concurrency (): number {
     return this.#runner.concurrency
   }
 
-  /** More calls queued than free slots (as reported: after flap damping, when enabled). */
+  /** More tasks queued than free slots (as reported: after flap damping, when enabled). */
   get busy (): boolean {
     return this.#damper.busy
   }
@@ -221,17 +206,17 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     return this.#closed !== undefined
   }
 
-  /** True when it cannot run calls: it is closing, or its runner failed. */
+  /** True when it cannot run tasks: it is closing, or its runner failed. */
   get down (): boolean {
     return this.closing || this.#failure !== undefined
   }
 
-  /** Slots taken: running calls, plus stopped ones whose run has not ended yet. */
+  /** Slots taken: running tasks, plus stopped ones whose run has not ended yet. */
   protected get active (): number {
     return this.#active
   }
 
-  /** Calls waiting for a slot: the engine's queue plus any inside the runner. */
+  /** Tasks waiting for a slot: the engine's queue plus any inside the runner. */
   get #queued (): number {
     return this.#queue.size + this.#runner.waitingInside
   }
@@ -254,10 +239,10 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
   }
 
   /**
-   * Calls waiting and calls refused, by priority, highest first: every priority with calls in the
+   * Tasks waiting and tasks refused, by priority, highest first: every priority with tasks in the
    * engine's queue now or refused ever. Summed over priorities, `refused` equals `stats()`'s
    * `rejected`, `displaced` and `shed`, and `queued` the engine's own queue (a snapshot's `queued`
-   * also counts calls waiting inside the runner: piscina's, while a thread starts).
+   * also counts tasks waiting inside the runner: piscina's, while a thread starts).
    */
   priorities (): PriorityFigures[] {
     const figures = new Map<number, PriorityFigures>()
@@ -275,11 +260,11 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
   abstract snapshot (): SnapshotFields
 
   /**
-   * Checks the call's `signal`, `timeout` and `priority` (a bad one rejects it, counting nothing;
+   * Checks the task's `signal`, `timeout` and `priority` (a bad one rejects it, counting nothing;
    * the owner checks the rest), then counts and runs it: refused at once when closing, failed,
-   * already aborted, or the queue is full of calls of its priority or higher; started at once when
+   * already aborted, or the queue is full of tasks of its priority or higher; started at once when
    * nothing waits and a slot is free; queued otherwise (in a full queue, in the place of the newest
-   * call of the lowest priority, which settles at once).
+   * task of the lowest priority, which settles at once).
    */
   protected submit<Result> (task: Task, extra: Extra, options: unknown): Promise<Result> {
     let timeoutMs: number
@@ -304,8 +289,8 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
       if (displaced === undefined) return this.#refuseNow(this.#withStatus(new QueueFullError()), priority)
     }
     const now = this.#timed ? performance.now() : 0
-    // One executor for every call, not a closure per call: a closure's captured variables live in
-    // a context object allocated with it, and each call would pay for both.
+    // One executor for every task, not a closure per task: a closure's captured variables live in
+    // a context object allocated with it, and each task would pay for both.
     const promise = new Promise<Result>(captureResolvers)
     const resolve = capturedResolve
     const reject = capturedReject
@@ -330,16 +315,16 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     }
     if (timeoutMs > 0) {
       job.deadline = setTimeout(() => { this.#stop(job, 'timeout') }, timeoutMs)
-      // The call itself keeps the process alive while it runs; its deadline need not.
+      // The task itself keeps the process alive while it runs; its deadline need not.
       job.deadline.unref()
     }
-    // A listener rather than AbortSignal.any(): the caller's signal may outlive the call by far
+    // A listener rather than AbortSignal.any(): the caller's signal may outlive the task by far
     // (a server-wide signal), and AbortSignal.any() keeps every composite alive with it.
     if (callerSignal !== undefined) callerSignal.addEventListener('abort', job.onCallerAbort as () => void, { once: true })
     if (fastPath) {
       // Nothing waits and a slot is free: it skips the queue (and admission, which judges only
-      // queued calls). Nothing waited before nor after, so busy/free cannot have changed, unless
-      // the runner may hold the call (piscina, while a thread starts).
+      // queued tasks). Nothing waited before nor after, so busy/free cannot have changed, unless
+      // the runner may hold the task (piscina, while a thread starts).
       this.#start(job, now)
       if (this.#runner.mayHoldCalls) this.#tracker.recompute()
       return promise
@@ -352,8 +337,8 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
   }
 
   /**
-   * Stops accepting calls; queued and running ones finish, bounded by `closeTimeoutMs`. Past the
-   * bound, queued calls are refused and running ones are stopped, with the runner's closed error.
+   * Stops accepting tasks; queued and running ones finish, bounded by `closeTimeoutMs`. Past the
+   * bound, queued tasks are refused and running ones are stopped, with the runner's closed error.
    * Then the runner releases what it holds. Calling it again returns the same promise.
    */
   close (): Promise<void> {
@@ -380,7 +365,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     this.#tracker.recompute()
   }
 
-  /** Starts queued calls while slots are free (after shedding what admission refuses). */
+  /** Starts queued tasks while slots are free (after shedding what admission refuses). */
   #pump (): void {
     this.#admission?.admit(this.#queue, (job) => { this.#stop(job, 'shed') })
     const concurrency = this.#runner.concurrency
@@ -402,8 +387,8 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     this.#started.push(job)
     job.startedAt = now
     job.startedWith = this.#active
-    // A call submitted before anyone timed it has no submission time: no wait to report.
-    // Both runners start a call when the engine hands it over (the pool hands one to piscina only
+    // A task submitted before anyone timed it has no submission time: no wait to report.
+    // Both runners start a task when the engine hands it over (the pool hands one to piscina only
     // when a thread can take it), so the hand-off is the dispatch.
     if (this.#timed && job.submittedAt > 0) (this as EventEmitter).emit('dispatch', now - job.submittedAt)
     let pending: PromiseLike<unknown>
@@ -418,7 +403,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     )
   }
 
-  /** A started call ended: free its slot; settle it unless it was stopped already. (A rejection
+  /** A started task ended: free its slot; settle it unless it was stopped already. (A rejection
    * may carry any value, `undefined` included: `resolved` tells them apart.) */
   #ended (job: Job<Task, Extra>, resolved: boolean, valueOrError: unknown): void {
     this.#active--
@@ -433,8 +418,8 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     this.#checkDrained()
   }
 
-  /** The deadline, the caller's signal, admission or the close stopped a call: it settles now. A
-   * queued call leaves the queue; a running one has its signal fired and keeps its slot until its
+  /** The deadline, the caller's signal, admission or the close stopped a task: it settles now. A
+   * queued task leaves the queue; a running one has its signal fired and keeps its slot until its
    * run ends. */
   #stop (job: Job<Task, Extra>, reason: Exclude<StopReason, 'displaced'>): void {
     if (job.settled) return
@@ -447,7 +432,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     this.#checkDrained()
   }
 
-  /** A full queue's newest call of the lowest priority gives its place to a more important
+  /** A full queue's newest task of the lowest priority gives its place to a more important
    * arrival: it settles now with `_QUEUE_FULL`, as if it had been refused on arrival. Nothing is
    * re-read in between (the arrival takes the place at once): neither busy/free (no flap) nor the
    * admission's standing-queue clock (the queue never emptied). */
@@ -488,7 +473,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     counts[outcome]++
   }
 
-  /** The runner can no longer run calls: say so, and refuse what waits. The runner calls it
+  /** The runner can no longer run tasks: say so, and refuse what waits. The runner tasks it
    * once, only while the engine is up (`EngineHost.down` false). */
   #fail (reason: string): void {
     this.#failure = reason
@@ -506,7 +491,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     this.#admission?.queueLength(this.#queue.size, performance.now())
   }
 
-  /** Refuses a call on arrival (closing, down, or a full queue): `rejected`. */
+  /** Refuses a task on arrival (closing, down, or a full queue): `rejected`. */
   #refuseNow (error: Error, priority: number): Promise<never> {
     this.#accounting.settle('rejected')
     this.#countRefusal(priority, 'rejected')
@@ -529,7 +514,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     this.#emitSafely(to, this.snapshot())
   }
 
-  /** Calls each listener on its own, so one that throws neither breaks `run()` nor starves the rest. */
+  /** Tasks each listener on its own, so one that throws neither breaks `run()` nor starves the rest. */
   #emitSafely (event: 'busy' | 'free' | 'down' | 'concurrency', ...args: unknown[]): void {
     for (const listener of (this as EventEmitter).listeners(event)) {
       try {

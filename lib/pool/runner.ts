@@ -1,16 +1,12 @@
 /**
- * The engine's runner for worker threads: a call is handed to piscina only when piscina can start
- * it at once (a thread free, or starting), so piscina's own queues, and their unfairness to tasks
- * with an AbortSignal (piscina keeps those in a second queue), are never used for waiting. The
- * engine's queue does the waiting. (Handing piscina one waiting call per thread ahead, so that a
- * thread need not wait for a round trip through the main thread, was measured slower on trivial
- * tasks, not faster: B5 in docs/benchmarks.md.)
+ * The engine's runner for worker threads. A task is handed to piscina only when piscina can start
+ * it at once (a thread free, or starting): the engine's queue does the waiting, never piscina's
+ * (which keeps tasks with an AbortSignal in a second queue, out of order). Handing piscina tasks
+ * ahead would let them overtake by priority and run after being shed: keep the hand-off at start.
  *
- * What is piscina's here: the number of calls it runs at once (ceil(maxThreads) ×
- * concurrentTasksPerWorker), its idle threads (the busy rule's "free slots"), the hand-off through
- * the throw guard, the meaning of its rejections (their messages, pinned in piscina.ts), the exact
- * moment a task starts on a thread (a wrapped load balancer), and noticing when no thread can
- * start any more.
+ * What is piscina's here: how many tasks it runs at once (ceil(maxThreads) ×
+ * concurrentTasksPerWorker), its idle threads (the busy rule's free slots), the meaning of its
+ * rejections (piscina.ts), and noticing when no thread can start any more.
  */
 import { Piscina } from 'piscina'
 import { pathToFileURL } from 'node:url'
@@ -24,7 +20,7 @@ import GUARDED_WORKER from './guarded-worker-path.cjs'
 /** piscina's run options of a task with neither signal nor transfer list. */
 const GUARDED_RUN = Object.freeze({ filename: GUARDED_WORKER, name: 'default' })
 
-/** What a pool call carries beyond its task. */
+/** What a pool task carries beyond its task. */
 export interface PoolCallExtra {
   /** The worker function to run (piscina `name`); null: the pool's default. */
   readonly name: string | null
@@ -70,7 +66,7 @@ export class PiscinaRunner implements Runner<unknown, PoolCallExtra> {
   }
 
   /** piscina gives a task with a signal a thread to itself, and kills that thread to stop it: only
-   * a call that may have to stop while running gets one. */
+   * a task that may have to stop while running gets one. */
   wantsSignal (_task: unknown, timeoutMs: number, callerSignal: AbortSignal | undefined): boolean {
     return timeoutMs > 0 || callerSignal !== undefined
   }
@@ -92,16 +88,16 @@ export class PiscinaRunner implements Runner<unknown, PoolCallExtra> {
     return this.piscina.run(envelope, { signal: signal ?? null, filename: GUARDED_WORKER, name: 'default', transferList: transferList as never })
   }
 
-  /** A call that failed may have cost its thread (a crash, an abort): piscina may still be
+  /** A task that failed may have cost its thread (a crash, an abort): piscina may still be
    * replacing it when the promise settles, so busy/free is read again once that step is over. A
-   * call that resolved changed nothing the engine's own recompute does not see: piscina has marked
+   * task that resolved changed nothing the engine's own recompute does not see: piscina has marked
    * its thread free before the promise's reactions run. */
   ended (_job: Job<unknown, PoolCallExtra>, resolved: boolean): boolean {
     if (!resolved) queueMicrotask(this.#recompute)
     return false
   }
 
-  /** Maps a rejection from piscina to how the call settled and a coded error. */
+  /** Maps a rejection from piscina to how the task settled and a coded error. */
   classify (error: unknown): [Outcome, Error] {
     const message = error instanceof Error ? error.message : ''
     const cause = { cause: error }
@@ -126,7 +122,7 @@ export class PiscinaRunner implements Runner<unknown, PoolCallExtra> {
    * returns at once, yet `_onWorkerAvailable()` `continue`s its loop whenever a queued task finds
    * no free thread and fewer than maxThreads threads exist: the main thread burns 100% CPU and
    * nothing settles, not even a timer (reproduced on raw piscina by the scenario in
-   * test/lib/pool/pool.test.ts). The engine knows when every call has settled, so it waits for that
+   * test/lib/pool/pool.test.ts). The engine knows when every task has settled, so it waits for that
    * itself and then the threads are destroyed; `destroy()` rejects what still runs.
    */
   async close (): Promise<void> {
@@ -167,7 +163,7 @@ export class PiscinaRunner implements Runner<unknown, PoolCallExtra> {
   /**
    * piscina stops replacing threads for the rest of the pool's life once one fails while starting
    * (piscina 5.3 `_onError`, `workerFailsDuringBootstrap`), and tasks queued then never settle.
-   * When the last thread is gone while calls wait, no thread will ever run them: the pool is down,
+   * When the last thread is gone while tasks wait, no thread will ever run them: the pool is down,
    * so it says so and refuses what waits rather than let requests hang.
    */
   readonly #checkStranded = (): void => {
