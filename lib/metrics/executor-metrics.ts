@@ -198,26 +198,23 @@ export class ExecutorMetrics<S extends ExecutorSnapshot> {
     const own = kind === 'lane' ? ['lane'] : []
     const read = (): Array<Reading<S>> => this.#read()
     const one = (value: (reading: Reading<S>) => number): Samples<S> => (reading) => [[NO_LABELS, value(reading)]]
-    const gauge = (name: string, help: string, labelNames: string[], samples: Samples<S>): Gauge => new Gauge({
-      name: this.#stem + name,
-      help,
-      labelNames: [...own, ...labelNames],
-      registers: [],
-      collect () {
-        this.reset()
-        for (const reading of read()) for (const [labels, value] of samples(reading)) this.set({ ...reading.labels, ...labels }, value)
+    // A gauge is set, a counter (which only goes up) reset and incremented to the lifetime total.
+    const mirror = <M extends Gauge | Counter>(make: (config: { name: string, help: string, labelNames: string[], registers: Registry[], collect: () => void }) => M, write: (metric: M, labels: Record<string, string>, value: number) => void) =>
+      (name: string, help: string, labelNames: string[], samples: Samples<S>): M => {
+        const metric: M = make({
+          name: this.#stem + name,
+          help,
+          labelNames: [...own, ...labelNames],
+          registers: [],
+          collect () {
+            metric.reset()
+            for (const reading of read()) for (const [labels, value] of samples(reading)) write(metric, { ...reading.labels, ...labels }, value)
+          }
+        })
+        return metric
       }
-    })
-    const total = (name: string, help: string, labelNames: string[], samples: Samples<S>): Counter => new Counter({
-      name: this.#stem + name,
-      help,
-      labelNames: [...own, ...labelNames],
-      registers: [],
-      collect () {
-        this.reset()
-        for (const reading of read()) for (const [labels, value] of samples(reading)) this.inc({ ...reading.labels, ...labels }, value)
-      }
-    })
+    const gauge = mirror((config) => new Gauge(config), (metric, labels, value) => { metric.set(labels, value) })
+    const total = mirror((config) => new Counter(config), (metric, labels, value) => { metric.inc(labels, value) })
     const queueWait = new Histogram({
       name: `${this.#stem}queue_wait_seconds`,
       help: `Time tasks waited for ${w.slot}, in seconds.`,
