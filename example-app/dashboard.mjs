@@ -2,7 +2,7 @@
 // (Server-Sent Events). Each event is one sample: pushed at once on every busy/free transition of
 // any executor, plus a periodic one every `interval` ms. A sample carries the pool's queue depth now
 // and its peak since the previous sample (`queuedPeak`), so a burst between two samples still shows;
-// every executor, the pool and each lane side by side (queue, running, limit, failures by reason,
+// every executor, the pool and each lane side by side (queue, running, concurrency, failures by reason,
 // from their `snapshot()` and `stats()`); and the readiness the probe and the agent answer, with its
 // reason (`app.backpressure.probeState()`, `probeReason()`). The last few minutes of samples are
 // kept so that a page opened late still draws the history. No build step and no CDN: the page draws
@@ -141,7 +141,7 @@ function failuresOf (stats) {
   return { timedOut: stats.timedOut, queueFull: stats.rejected, displaced: stats.displaced, crashed: stats.crashed, shed: stats.shed, aborted: stats.aborted, errored: stats.errored }
 }
 
-/** One executor as the page shows it: its state, queue, running calls, limit and failures. */
+/** One executor as the page shows it: its state, queue, running tasks, concurrency and failures. */
 function describe (executor) {
   const { busy, queued, running } = executor.snapshot()
   return {
@@ -149,9 +149,9 @@ function describe (executor) {
     state: executor.down ? 'down' : busy ? 'busy' : 'free',
     queued,
     running,
-    // Calls it runs at once now: the pool's threads (× tasks per thread), a lane's limit (which an
+    // Tasks it runs at once now: the pool's threads (× tasks per thread), a lane's concurrency (which an
     // adaptive lane moves).
-    limit: executor.concurrency,
+    concurrency: executor.concurrency,
     affectsProbe: executor.affectsProbe,
     failures: failuresOf(executor.stats())
   }

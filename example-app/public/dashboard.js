@@ -75,8 +75,8 @@
       badge.textContent = executor.state
       state.append(badge)
       row.append(name, state)
-      const numbers = [executor.queued, executor.running, executor.limit, ...REASONS.map((reason) => executor.failures[reason] ?? 0)]
-      const keys = ['queued', 'running', 'limit', ...REASONS]
+      const numbers = [executor.queued, executor.running, executor.concurrency, ...REASONS.map((reason) => executor.failures[reason] ?? 0)]
+      const keys = ['queued', 'running', 'concurrency', ...REASONS]
       numbers.forEach((value, index) => {
         const cell = document.createElement('td')
         cell.className = 'num'

@@ -2,7 +2,7 @@
 // (recipe "agent", `http-check send-state`): saturate the pool, then the upstream lane, and watch the
 // page, drawn from the live Server-Sent Events stream, show the readiness the probe and the agent
 // answer with its reason ("busy", "busy: pool", "busy: upstream"), the queue's real peak between two
-// samples, integer task counts on the y-axis, every executor side by side (queue, running, limit,
+// samples, integer task counts on the y-axis, every executor side by side (queue, running, concurrency,
 // failures by reason), and HAProxy's view of the server; then check it at 390 px wide. Screenshots
 // go to test-artifacts/ (gitignored); UPDATE_SCREENSHOTS=1 also writes docs/images/dashboard.png.
 import t from 'tap'
@@ -72,8 +72,8 @@ t.test('the dashboard shows readiness and its reason, the queue\'s peaks, every 
   t.equal(await text('reason'), '', 'free: no reason')
   await page.waitForSelector('#executors tr[data-executor="upstream"]', { timeout: 15000 })
   t.same(await page.evaluate("[...document.querySelectorAll('#executors tr')].map((row) => row.dataset.executor)"), ['pool', 'upstream'], 'every executor: the pool, then the lane')
-  t.match(await executorRow('pool'), { state: 'free', queued: '0', running: '0', limit: String(THREADS), queueFull: '0' }, 'the pool\'s row')
-  t.match(await executorRow('upstream'), { state: 'free', queued: '0', running: '0', limit: String(THREADS), queueFull: '0' }, 'the lane\'s row, beside it')
+  t.match(await executorRow('pool'), { state: 'free', queued: '0', running: '0', concurrency: String(THREADS), queueFull: '0' }, 'the pool\'s row')
+  t.match(await executorRow('upstream'), { state: 'free', queued: '0', running: '0', concurrency: String(THREADS), queueFull: '0' }, 'the lane\'s row, beside it')
   // HAProxy's checks carry X-Haproxy-Server-State; the httpchk plugin keeps the last one per node.
   const haproxyRow = page.locator('#haproxy tr', { hasText: 'be_app/app1' })
   await haproxyRow.waitFor({ timeout: 15000 })
@@ -134,7 +134,7 @@ t.test('the dashboard shows readiness and its reason, the queue\'s peaks, every 
   t.equal(laneRefused + laneStatuses.filter((status) => status === 200).length, 10, `every call was served or refused: ${laneStatuses.join(' ')}`)
   t.ok(laneRefused > 0, `the lane's queue of ${MAX_QUEUE} refused ${laneRefused}`)
   await page.waitForFunction(`document.querySelector('#executors tr[data-executor="upstream"] [data-field="queueFull"]').textContent === '${laneRefused}'`, undefined, { timeout: 15000 })
-  t.match(await executorRow('upstream'), { queueFull: String(laneRefused), timedOut: '0', limit: String(THREADS) }, 'the lane\'s row counts its refused calls')
+  t.match(await executorRow('upstream'), { queueFull: String(laneRefused), timedOut: '0', concurrency: String(THREADS) }, 'the lane\'s row counts its refused calls')
   t.match(await executorRow('pool'), { queueFull: String(refused) }, 'the pool\'s count is its own')
   await page.waitForSelector('body[data-state="free"]', { timeout: 15000 })
 
