@@ -40,7 +40,7 @@ function checkByPriority (t: Test, figures: PriorityFigures[], stats: ExecutorSt
 const POOL_SEEDS = runs(SEEDS, [11, 22, 33, 66])
 
 for (const seed of POOL_SEEDS) {
-  t.test(`seed ${seed}`, { timeout: 90_000 }, async (t) => {
+  t.test(`seed ${seed}`, async (t) => {
     const random = seededRandom(seed)
     const closeAt = Math.floor(OPS * (0.5 + random() * 0.5))
     const pool = createPool(t, {
@@ -166,7 +166,7 @@ function upstream (signal: AbortSignal, ms: number, ignoreSignal: boolean): Prom
 }
 
 for (const seed of SEEDS) {
-  t.test(`lane, seed ${seed}`, { timeout: 60_000 }, async (t) => {
+  t.test(`lane, seed ${seed}`, async (t) => {
     const random = seededRandom(seed)
     const closeAt = Math.floor(OPS * (0.5 + random() * 0.5))
     const adaptive = seed % 4 === 1
