@@ -9,16 +9,14 @@
  * whatever the function was using), so no more than `concurrency` tasks ever run.
  */
 import { EventEmitter } from 'node:events'
-import { BusyTracker, type QueueSource } from './busy.js'
+import { BusyTracker, FlapDamper, type DamperTimers, type QueueSource } from './busy.js'
 import { QueueFullError, QueueWaitExceededError, TaskAbortedError, TaskTimeoutError } from '../errors.js'
 import type { ExecutorStats, SnapshotFields } from './types.js'
-import { FlapDamper, type DamperTimers } from './busy.js'
 import { withRetryHint } from './retry.js'
 import { Accounting, type Outcome } from './accounting.js'
 import { QueueAdmission } from './admission.js'
-import type { ExecutorSettings } from './options.js'
 import { JobQueue } from './queue.js'
-import { checkRunOptions, defaultRunOptions, type CheckedRunOptions } from './options.js'
+import { checkRunOptions, defaultRunOptions, type CheckedRunOptions, type ExecutorSettings } from './options.js'
 
 /** Why the engine stopped a task before it ended on its own. */
 export type StopReason = 'caller' | 'timeout' | 'shed' | 'closed' | 'displaced'

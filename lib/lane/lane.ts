@@ -7,8 +7,7 @@
  */
 import type { AdaptiveLimitOptions } from './adaptive.js'
 import { Engine, type EngineHooks } from '../executor/engine.js'
-import type { ExecutorSettings } from '../executor/options.js'
-import type { PriorityOption } from '../executor/options.js'
+import type { ExecutorSettings, PriorityOption } from '../executor/options.js'
 import { InvalidOptionError } from '../errors.js'
 import type { Executor, ExecutorStats, SnapshotFields } from '../executor/types.js'
 import { AsyncRunner, type LaneTask } from './runner.js'

@@ -5,8 +5,7 @@
  */
 import type { Piscina } from 'piscina'
 import { Engine, type EngineHooks } from '../executor/engine.js'
-import type { ExecutorSettings } from '../executor/options.js'
-import { checkRunName, type PriorityOption } from '../executor/options.js'
+import { checkRunName, type ExecutorSettings, type PriorityOption } from '../executor/options.js'
 import type { Executor, ExecutorStats, SnapshotFields } from '../executor/types.js'
 import { PiscinaRunner, type PoolCallExtra } from './runner.js'
 import type { PiscinaOptions } from './piscina.js'

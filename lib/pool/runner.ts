@@ -85,7 +85,7 @@ export class PiscinaRunner implements Runner<unknown, PoolCallExtra> {
     const signal = job.controller?.signal
     // piscina copies its options on every run: a task with neither signal nor transfer list shares one object.
     if (signal === undefined && transferList === undefined) return this.piscina.run(envelope, GUARDED_RUN)
-    return this.piscina.run(envelope, { signal: signal ?? null, filename: GUARDED_WORKER, name: 'default', transferList: transferList as never })
+    return this.piscina.run(envelope, { ...GUARDED_RUN, signal: signal ?? null, transferList: transferList as never })
   }
 
   /** A task that failed may have cost its thread (a crash, an abort): piscina may still be

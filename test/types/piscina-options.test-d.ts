@@ -1,8 +1,7 @@
 // Type test, checked by `npm run typecheck`: the pool plugin's list of piscina's option names
 // (lib/pool/piscina.ts, which refuses any other name) is exactly piscina's own `Options`.
 // A piscina upgrade that adds, drops or renames an option fails here until the list says so.
-import type { PiscinaOptions } from '../../lib/pool/piscina.js'
-import { PISCINA_OPTION_KEYS } from '../../lib/pool/piscina.js'
+import { PISCINA_OPTION_KEYS, type PiscinaOptions } from '../../lib/pool/piscina.js'
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
 function expectTrue<T extends true> (_proof?: T): void {}
