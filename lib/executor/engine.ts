@@ -365,6 +365,11 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
 
   /** Starts queued tasks while slots are free (after shedding what admission refuses). */
   #pump (): void {
+    this.#startQueued()
+    this.#recomputeBusy()
+  }
+
+  #startQueued (): void {
     this.#admission?.admit(this.#queue, (job) => { this.#stop(job, 'shed') })
     const concurrency = this.#runner.concurrency
     if (this.#queue.size > 0 && this.#active < concurrency && this.#failure === undefined) {
@@ -374,9 +379,12 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
         this.#start(job, now)
       }
     }
-    // While busy, a queue of its own longer than the concurrency (which no count of free slots
-    // exceeds) keeps it busy: the runner's figures (piscina's, for the pool) need not be read.
-    if (!this.#tracker.busy || this.#queue.size <= concurrency) this.#tracker.recompute()
+  }
+
+  /** While busy, a queue of its own longer than the concurrency (which no count of free slots
+   * exceeds) keeps it busy: the runner's figures (piscina's, for the pool) need not be read. */
+  #recomputeBusy (): void {
+    if (!this.#tracker.busy || this.#queue.size <= this.#runner.concurrency) this.#tracker.recompute()
   }
 
   #start (job: Job<Task, Extra>, now: number): void {
@@ -407,12 +415,16 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     this.#active--
     job.ended = true
     if (this.#started.length > 64 && this.#started.length > 4 * this.#active) this.#started = this.#started.filter(isRunning)
+    const moved = this.#runner.ended(job, resolved)
+    // The slot goes to the next task before this one settles: a thread that waits for its next
+    // task waits for everything done first.
+    this.#startQueued()
     if (!job.settled) {
       if (resolved) this.#settle(job, 'completed', undefined, valueOrError)
       else this.#settle(job, ...this.#runner.classify(valueOrError))
     }
-    if (this.#runner.ended(job, resolved)) this.#emitSafely('concurrency', this.#runner.concurrency)
-    this.#pump()
+    if (moved) this.#emitSafely('concurrency', this.#runner.concurrency)
+    this.#recomputeBusy()
     this.#checkDrained()
   }
 
