@@ -13,7 +13,7 @@ import { booleanOption, describeValue, functionOption, numberOption, objectOptio
 
 /** The piscina options the pool declares itself (a default or a meaning of its own); every other
  * piscina option passes through as piscina documents it. */
-type OwnPiscinaKeys = 'filename' | 'minThreads' | 'maxThreads' | 'idleTimeout' | 'maxQueue' | 'closeTimeout' | 'stricterFIFO'
+type OwnPiscinaKeys = 'filename' | 'minThreads' | 'maxThreads' | 'idleTimeout' | 'maxQueue' | 'closeTimeout' | 'stricterFIFO' | 'atomics'
 
 export interface PoolPluginOptions extends ExecutorOptions, Omit<PiscinaOptions, OwnPiscinaKeys> {
   /** The worker file: an absolute path, a `file:` URL string (`new URL('./worker.mjs', import.meta.url).href`)
@@ -40,6 +40,14 @@ export interface PoolPluginOptions extends ExecutorOptions, Omit<PiscinaOptions,
    * queue is FIFO whatever this says).
    * @default true */
   stricterFIFO?: boolean
+  /** piscina's `atomics`: how an idle thread waits for its next task. piscina's `'sync'` blocks it
+   * in `Atomics.wait()`, which pays when piscina's own queue has the next task ready as the last one
+   * ends; the pool hands piscina a task only when a thread is free, so a thread waits between tasks
+   * anyway. With `'disabled'` it waits in its event loop: it takes the next task sooner
+   * (docs/benchmarks.md, B5) and meanwhile runs what a task left pending (a timer, a flush), which
+   * `'sync'` holds back until the next task.
+   * @default 'disabled' */
+  atomics?: 'sync' | 'async' | 'disabled'
   /** Called once on each free → busy transition, with the snapshot at that moment.
    * @default none */
   onBusy?: (snapshot: PoolSnapshot) => void
@@ -83,7 +91,7 @@ const prefix = 'pool'
 export function normalizePoolOptions (raw: unknown): NormalizedPoolOptions {
   const options = objectOption(prefix, raw)
   rejectUnknownKeys(prefix, options, POOL_KEYS)
-  const { filename, maxQueue, closeTimeout, stricterFIFO, onBusy, onFree, timeout, admission, dwell, rejectStatusCode, retryAfter, ...rest } = options
+  const { filename, maxQueue, closeTimeout, stricterFIFO, atomics, onBusy, onFree, timeout, admission, dwell, rejectStatusCode, retryAfter, ...rest } = options
   // The rest is piscina's to check (lib/pool/piscina.ts renames its errors); `closeTimeout` and
   // `maxQueue` are the pool's own and must never reach piscina.
   const piscina: Record<string, unknown> = { ...rest }
@@ -99,6 +107,8 @@ export function normalizePoolOptions (raw: unknown): NormalizedPoolOptions {
   // piscina's default (false) lets tasks overtake each other. piscina only holds the tasks it can
   // start (lib/pool/runner.ts), so this orders just those waiting for a thread that is starting.
   piscina.stricterFIFO = booleanOption(`${prefix}.stricterFIFO`, stricterFIFO, true)
+  // piscina checks the value (lib/pool/piscina.ts renames its error).
+  piscina.atomics = atomics ?? 'disabled'
   if (options.loadBalancer !== undefined) functionOption(`${prefix}.loadBalancer`, options.loadBalancer)
 
   return {

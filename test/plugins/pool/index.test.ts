@@ -152,6 +152,19 @@ t.test('each bad pool option is refused, naming the option and the value receive
   }
 })
 
+t.test("an idle thread waits in its event loop (atomics 'disabled') unless told otherwise: a timer a task left runs with no task after it", async (t) => {
+  t.equal(normalizePoolOptions(GOOD).piscina.atomics, 'disabled', 'the default')
+  t.equal(normalizePoolOptions({ ...GOOD, atomics: 'sync' }).piscina.atomics, 'sync', "the user's choice reaches piscina")
+  const pool = createPool(t, { minThreads: 1, maxThreads: 1 })
+  const channel = new BroadcastChannel('pool-later')
+  t.teardown(() => { channel.close() })
+  const fired = once(channel, 'message')
+  t.equal(await pool.run({ op: 'later', channel: 'pool-later', value: 'fired', ms: 5 }), 'scheduled')
+  // With 'sync' the thread would sit in Atomics.wait() and the timer would wait for the next task.
+  const [message] = await fired as [MessageEvent]
+  t.equal(message.data, 'fired')
+})
+
 t.test('a bad pool option surfaces at ready(), and no pool is started', async (t) => {
   const Fastify = (await import('fastify')).default
   const poolPlugin = (await import('../../../plugins/pool/index.js')).default
