@@ -5,9 +5,8 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { runForRequest } from '../../lib/executor/client-gone.js'
 import { LaneNotFoundError } from '../../lib/errors.js'
-import { checkRouteConfig } from '../../lib/executor/route-priority.js'
+import { checkRouteConfig, runForRequest } from '../../lib/executor/request.js'
 import { Lane, type LaneRunOptions, type LaneSnapshot, type LaneTask } from '../../lib/lane/lane.js'
 import { normalizeLanesOptions, type LanesPluginOptions } from './options.js'
 import './decorators.js'
