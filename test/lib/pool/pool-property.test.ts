@@ -59,6 +59,9 @@ for (const seed of POOL_SEEDS) {
       // The truth, read live: tasks waiting (the pool's own queue plus piscina's) against idle threads.
       const real = pool.snapshot().queued > pool.piscina.idleThreads
       if (pool.busy !== real) disagreements.push(`${where}: tracker ${String(pool.busy)}, real ${String(real)} (queued ${pool.snapshot().queued}, piscina queue ${pool.piscina.queueSize}, idle ${pool.piscina.idleThreads}, threads ${pool.piscina.threads.length}, closing ${String(pool.closing)})`)
+      // The engine stops re-reading busy while its own queue is longer than the concurrency, which
+      // holds only while no count of free slots exceeds it (Runner.idle), through crashes and restarts.
+      if (pool.piscina.idleThreads > pool.concurrency) disagreements.push(`${where}: ${pool.piscina.idleThreads} idle threads, concurrency ${pool.concurrency}`)
     }
     const transitions: string[] = []
     const onTransition = (to: string) => (snapshot: PoolSnapshot): void => {
