@@ -63,6 +63,10 @@ export interface Job<Task = unknown, Extra = unknown> {
   startedAt: number
   /** Tasks holding a slot when this one started, itself included (for an adaptive concurrency). */
   startedWith: number
+  /** Set while queued when the runner has prepared its run (`Runner.prepare`): what `start()` would
+   * return, and the runner's own record of it. */
+  prepared: PromiseLike<unknown> | undefined
+  preparedHandle: unknown
 }
 
 /** What the engine tells its runner, and lets it task back. */
@@ -80,6 +84,11 @@ export interface EngineHost {
   readonly queued: number
   /** Hands an error that belongs to no task to the owner's `error` listeners, or `onListenerError`. */
   error: (error: Error) => void
+  /** Whether the task to start next is prepared (`Runner.prepare`). */
+  readonly nextPrepared: boolean
+  /** The runner has a free slot and starts the next task itself, which must be prepared
+   * (`nextPrepared`): that task, now started (counted, `dispatch` emitted, its prepared run watched). */
+  takeNext: () => Job
 }
 
 /** What differs between a worker thread and an async function on the main thread. */
@@ -99,6 +108,11 @@ export interface Runner<Task, Extra> {
   wantsSignal: (task: Task, timeoutMs: number, callerSignal: AbortSignal | undefined) => boolean
   /** Starts the task; the promise settles when it has really ended. */
   start: (job: Job<Task, Extra>) => PromiseLike<unknown>
+  /** Optional: builds the run of a task that must wait (one with no signal, while no slot is free),
+   * setting `job.prepared`, so that the runner can start it from inside its own completion handling
+   * (`EngineHost.takeNext()`) instead of waiting for the engine's. A prepared task that leaves the
+   * queue otherwise is simply dropped: `prepared` must never run unless taken. */
+  prepare?: (job: Job<Task, Extra>) => void
   /** A started task ended, resolved or not (`stoppedBy` says whether the engine had stopped it).
    * Returns true when that changed `concurrency`. */
   ended: (job: Job<Task, Extra>, resolved: boolean) => boolean
@@ -174,7 +188,9 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
       error: (error) => {
         if (emitter.listenerCount('error') > 0) emitter.emit('error', error)
         else this.#onListenerError(error)
-      }
+      },
+      get nextPrepared () { return engine.#queue.next()?.prepared !== undefined },
+      takeNext: () => this.#takeNext()
     })
     this.#queue = new JobQueue(typeof options.maxQueue === 'function' ? options.maxQueue() : options.maxQueue)
     this.#admission = options.admission === undefined ? undefined : new QueueAdmission(options.admission, () => { this.#pump() })
@@ -309,7 +325,9 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
       started: false,
       ended: false,
       startedAt: 0,
-      startedWith: 0
+      startedWith: 0,
+      prepared: undefined,
+      preparedHandle: undefined
     }
     if (timeoutMs > 0) {
       job.deadline = setTimeout(() => { this.#stop(job, 'timeout') }, timeoutMs)
@@ -330,6 +348,8 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     if (displaced !== undefined) this.#displace(displaced)
     this.#queue.add(job)
     this.#admission?.queueLength(this.#queue.size, job.submittedAt)
+    // Admission judges a task when it leaves the queue, which a runner's own start would skip.
+    if (this.#admission === undefined && job.controller === undefined && this.#active >= this.#runner.concurrency) this.#runner.prepare?.(job)
     this.#pump()
     return promise
   }
@@ -387,22 +407,40 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
     if (!this.#tracker.busy || this.#queue.size <= this.#runner.concurrency) this.#tracker.recompute()
   }
 
+  /** Only while `nextPrepared` (EngineHost). */
+  #takeNext (): Job<Task, Extra> {
+    const job = this.#queue.next() as Job<Task, Extra>
+    this.#dequeue(job)
+    this.#begin(job, this.#timed ? performance.now() : 0)
+    this.#watch(job, job.prepared as PromiseLike<unknown>)
+    return job
+  }
+
   #start (job: Job<Task, Extra>, now: number): void {
-    job.started = true
-    this.#active++
-    this.#started.push(job)
-    job.startedAt = now
-    job.startedWith = this.#active
-    // A task submitted before anyone timed it has no submission time: no wait to report.
-    // Both runners start a task when the engine hands it over (the pool hands one to piscina only
-    // when a thread can take it), so the hand-off is the dispatch.
-    if (this.#timed && job.submittedAt > 0) (this as EventEmitter).emit('dispatch', now - job.submittedAt)
+    this.#begin(job, now)
     let pending: PromiseLike<unknown>
     try {
       pending = this.#runner.start(job)
     } catch (error) {
       pending = Promise.reject(error)
     }
+    this.#watch(job, pending)
+  }
+
+  /** The task holds a slot from now. */
+  #begin (job: Job<Task, Extra>, now: number): void {
+    job.started = true
+    this.#active++
+    this.#started.push(job)
+    job.startedAt = now
+    job.startedWith = this.#active
+    // A task submitted before anyone timed it has no submission time: no wait to report.
+    // A task starts when a slot can take it: handed over by the engine, or taken by the runner
+    // (`takeNext`); either way the hand-off is the dispatch.
+    if (this.#timed && job.submittedAt > 0) this.#emitSafely('dispatch', now - job.submittedAt)
+  }
+
+  #watch (job: Job<Task, Extra>, pending: PromiseLike<unknown>): void {
     pending.then(
       (value) => { this.#ended(job, true, value) },
       (error: unknown) => { this.#ended(job, false, error) }
@@ -525,7 +563,7 @@ export abstract class Engine<Task, Extra, Events extends Record<keyof Events, un
   }
 
   /** Tasks each listener on its own, so one that throws neither breaks `run()` nor starves the rest. */
-  #emitSafely (event: 'busy' | 'free' | 'down' | 'concurrency', ...args: unknown[]): void {
+  #emitSafely (event: 'busy' | 'free' | 'down' | 'concurrency' | 'dispatch', ...args: unknown[]): void {
     for (const listener of (this as EventEmitter).listeners(event)) {
       try {
         (listener as (...args: unknown[]) => void)(...args)

@@ -1,8 +1,11 @@
 /**
  * Everything this package assumes about piscina, pinned to the version in package.json (5.3):
- * the names of its options, how to construct one so that its own errors become ours, and the
- * messages of the failures it rejects tasks with (piscina's errors carry no `code`, so the message
- * is the contract; test/lib/pool/piscina.test.ts checks each against a bare piscina, so an upgrade fails there).
+ * the names of its options, how to construct one so that its own errors become ours, the messages
+ * of the failures it rejects tasks with (piscina's errors carry no `code`, so the message is the
+ * contract), and how it uses its `taskQueue` (runner.ts): `run()` starts a task on an idle thread
+ * when the queue is empty and `push()`es it otherwise, a task it cannot place goes back by
+ * `unshift()`, and a thread that frees `shift()`s the next one before the finished task's promise
+ * settles. test/lib/pool/piscina.test.ts checks each against a bare piscina, so an upgrade fails there.
  */
 import { once } from 'node:events'
 import { Piscina } from 'piscina'

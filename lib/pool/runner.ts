@@ -1,14 +1,17 @@
 /**
- * The engine's runner for worker threads. A task is handed to piscina only when piscina can start
- * it at once (a thread free, or starting): the engine's queue does the waiting, never piscina's
- * (which keeps tasks with an AbortSignal in a second queue, out of order). Handing piscina tasks
- * ahead would let them overtake by priority and run after being shed: keep the hand-off at start.
+ * The engine's runner for worker threads. The engine's queue does the waiting, never piscina's
+ * (which keeps tasks with an AbortSignal in a second queue, out of order): a task is handed to
+ * piscina when piscina can start it at once (a thread free, or starting), or, prepared while it
+ * waits, taken by piscina itself from the engine's queue when a thread frees (`HandOffQueue`, the
+ * `taskQueue` piscina is given), in the engine's order and one per free thread. Handing piscina
+ * tasks ahead would let them overtake by priority and run after being shed: keep either hand-off
+ * at start.
  *
  * What is piscina's here: how many tasks it runs at once (ceil(maxThreads) ×
  * concurrentTasksPerWorker), its idle threads (the busy rule's free slots), the meaning of its
  * rejections (piscina.ts), and noticing when no thread can start any more.
  */
-import { Piscina } from 'piscina'
+import { Piscina, type TaskQueue } from 'piscina'
 import { pathToFileURL } from 'node:url'
 import type { Worker } from 'node:worker_threads'
 import type { EngineHost, Job, Runner } from '../executor/engine.js'
@@ -19,6 +22,78 @@ import GUARDED_WORKER from './guarded-worker-path.cjs'
 
 /** piscina's run options of a task with neither signal nor transfer list. */
 const GUARDED_RUN = Object.freeze({ filename: GUARDED_WORKER, name: 'default' })
+
+type PiscinaTask = Parameters<TaskQueue['push']>[0]
+
+/**
+ * The `taskQueue` piscina is given. piscina reads it when a thread frees (or starts) and when the
+ * runner calls `run()`:
+ * - tasks piscina could not place on a thread (one still starting) wait here, first out first;
+ * - while the engine's next task is prepared and a thread idles, piscina takes it from here, and
+ *   the engine counts it started (`EngineHost.takeNext()`): at most one per idle thread, so none
+ *   waits in piscina where a later, more important one could not overtake it;
+ * - while the runner prepares a task, the queue says it is not empty, so piscina queues the task
+ *   (to this queue's `push`) rather than starting it; while the runner starts one, it hides the
+ *   prepared ones, so piscina starts it on a free thread.
+ */
+class HandOffQueue implements TaskQueue {
+  readonly #host: EngineHost
+  readonly #idle: () => number
+  readonly #waiting: PiscinaTask[] = []
+  #preparing = false
+  #starting = false
+  /** The task piscina queued during `prepare()`. */
+  prepared: PiscinaTask | undefined
+
+  constructor (host: EngineHost, idle: () => number) {
+    this.#host = host
+    this.#idle = idle
+  }
+
+  get size (): number {
+    if (this.#preparing) return 1
+    if (this.#starting) return this.#waiting.length
+    return this.#waiting.length + (this.#host.nextPrepared && this.#idle() > 0 ? 1 : 0)
+  }
+
+  push (task: PiscinaTask): void {
+    if (this.#preparing) this.prepared = task
+    else this.#waiting.push(task)
+  }
+
+  unshift (task: PiscinaTask): void {
+    this.#waiting.unshift(task)
+  }
+
+  /** piscina shifts only while `size` > 0: with nothing waiting, the engine's next task is prepared. */
+  shift (): PiscinaTask {
+    if (this.#waiting.length > 0) return this.#waiting.shift() as PiscinaTask
+    return this.#host.takeNext().preparedHandle as PiscinaTask
+  }
+
+  remove (task: PiscinaTask): void {
+    const index = this.#waiting.indexOf(task)
+    if (index !== -1) this.#waiting.splice(index, 1)
+  }
+
+  preparing<T> (run: () => T): T {
+    this.#preparing = true
+    try {
+      return run()
+    } finally {
+      this.#preparing = false
+    }
+  }
+
+  starting<T> (run: () => T): T {
+    this.#starting = true
+    try {
+      return run()
+    } finally {
+      this.#starting = false
+    }
+  }
+}
 
 /** What a pool task carries beyond its task. */
 export interface PoolCallExtra {
@@ -36,9 +111,12 @@ export class PiscinaRunner implements Runner<unknown, PoolCallExtra> {
   /** The user's worker file as a `file:` URL, for guarded-worker.mjs to import. */
   readonly #file: string
 
+  readonly #handOff: HandOffQueue
+
   constructor (options: PiscinaOptions, host: EngineHost) {
     this.#host = host
-    this.piscina = createPiscina(options)
+    this.#handOff = new HandOffQueue(host, () => this.piscina.idleThreads)
+    this.piscina = createPiscina({ ...options, taskQueue: this.#handOff })
     // piscina has turned a `file:` URL into a path by now.
     this.#file = pathToFileURL(this.piscina.options.filename as string).href
     const { maxThreads, concurrentTasksPerWorker } = this.piscina.options
@@ -60,9 +138,10 @@ export class PiscinaRunner implements Runner<unknown, PoolCallExtra> {
     return this.piscina.idleThreads
   }
 
-  /** Tasks piscina holds for a thread that is still starting (its `queueSize`). */
+  /** Tasks piscina holds for a thread that is still starting (its `queueSize`, without the
+   * engine's prepared tasks). */
   get waitingInside (): number {
-    return this.piscina.queueSize
+    return this.#handOff.starting(() => this.piscina.queueSize)
   }
 
   /** piscina gives a task with a signal a thread to itself, and kills that thread to stop it: only
@@ -73,6 +152,18 @@ export class PiscinaRunner implements Runner<unknown, PoolCallExtra> {
 
   /** Every task runs through guarded-worker.mjs, which turns a thrown `null` into an Error. */
   start (job: Job<unknown, PoolCallExtra>): PromiseLike<unknown> {
+    return this.#handOff.starting(() => this.#run(job))
+  }
+
+  /** Builds the task's run now; piscina holds it for the engine to hand over (`HandOffQueue`). */
+  prepare (job: Job<unknown, PoolCallExtra>): void {
+    const promise = this.#handOff.preparing(() => this.#run(job))
+    job.preparedHandle = this.#handOff.prepared
+    this.#handOff.prepared = undefined
+    job.prepared = promise
+  }
+
+  #run (job: Job<unknown, PoolCallExtra>): Promise<unknown> {
     let task = job.task as Record<symbol, unknown> | null | undefined
     let transferList = job.extra.transferList as unknown[] | undefined
     // piscina unwraps a `Piscina.move()` value only at the top of the task: inside the envelope

@@ -11,9 +11,10 @@ import { EXECUTOR_KEYS, executorOptions, maxQueueOption, type ExecutorOptions } 
 import { PISCINA_OPTION_KEYS } from '../../lib/pool/piscina.js'
 import { booleanOption, describeValue, functionOption, numberOption, objectOption, rejectUnknownKeys } from '../../lib/options.js'
 
-/** The piscina options the pool declares itself (a default or a meaning of its own); every other
+/** The piscina options the pool declares itself (a default or a meaning of its own), and
+ * `taskQueue`, which it refuses (its own queue orders tasks: the `priority` run option); every other
  * piscina option passes through as piscina documents it. */
-type OwnPiscinaKeys = 'filename' | 'minThreads' | 'maxThreads' | 'idleTimeout' | 'maxQueue' | 'closeTimeout' | 'stricterFIFO' | 'atomics'
+type OwnPiscinaKeys = 'filename' | 'minThreads' | 'maxThreads' | 'idleTimeout' | 'maxQueue' | 'closeTimeout' | 'stricterFIFO' | 'atomics' | 'taskQueue'
 
 export interface PoolPluginOptions extends ExecutorOptions, Omit<PiscinaOptions, OwnPiscinaKeys> {
   /** The worker file: an absolute path, a `file:` URL string (`new URL('./worker.mjs', import.meta.url).href`)
@@ -40,12 +41,10 @@ export interface PoolPluginOptions extends ExecutorOptions, Omit<PiscinaOptions,
    * queue is FIFO whatever this says).
    * @default true */
   stricterFIFO?: boolean
-  /** piscina's `atomics`: how an idle thread waits for its next task. piscina's `'sync'` blocks it
-   * in `Atomics.wait()`, which pays when piscina's own queue has the next task ready as the last one
-   * ends; the pool hands piscina a task only when a thread is free, so a thread waits between tasks
-   * anyway. With `'disabled'` it waits in its event loop: it takes the next task sooner
-   * (docs/benchmarks.md, B5) and meanwhile runs what a task left pending (a timer, a flush), which
-   * `'sync'` holds back until the next task.
+  /** piscina's `atomics`: how an idle thread waits for its next task. With `'disabled'` it waits in
+   * its event loop, so what a task left pending (a timer, a flush) runs meanwhile; piscina's
+   * `'sync'` blocks it in `Atomics.wait()`, which holds that back until the next task arrives.
+   * Trivial tasks run as fast either way (docs/benchmarks.md, B5).
    * @default 'disabled' */
   atomics?: 'sync' | 'async' | 'disabled'
   /** Called once on each free → busy transition, with the snapshot at that moment.
@@ -59,6 +58,12 @@ export interface PoolPluginOptions extends ExecutorOptions, Omit<PiscinaOptions,
 export interface NormalizedPoolOptions extends PoolSettings {
   onBusy: ((snapshot: PoolSnapshot) => void) | undefined
   onFree: ((snapshot: PoolSnapshot) => void) | undefined
+}
+
+/** piscina's options the pool refuses, as they could not take effect, each with what is expected
+ * instead. piscina's queue is the pool's hand-off to its threads (lib/pool/runner.ts). */
+export const REFUSED_PISCINA_OPTIONS: Readonly<Record<string, string>> = {
+  taskQueue: "nothing: the pool's own queue orders tasks (the priority run option)"
 }
 
 /** Every name the pool plugin knows: piscina's and its own. */
@@ -91,6 +96,9 @@ const prefix = 'pool'
 export function normalizePoolOptions (raw: unknown): NormalizedPoolOptions {
   const options = objectOption(prefix, raw)
   rejectUnknownKeys(prefix, options, POOL_KEYS)
+  for (const [key, expected] of Object.entries(REFUSED_PISCINA_OPTIONS)) {
+    if (options[key] !== undefined) throw new InvalidOptionError(`${prefix}.${key}`, expected, describeValue(options[key]))
+  }
   const { filename, maxQueue, closeTimeout, stricterFIFO, atomics, onBusy, onFree, timeout, admission, dwell, rejectStatusCode, retryAfter, ...rest } = options
   // The rest is piscina's to check (lib/pool/piscina.ts renames its errors); `closeTimeout` and
   // `maxQueue` are the pool's own and must never reach piscina.

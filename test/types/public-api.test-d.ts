@@ -72,6 +72,11 @@ await app.register(lanesPlugin, { lanes: { upstream: { concurrency: 4, retryAfte
 await app.register(lanesPlugin, { lanes: { upstream: { concurrency: 4 } }, retryAfter: 3 })
 // @ts-expect-error an optional feature is false or an object, not true
 await app.register(poolPlugin, { filename, admission: true })
+// @ts-expect-error piscina's taskQueue is the pool's hand-off: refused
+await app.register(poolPlugin, { filename, taskQueue: { size: 0, shift: () => null, push: () => {}, remove: () => {} } })
+await app.register(poolPlugin, { filename, atomics: 'sync' })
+// @ts-expect-error piscina's atomics modes only
+await app.register(poolPlugin, { filename, atomics: 'fast' })
 // @ts-expect-error liveness is a path
 await app.register(httpchkPlugin, { liveness: { url: '/livez' } })
 // @ts-expect-error durations carry no unit suffix

@@ -73,6 +73,24 @@ t.test('dispatch: the wait from run() to a thread; tasks given to pool.piscina b
   t.equal(pool.stats().submitted, submitted, 'nor counted: the wait and the counters count the same calls')
 })
 
+t.test('a task handed to a thread still starting waits inside piscina, whichever stricterFIFO; a queued one follows', async (t) => {
+  for (const stricterFIFO of [true, false]) {
+    const pool = createPool(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 2, stricterFIFO })
+    await pool.run({ op: 'echo', value: 'warm' }) // one thread up; the second starts on demand
+    const gate = new Gate()
+    const held = pool.run({ op: 'gate', gate: gate.cell })
+    // A slot is free (concurrency 2): handed to piscina, which holds it for its second thread, starting now.
+    const handed = pool.run({ op: 'echo', value: 'handed' })
+    // No slot: the pool's queue.
+    const queued = pool.run({ op: 'echo', value: 'queued' })
+    t.equal(pool.snapshot().queued, 1, `stricterFIFO ${String(stricterFIFO)}: one waits in the pool's queue; piscina's waits for the starting thread`)
+    t.equal(await handed, 'handed', 'the starting thread runs the task handed to it')
+    t.equal(await queued, 'queued', 'then the queued one, while the first thread is still held')
+    gate.open()
+    t.equal(await held, 'ok')
+  }
+})
+
 t.test('a worker that throws something other than an Error: FST_BACKPRESSURE_TASK_FAILED, the value as cause', async (t) => {
   const pool = createPool(t, { minThreads: 1, maxThreads: 1 })
   const error = await pool.run({ op: 'throwValue', value: 'plain string' }).then(() => undefined, (e: Error & { code?: string }) => e)

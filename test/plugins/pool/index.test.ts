@@ -134,6 +134,8 @@ const badOptions: Array<[option: string, value: unknown, extra?: Record<string, 
   ['retryAfter', 86_401],
   ['onBusy', 'log'],
   ['onFree', 1],
+  // piscina's queue is the pool's hand-off: a queue of the user's could not take effect.
+  ['taskQueue', { size: 0 }],
   // Checked by piscina itself, its error coded and renamed.
   ['atomics', 'fast'],
   ['niceIncrement', -1]
