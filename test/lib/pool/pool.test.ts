@@ -33,6 +33,21 @@ t.test('a throwing listener with the default onListenerError: a warning', async 
   t.same(warnings, ['listener bug', 'not an error'])
 })
 
+t.test('a throwing dispatch listener breaks no task, even when a freeing thread takes its task inside piscina', async (t) => {
+  const errors: unknown[] = []
+  const pool = createPool(t, { filename: GATE_WORKER, minThreads: 1, maxThreads: 1 }, { onListenerError: (error) => { errors.push(error) } })
+  await pool.run({ op: 'echo', value: 'warm' })
+  pool.on('dispatch', () => { throw new Error('dispatch listener bug') })
+  const gate = new Gate()
+  const held = pool.run({ op: 'gate', gate: gate.cell })
+  // Queued behind the held task: its thread takes it from the pool's queue as it frees.
+  const queued = [pool.run({ op: 'echo', value: 1 }), pool.run({ op: 'echo', value: 2 })]
+  gate.open()
+  t.same(await Promise.all([held, ...queued]), ['ok', 1, 2])
+  t.equal(errors.length, 3, 'each dispatch reported its listener error')
+  t.same(await pool.run({ op: 'echo', value: 3 }), 3, 'the pool still runs tasks')
+})
+
 t.test('close() with queued tasks and fewer threads than maxThreads finishes (piscina 5.3.2 close() spins there)', async (t) => {
   // piscina's own close() loops forever in `_onWorkerAvailable` when a queued task finds no free
   // thread while fewer than maxThreads threads exist (it cannot start one while closing). Here a
