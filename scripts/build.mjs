@@ -10,9 +10,9 @@ rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true })
 execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { stdio: 'inherit' })
 execFileSync(process.execPath, [tsc, '-p', 'tsconfig.cjs.json'], { stdio: 'inherit' })
 // The worker module every pool task runs through is plain JavaScript, loaded by worker threads
-// that may have no TypeScript loader: it is copied, not compiled (lib/pool/guarded-worker.mjs).
+// that may have no TypeScript loader: it is copied, not compiled (lib/pool/guarded-worker.cjs).
 for (const tree of ['esm', 'cjs']) {
-  copyFileSync(new URL('../lib/pool/guarded-worker.mjs', import.meta.url), new URL(`../dist/${tree}/lib/pool/guarded-worker.mjs`, import.meta.url))
+  copyFileSync(new URL('../lib/pool/guarded-worker.cjs', import.meta.url), new URL(`../dist/${tree}/lib/pool/guarded-worker.cjs`, import.meta.url))
 }
 // The root package.json says "type": "module"; this marks dist/cjs as CommonJS.
 writeFileSync(new URL('../dist/cjs/package.json', import.meta.url), '{ "type": "commonjs" }\n')

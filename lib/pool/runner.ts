@@ -108,7 +108,7 @@ export class PiscinaRunner implements Runner<unknown, PoolCallExtra> {
   readonly mayHoldCalls = true
   readonly timed = false
   readonly #host: EngineHost
-  /** The user's worker file as a `file:` URL, for guarded-worker.mjs to import. */
+  /** The user's worker file as a `file:` URL, for guarded-worker.cjs to import. */
   readonly #file: string
 
   readonly #handOff: HandOffQueue
@@ -150,7 +150,7 @@ export class PiscinaRunner implements Runner<unknown, PoolCallExtra> {
     return timeoutMs > 0 || callerSignal !== undefined
   }
 
-  /** Every task runs through guarded-worker.mjs, which turns a thrown `null` into an Error. */
+  /** Every task runs through guarded-worker.cjs, which turns a thrown `null` into an Error. */
   start (job: Job<unknown, PoolCallExtra>): PromiseLike<unknown> {
     return this.#handOff.starting(() => this.#run(job))
   }

@@ -52,7 +52,7 @@ t.test('the packed package', async (t) => {
       'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/cjs/main.js', 'dist/cjs/package.json',
       'dist/cjs/plugins/pool/decorators.d.ts',
       // The worker module every pool task runs through, copied (not compiled) into each build.
-      'dist/esm/lib/pool/guarded-worker.mjs', 'dist/cjs/lib/pool/guarded-worker.mjs'
+      'dist/esm/lib/pool/guarded-worker.cjs', 'dist/cjs/lib/pool/guarded-worker.cjs'
     ]) t.ok(files.includes(expected), `contains ${expected}`)
     const intruders = files.filter((f) =>
       !(f === 'package.json' || f === 'README.md' || f === 'LICENSE' || f.startsWith('dist/')) ||

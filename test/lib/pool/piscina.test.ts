@@ -35,7 +35,7 @@ t.test('a worker file without the export rejects with NO_HANDLER_PREFIX, after t
   t.ok(error.message.startsWith(NO_HANDLER_PREFIX), error.message)
 })
 
-t.test('piscina resolves a task whose function throws null: why every task runs through guarded-worker.mjs', async (t) => {
+t.test('piscina resolves a task whose function throws null: why every task runs through guarded-worker.cjs', async (t) => {
   const piscina = barePiscina(t)
   t.equal(await piscina.run({ op: 'throwValue', value: null }), null, 'resolved with null, not rejected')
 })

@@ -1,9 +1,13 @@
 // The worker module every pool task runs through: it calls the user's named export and turns a
 // thrown `null`/`undefined` into an Error. piscina 5.3's main thread resolves whenever the worker
 // reports `error === null`, so `throw null` would resolve `run()` (a route would answer 200); only
-// the worker can tell the two apart. Plain JavaScript importing nothing but the user's file: worker
-// threads may run without the main thread's loader. The build copies it unchanged into both dist
-// trees. A task arrives as `{ file, name, task }` (lib/pool/runner.ts), `file` a `file:` URL.
+// the worker can tell the two apart. Plain CommonJS importing nothing but the user's file: worker
+// threads may run without the main thread's loader, and piscina loads it with `require()`, which
+// for an ES module goes through Node's require(esm), where Node 20.20 can abort the whole process
+// when a loader hook is installed in the thread (as a test runner's is). The build copies it
+// unchanged into both dist trees. A task arrives as `{ file, name, task }` (lib/pool/runner.ts),
+// `file` a `file:` URL.
+'use strict'
 
 /** The message a thrown `null`/`undefined` becomes (the pool's tests match it). */
 const NULL_THROWN_MESSAGE = 'The worker function threw'
@@ -43,7 +47,7 @@ let lastHandler
 
 // Not an async function: once the handler is loaded, a synchronous result is returned as is and
 // a promise gets one rejection handler, so a task costs one promise more than the bare function.
-export default function guarded ({ file, name, task }) {
+module.exports = function guarded ({ file, name, task }) {
   if (file === lastFile && name === lastName) return call(lastHandler, task)
   const key = `${file}\0${name}`
   let handler = handlers.get(key)
