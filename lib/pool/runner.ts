@@ -25,6 +25,10 @@ const GUARDED_RUN = Object.freeze({ filename: GUARDED_WORKER, name: 'default' })
 
 type PiscinaTask = Parameters<TaskQueue['push']>[0]
 
+/** Who is asking the queue: piscina on its own (a thread frees or starts, or it is destroyed), or
+ * the runner's `run()` while it prepares or starts a task. */
+type Caller = 'piscina' | 'prepare' | 'start'
+
 /**
  * The `taskQueue` piscina is given. piscina reads it when a thread frees (or starts) and when the
  * runner calls `run()`:
@@ -40,8 +44,7 @@ class HandOffQueue implements TaskQueue {
   readonly #host: EngineHost
   readonly #idle: () => number
   readonly #waiting: PiscinaTask[] = []
-  #preparing = false
-  #starting = false
+  #caller: Caller = 'piscina'
   /** The task piscina queued during `prepare()`. */
   prepared: PiscinaTask | undefined
 
@@ -51,13 +54,15 @@ class HandOffQueue implements TaskQueue {
   }
 
   get size (): number {
-    if (this.#preparing) return 1
-    if (this.#starting) return this.#waiting.length
-    return this.#waiting.length + (this.#host.nextPrepared && this.#idle() > 0 ? 1 : 0)
+    switch (this.#caller) {
+      case 'prepare': return 1
+      case 'start': return this.#waiting.length
+      case 'piscina': return this.#waiting.length + (this.#host.nextPrepared && this.#idle() > 0 ? 1 : 0)
+    }
   }
 
   push (task: PiscinaTask): void {
-    if (this.#preparing) this.prepared = task
+    if (this.#caller === 'prepare') this.prepared = task
     else this.#waiting.push(task)
   }
 
@@ -76,21 +81,14 @@ class HandOffQueue implements TaskQueue {
     if (index !== -1) this.#waiting.splice(index, 1)
   }
 
-  preparing<T> (run: () => T): T {
-    this.#preparing = true
+  /** Calls `run` (which calls piscina) as `caller`. */
+  as<T> (caller: Caller, run: () => T): T {
+    const previous = this.#caller
+    this.#caller = caller
     try {
       return run()
     } finally {
-      this.#preparing = false
-    }
-  }
-
-  starting<T> (run: () => T): T {
-    this.#starting = true
-    try {
-      return run()
-    } finally {
-      this.#starting = false
+      this.#caller = previous
     }
   }
 }
@@ -141,7 +139,7 @@ export class PiscinaRunner implements Runner<unknown, PoolCallExtra> {
   /** Tasks piscina holds for a thread that is still starting (its `queueSize`, without the
    * engine's prepared tasks). */
   get waitingInside (): number {
-    return this.#handOff.starting(() => this.piscina.queueSize)
+    return this.#handOff.as('start', () => this.piscina.queueSize)
   }
 
   /** piscina gives a task with a signal a thread to itself, and kills that thread to stop it: only
@@ -152,12 +150,12 @@ export class PiscinaRunner implements Runner<unknown, PoolCallExtra> {
 
   /** Every task runs through guarded-worker.cjs, which turns a thrown `null` into an Error. */
   start (job: Job<unknown, PoolCallExtra>): PromiseLike<unknown> {
-    return this.#handOff.starting(() => this.#run(job))
+    return this.#handOff.as('start', () => this.#run(job))
   }
 
   /** Builds the task's run now; piscina holds it for the engine to hand over (`HandOffQueue`). */
   prepare (job: Job<unknown, PoolCallExtra>): void {
-    const promise = this.#handOff.preparing(() => this.#run(job))
+    const promise = this.#handOff.as('prepare', () => this.#run(job))
     job.preparedHandle = this.#handOff.prepared
     this.#handOff.prepared = undefined
     job.prepared = promise
