@@ -46,7 +46,7 @@ class HandOffQueue implements TaskQueue {
   readonly #waiting: PiscinaTask[] = []
   #caller: Caller = 'piscina'
   /** The task piscina queued during `prepare()`. */
-  prepared: PiscinaTask | undefined
+  #prepared: PiscinaTask | undefined
 
   constructor (host: EngineHost, idle: () => number) {
     this.#host = host
@@ -62,7 +62,7 @@ class HandOffQueue implements TaskQueue {
   }
 
   push (task: PiscinaTask): void {
-    if (this.#caller === 'prepare') this.prepared = task
+    if (this.#caller === 'prepare') this.#prepared = task
     else this.#waiting.push(task)
   }
 
@@ -79,6 +79,14 @@ class HandOffQueue implements TaskQueue {
   remove (task: PiscinaTask): void {
     const index = this.#waiting.indexOf(task)
     if (index !== -1) this.#waiting.splice(index, 1)
+  }
+
+  /** Calls `run` (piscina's `run()`) so that piscina queues its task here: the run, and that task. */
+  prepare<T> (run: () => T): [T, PiscinaTask] {
+    const result = this.as('prepare', run)
+    const task = this.#prepared as PiscinaTask
+    this.#prepared = undefined
+    return [result, task]
   }
 
   /** Calls `run` (which calls piscina) as `caller`. */
@@ -155,10 +163,7 @@ export class PiscinaRunner implements Runner<unknown, PoolCallExtra> {
 
   /** Builds the task's run now; piscina holds it for the engine to hand over (`HandOffQueue`). */
   prepare (job: Job<unknown, PoolCallExtra>): void {
-    const promise = this.#handOff.as('prepare', () => this.#run(job))
-    job.preparedHandle = this.#handOff.prepared
-    this.#handOff.prepared = undefined
-    job.prepared = promise
+    [job.prepared, job.preparedHandle] = this.#handOff.prepare(() => this.#run(job))
   }
 
   #run (job: Job<unknown, PoolCallExtra>): Promise<unknown> {
